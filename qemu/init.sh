@@ -1,0 +1,72 @@
+#!/bin/sh
+# qmempool-kit guest init: PID 1 in the QEMU initramfs, and in UML with the
+# host's root filesystem (read-only hostfs). It speaks the guest protocol on
+# the console and nothing else is parsed by the host:
+#   QK-BEGIN {json}   init started (userspace reached)
+#   QK-INFO  {json}   facts about the guest
+#   QK-BENCH {json}   printed by the bench modules through printk
+#   QK-END   {json}   final sentinel with the guest's exit status
+# Parameters come from the kernel command line (qk_*=...).
+BB=/bin/busybox
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+$BB mount -t proc proc /proc 2>/dev/null
+$BB mount -t sysfs sysfs /sys 2>/dev/null
+$BB mount -t devtmpfs devtmpfs /dev 2>/dev/null
+$BB mount -t tmpfs tmpfs /tmp 2>/dev/null
+$BB mount -t tmpfs tmpfs /run 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+
+# Read one qk_NAME=value parameter from the command line.
+param() {
+	for w in $($BB cat /proc/cmdline); do
+		case "$w" in
+		"qk_$1="*) echo "${w#*=}"; return 0 ;;
+		esac
+	done
+	return 1
+}
+
+finish() {
+	echo "QK-END {\"status\":$1}"
+	$BB sync
+	# ACPI power-off on QEMU (-no-reboot turns a reboot into an exit too),
+	# halt-and-exit on UML.
+	$BB poweroff -f
+	$BB reboot -f
+	$BB sleep 5
+	echo "qk-init: could not power off"
+	exit "$1"
+}
+
+status=0
+moddir=$(param moddir || echo /qk/modules)
+echo "QK-BEGIN {\"proto\":1,\"run\":\"$(param run)\",\"variant\":\"$(param variant)\",\"backend\":\"$(param backend)\"}"
+echo "QK-INFO {\"kernel\":\"$($BB uname -r)\",\"machine\":\"$($BB uname -m)\",\"cpus\":$($BB grep -c ^processor /proc/cpuinfo)}"
+
+if [ "$(param probe)" = 1 ]; then
+	finish 0
+fi
+
+# Deliberate failures, to check that the host classifies them.
+case "$(param provoke)" in
+hang)
+	echo "qk-init: hanging on purpose (qk_provoke=hang)"
+	while :; do $BB sleep 3600; done
+	;;
+warn|oops)
+	$BB insmod "$moddir/qk_provoke.ko" what="$(param provoke)" || status=1
+	;;
+esac
+
+# Load each requested module; a module that fails to load fails the run.
+for m in $(param modules | $BB tr , ' '); do
+	if ! $BB insmod "$moddir/$m.ko"; then
+		echo "qk-init: insmod $m failed"
+		status=1
+		continue
+	fi
+	$BB rmmod "$m" || status=1
+done
+
+finish $status

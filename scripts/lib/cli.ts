@@ -1,0 +1,204 @@
+/**
+ * The command line of scripts/run.mjs: flags become one typed, validated
+ * options object; the work is in pipeline.ts. Only main() decides the exit
+ * code, and the only place that prints errors.
+ */
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
+import { consoleLogger } from './log.ts';
+import { killAllChildren } from './proc.ts';
+import { REPO_ROOT, CONFIG_PROFILES } from './kbuild.ts';
+import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
+import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
+import type { SourceSpec } from './source.ts';
+
+const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
+const PROVOKE = ['hang', 'warn', 'oops'] as const;
+
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+function list<T extends string>(flag: string, allowed: readonly T[]) {
+  return (value: string): T[] => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new QkError('usage-error', `${flag} needs at least one of: ${allowed.join(', ')}`);
+    for (const i of items) {
+      if (!allowed.includes(i as T)) throw new QkError('usage-error', `${flag}: unknown value '${i}' (choose from ${allowed.join(', ')})`);
+    }
+    return [...new Set(items)] as T[];
+  };
+}
+
+function int(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new QkError('usage-error', `${flag} must be an integer from ${min} to ${max}, not '${value}'`);
+    return n;
+  };
+}
+
+export function buildCommand(): Command {
+  return new Command('run.mjs')
+    .description(
+      'Apply kernel-patches/ to a kernel tree, build baseline and patched kernels and the module(s) in module/,\n' +
+        'boot them (QEMU kvm/tcg/icount, UML) and write results/<run-id>/ (manifest, logs, results.json, report.md).',
+    )
+    .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default('auto,uml'))
+    .addOption(new Option('--variants <list>', `comma-separated variants: ${VARIANTS.join(', ')}`).default(VARIANTS.join(',')))
+    .option('--tree <path>', 'kernel source: a git checkout (never modified; cloned with --shared)')
+    .option('--ref <ref>', 'with --tree: commit to use (default HEAD); with --git: branch or tag')
+    .option('--tarball <file>', 'kernel source: a source tarball')
+    .option('--git <url>', 'kernel source: a git URL (with --ref)')
+    .option('--series <dir>', 'patch series directory', join(REPO_ROOT, 'kernel-patches'))
+    .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
+    .option('--memory <MiB>', 'guest memory', '1024')
+    .option('--boots <n>', 'boot rounds per variant and backend (interleaved A/B)', '1')
+    .option('--boot-timeout <s>', 'end a boot that has not finished after this long', '900')
+    .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', '120')
+    .option('-j, --jobs <n>', 'parallel make jobs', String(availableParallelism()))
+    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
+    .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+    .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
+    .addOption(new Option('--config-profile <name>', 'trimmed: defconfig minus drivers a QEMU guest never uses; full: no trimming').choices(CONFIG_PROFILES).default('trimmed'))
+    .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
+    .option('--append <args>', 'extra kernel command-line arguments')
+    .option('--modules <list>', 'modules from module/ for the guest to load, in order', 'qk_bench')
+    .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling)').choices(PROVOKE))
+    .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
+    .option('-q, --quiet', 'only print the summary and errors')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok; 1 the kernel or its tests failed (test-failure, panic, oops,
+warning, hang, boot-failure, build-failure); 2 the tool could not do its job
+(bad flag, missing tool, patch that does not apply, config or infra error);
+130 interrupted.
+
+Examples:
+  npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml
+  npx zx scripts/run.mjs --backend icount --boots 3
+  npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml`,
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+}
+
+interface RawFlags {
+  backend: string;
+  variants: string;
+  tree?: string;
+  ref?: string;
+  tarball?: string;
+  git?: string;
+  series: string;
+  smp: string;
+  memory: string;
+  boots: string;
+  bootTimeout: string;
+  silenceTimeout: string;
+  jobs: string;
+  output: string;
+  workDir: string;
+  runId?: string;
+  configProfile: (typeof CONFIG_PROFILES)[number];
+  config?: string[];
+  append?: string;
+  modules: string;
+  provoke?: (typeof PROVOKE)[number];
+  install: boolean;
+  quiet?: boolean;
+}
+
+export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
+  const sources = [f.tree, f.tarball, f.git].filter((x) => x !== undefined);
+  if (sources.length > 1) throw new QkError('usage-error', 'choose one kernel source: --tree, --tarball or --git');
+  let source: SourceSpec;
+  if (f.tree) source = { kind: 'tree', path: resolve(f.tree), ...(f.ref ? { ref: f.ref } : {}) };
+  else if (f.tarball) source = { kind: 'tarball', path: resolve(f.tarball) };
+  else if (f.git) {
+    if (!f.ref) throw new QkError('usage-error', '--git needs --ref (a branch or tag)');
+    source = { kind: 'git', url: f.git, ref: f.ref };
+  } else {
+    if (f.ref) throw new QkError('usage-error', '--ref goes with --tree or --git');
+    source = { kind: 'debian' };
+  }
+  const runId = f.runId ?? newRunId();
+  if (!/^[\w.-]+$/.test(runId)) throw new QkError('usage-error', `--run-id '${runId}' may only contain letters, digits, '.', '_' and '-'`);
+  const modules = f.modules.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
+  return {
+    source,
+    seriesDir: resolve(f.series),
+    variants: list<VariantName>('--variants', VARIANTS)(f.variants),
+    backends: list<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend),
+    smp: int('--smp', 1, 64)(f.smp),
+    memoryMB: int('--memory', 128, 65536)(f.memory),
+    boots: int('--boots', 1, 1000)(f.boots),
+    bootTimeoutS: int('--boot-timeout', 5)(f.bootTimeout),
+    silenceTimeoutS: int('--silence-timeout', 2)(f.silenceTimeout),
+    jobs: int('--jobs', 1, 1024)(f.jobs),
+    outputDir: resolve(f.output),
+    workDir: resolve(f.workDir),
+    runId,
+    profile: f.configProfile,
+    extraFragments: (f.config ?? []).map((c) => resolve(c)),
+    extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
+    modules,
+    provoke: f.provoke,
+    allowInstall: f.install,
+    argv,
+  };
+}
+
+/** Parse argv (without node and script), run, and return the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const cmd = buildCommand();
+  let opts: RunOptions;
+  let quiet = false;
+  try {
+    cmd.parse([...argv], { from: 'user' });
+    const f = cmd.opts<RawFlags>();
+    quiet = Boolean(f.quiet);
+    opts = optionsFromFlags(f, argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/run.mjs --help\n`);
+      return EXIT_CODE['usage-error'];
+    }
+    process.stderr.write(`${formatError(e)}\nsee: npx zx scripts/run.mjs --help\n`);
+    return exitCodeOf(e);
+  }
+
+  const log = consoleLogger({ quiet });
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) {
+      killAllChildren();
+      process.exit(EXIT_CODE.interrupted);
+    }
+    process.stderr.write(`\n${sig}: stopping guests and builds, marking the run interrupted ...\n`);
+    ac.abort();
+    killAllChildren();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => killAllChildren());
+  try {
+    const out = await runPipeline(opts, log, ac.signal);
+    process.stderr.write(`\n${out.class === 'ok' ? 'ok' : `result: ${out.class}`}: ${join(out.runDir, 'report.md')}\n`);
+    return out.exitCode;
+  } catch (e) {
+    if (process.env['QK_DEBUG'] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.stderr.write(`\n${formatError(e)}\nrun directory: ${join(opts.outputDir, opts.runId)}\n`);
+    return exitCodeOf(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Config and build stages. Each (variant, arch) has its own O= build
+ * directory beside the variant's source tree; a stamp of the inputs lets a
+ * re-run skip make entirely when nothing changed.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QkError } from './errors.ts';
+import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
+import { checkConfig, describeMismatch, mergeRequests, readFragments } from './kconfig.ts';
+import { spawn } from './proc.ts';
+import type { Logger } from './log.ts';
+import type { VariantTree } from './variants.ts';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CONFIG_DIR = join(REPO_ROOT, 'qemu', 'config');
+export const MODULE_DIR = join(REPO_ROOT, 'module');
+
+export const ARCHES = ['x86_64', 'um'] as const;
+export type Arch = (typeof ARCHES)[number];
+export const CONFIG_PROFILES = ['trimmed', 'full'] as const;
+export type ConfigProfile = (typeof CONFIG_PROFILES)[number];
+
+interface ArchSpec {
+  readonly makeArch: string;
+  /** make targets producing the starting .config, in order. */
+  readonly defconfig: readonly string[];
+  readonly fragments: readonly string[];
+  readonly trim: readonly string[];
+  readonly targets: readonly string[];
+  /** Kernel image, relative to the build directory. */
+  readonly image: string;
+  /** Rough number of compile steps in a cold build, for the progress bar. */
+  readonly estimatedSteps: number;
+}
+
+export const ARCH_SPECS = {
+  x86_64: {
+    makeArch: 'x86_64',
+    defconfig: ['x86_64_defconfig', 'kvm_guest.config'],
+    fragments: ['common.config', 'x86_64.config'],
+    trim: ['x86_64-trim.config'],
+    targets: ['bzImage', 'modules'],
+    image: 'arch/x86/boot/bzImage',
+    estimatedSteps: 2600,
+  },
+  um: {
+    makeArch: 'um',
+    defconfig: ['defconfig'],
+    fragments: ['common.config', 'um.config'],
+    trim: [],
+    targets: ['linux', 'modules'],
+    image: 'linux',
+    estimatedSteps: 1500,
+  },
+} as const satisfies Record<Arch, ArchSpec>;
+
+export function buildDir(tree: VariantTree, arch: Arch): string {
+  return join(tree.root, `build-${arch}`);
+}
+
+/** Fragment files in merge order, for an arch and profile. */
+export function fragmentPaths(arch: Arch, profile: ConfigProfile, extra: readonly string[] = []): string[] {
+  const spec = ARCH_SPECS[arch];
+  return [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : [])].map((f) => join(CONFIG_DIR, f)).concat(extra);
+}
+
+export interface ConfigResult {
+  readonly arch: Arch;
+  readonly buildDir: string;
+  readonly configHash: string;
+  readonly optionsSet: number;
+  readonly cached: boolean;
+}
+
+interface ConfigStamp {
+  readonly treeHash: string;
+  readonly inputs: string;
+  readonly configHash: string;
+}
+
+function makeEnv(tree: VariantTree): Record<string, string> {
+  return {
+    // Paths relative to the common parent: the two variants share ccache objects.
+    CCACHE_BASEDIR: dirname(tree.root),
+    CCACHE_NOHASHDIR: '1',
+    KBUILD_BUILD_USER: 'qmempool-kit',
+    KBUILD_BUILD_HOST: 'qk',
+  };
+}
+
+export async function configure(
+  tree: VariantTree,
+  arch: Arch,
+  o: { profile: ConfigProfile; extraFragments: readonly string[]; log: Logger; logFile: string },
+): Promise<ConfigResult> {
+  const spec = ARCH_SPECS[arch];
+  const out = buildDir(tree, arch);
+  const frags = fragmentPaths(arch, o.profile, o.extraFragments);
+  const fragText = await Promise.all(frags.map((f) => readFile(f, 'utf8').catch(() => {
+    throw new QkError('usage-error', `config fragment ${f} does not exist`);
+  })));
+  const inputs = sha256(arch, o.profile, ...spec.defconfig, ...frags.flatMap((f, i) => [relative(REPO_ROOT, f), fragText[i]!]));
+  const stampFile = join(out, '.qk-config.json');
+  const stamp = await readJson<ConfigStamp>(stampFile);
+  if (stamp && stamp.treeHash === tree.treeHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
+    const cfg = await readFile(join(out, '.config'), 'utf8');
+    if (sha256(cfg) === stamp.configHash) {
+      return { arch, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
+    }
+  }
+  const make = (targets: string[], what: string) =>
+    spawn('make', ['-C', tree.src, `O=${out}`, `ARCH=${spec.makeArch}`, ...targets], {
+      what,
+      logFile: o.logFile,
+      env: makeEnv(tree),
+      timeoutMs: 10 * 60_000,
+      failClass: 'config-failure',
+    });
+  await make([...spec.defconfig], `${tree.name}/${arch}: make ${spec.defconfig.join(' ')}`);
+  await spawn('bash', [join(tree.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', out, join(out, '.config'), ...frags], {
+    what: `${tree.name}/${arch}: merging config fragments`,
+    cwd: out,
+    logFile: o.logFile,
+    failClass: 'config-failure',
+  });
+  await make(['olddefconfig'], `${tree.name}/${arch}: make olddefconfig`);
+
+  // Every line of our fragments must have survived olddefconfig. (The
+  // kernel's kvm_guest.config is not checked: it is shared by all
+  // architectures and asks for options like S390_GUEST that x86 never has.)
+  const requested = mergeRequests(await readFragments(frags, (p) => relative(REPO_ROOT, p)));
+  const cfg = await readFile(join(out, '.config'), 'utf8');
+  const bad = checkConfig(requested, cfg);
+  if (bad.length > 0) {
+    throw new QkError('config-failure', `${tree.name}/${arch}: ${bad.length} requested config option(s) were dropped by Kconfig`, {
+      details: bad.map((b) => `  ${describeMismatch(b)}`).join('\n'),
+      hint: `an option is dropped when its dependencies are not met: look it up with 'make O=${out} ARCH=${spec.makeArch} menuconfig' (press /) and add what it depends on to the fragment`,
+      logFile: o.logFile,
+    });
+  }
+  const configHash = sha256(cfg);
+  await writeJsonAtomic(stampFile, { treeHash: tree.treeHash, inputs, configHash } satisfies ConfigStamp);
+  return { arch, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
+}
+
+function countSet(cfg: string): number {
+  return cfg.split('\n').filter((l) => /^CONFIG_\w+=/.test(l)).length;
+}
+
+export interface BuildResult {
+  readonly arch: Arch;
+  readonly buildDir: string;
+  readonly image: string;
+  readonly key: string;
+  readonly cached: boolean;
+  /** Compile steps make reported (0 when cached). */
+  readonly steps: number;
+}
+
+interface BuildStamp {
+  readonly key: string;
+  readonly steps: number;
+}
+
+const STEP_RE = /^\s{2}(CC|AS|LD|AR|HOSTCC|HOSTLD|CC \[M\]|LD \[M\]|GEN|OBJCOPY|RUSTC)\s/;
+
+export async function buildKernel(
+  tree: VariantTree,
+  cfg: ConfigResult,
+  o: { jobs: number; toolchain: string; log: Logger; logFile: string },
+): Promise<BuildResult> {
+  const spec = ARCH_SPECS[cfg.arch];
+  const out = cfg.buildDir;
+  const image = join(out, spec.image);
+  const key = shortHash(sha256('kbuild-v1', tree.treeHash, cfg.configHash, cfg.arch, o.toolchain));
+  const stampFile = join(out, '.qk-build.json');
+  const stamp = await readJson<BuildStamp>(stampFile);
+  if (stamp?.key === key && (await exists(image))) {
+    return { arch: cfg.arch, buildDir: out, image, key, cached: true, steps: 0 };
+  }
+  const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
+  const estimate = Math.max(last?.steps ?? spec.estimatedSteps, 1);
+  const label = `build ${tree.name}/${cfg.arch}`;
+  const bar = o.log.progress(label);
+  let steps = 0;
+  try {
+    await spawn(
+      'make',
+      ['-C', tree.src, `O=${out}`, `ARCH=${spec.makeArch}`, `-j${o.jobs}`, 'CC=ccache gcc', ...spec.targets],
+      {
+        what: `${label}`,
+        logFile: o.logFile,
+        env: makeEnv(tree),
+        timeoutMs: 120 * 60_000,
+        failClass: 'build-failure',
+        tailLines: 60,
+        onLine: (line) => {
+          const m = STEP_RE.exec(line);
+          if (m) {
+            steps++;
+            bar.update(Math.min(0.99, steps / estimate), line.trim().split(/\s+/).pop());
+          }
+        },
+        hint: `the full make output is in the log; rebuild by hand with: make -C ${tree.src} O=${out} ARCH=${spec.makeArch}`,
+      },
+    );
+  } finally {
+    bar.update(1);
+    bar.stop();
+  }
+  if (!(await exists(image))) throw new QkError('build-failure', `${label}: make succeeded but ${image} is missing`, { logFile: o.logFile });
+  // A cold build's step count is the next cold build's estimate.
+  if (steps > (last?.steps ?? 0) / 2) await writeJsonAtomic(join(out, '.qk-steps.json'), { steps });
+  await writeJsonAtomic(stampFile, { key, steps } satisfies BuildStamp);
+  return { arch: cfg.arch, buildDir: out, image, key, cached: false, steps };
+}
+
+export interface ModuleResult {
+  readonly arch: Arch;
+  /** Absolute paths of the built .ko files. */
+  readonly modules: readonly string[];
+  readonly dir: string;
+  readonly cached: boolean;
+}
+
+/** Build the out-of-tree module(s) in module/ against one variant's build. */
+export async function buildModules(
+  tree: VariantTree,
+  kb: BuildResult,
+  o: { log: Logger; logFile: string; moduleDir?: string },
+): Promise<ModuleResult> {
+  const srcDir = o.moduleDir ?? MODULE_DIR;
+  const dir = join(tree.root, `module-${kb.arch}`);
+  const files = (await readdir(srcDir)).filter((f) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(f)).sort();
+  const hashes = await Promise.all(files.map((f) => sha256File(join(srcDir, f))));
+  for (const f of files) await syncFile(join(srcDir, f), join(dir, f));
+  const key = sha256('mod-v1', kb.key, ...files.flatMap((f, i) => [f, hashes[i]!]));
+  const stampFile = join(dir, '.qk-module.json');
+  const objs = (await readFile(join(srcDir, 'Kbuild'), 'utf8')).match(/[\w-]+\.o/g) ?? [];
+  const kos = objs.map((o2) => join(dir, o2.replace(/\.o$/, '.ko')));
+  const stamp = await readJson<{ key: string }>(stampFile);
+  if (stamp?.key === key && (await Promise.all(kos.map(exists))).every(Boolean)) {
+    return { arch: kb.arch, modules: kos, dir, cached: true };
+  }
+  await spawn('make', ['-C', kb.buildDir, `ARCH=${ARCH_SPECS[kb.arch].makeArch}`, `M=${dir}`, 'CC=ccache gcc', 'W=1', 'modules'], {
+    what: `building module/ for ${tree.name}/${kb.arch}`,
+    logFile: o.logFile,
+    env: makeEnv(tree),
+    timeoutMs: 10 * 60_000,
+    failClass: 'build-failure',
+  });
+  for (const ko of kos) if (!(await exists(ko))) throw new QkError('build-failure', `module build produced no ${ko}`, { logFile: o.logFile });
+  await writeJsonAtomic(stampFile, { key });
+  return { arch: kb.arch, modules: kos, dir, cached: false };
+}

@@ -1,0 +1,63 @@
+/**
+ * The patch series: kernel-patches/series lists the patches in order (one
+ * file name a line, '#' comments), git format-patch style. Without a series
+ * file, every NNNN-*.patch but the 0000 cover letter is taken in name order.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { QkError } from './errors.ts';
+import { exists, sha256 } from './fsutil.ts';
+
+export interface Series {
+  readonly dir: string;
+  readonly patches: readonly { readonly name: string; readonly path: string; readonly sha256: string }[];
+  /** Hash over names and contents; the empty series has a fixed hash. */
+  readonly hash: string;
+}
+
+export function parseSeriesFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l.length > 0)
+    .map((l) => l.split(/\s+/)[0]!);
+}
+
+export async function readSeries(dir: string): Promise<Series> {
+  const abs = resolve(dir);
+  if (!(await exists(abs))) throw new QkError('usage-error', `series directory ${abs} does not exist`, { hint: 'pass --series DIR with a directory of git format-patch files' });
+  let names: string[];
+  const seriesFile = join(abs, 'series');
+  if (await exists(seriesFile)) {
+    names = parseSeriesFile(await readFile(seriesFile, 'utf8'));
+  } else {
+    names = (await readdir(abs)).filter((n) => /^\d{4}-.*\.patch$/.test(n) && !n.startsWith('0000-')).sort();
+  }
+  const patches = [];
+  for (const name of names) {
+    const path = join(abs, name);
+    if (!(await exists(path))) {
+      throw new QkError('usage-error', `${seriesFile} lists ${name}, which does not exist in ${abs}`);
+    }
+    patches.push({ name, path, sha256: sha256(await readFile(path)) });
+  }
+  return { dir: abs, patches, hash: sha256('series-v1', ...patches.flatMap((p) => [p.name, p.sha256])) };
+}
+
+/**
+ * Pull the useful part out of `git am` output: which files failed.
+ * Recognizes "error: patch failed: FILE:LINE", "error: FILE: does not exist
+ * in index", "CONFLICT (...): Merge conflict in FILE".
+ */
+export function failedFilesFromAm(output: string): string[] {
+  const files = new Set<string>();
+  for (const line of output.split('\n')) {
+    let m = /^error: patch failed: (.+):\d+$/.exec(line.trim());
+    if (m) files.add(m[1]!);
+    m = /^error: (.+): (does not exist in index|already exists in (index|working directory)|patch does not apply)$/.exec(line.trim());
+    if (m) files.add(m[1]!);
+    m = /^CONFLICT \([^)]*\): Merge conflict in (.+)$/.exec(line.trim());
+    if (m) files.add(m[1]!);
+  }
+  return [...files];
+}

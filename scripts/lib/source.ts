@@ -1,0 +1,161 @@
+/**
+ * Kernel source stage: turn the requested source into a pristine base git
+ * repository under the work directory, reused across runs. The user's tree
+ * is only read (cloned with --shared); all work happens in worktrees.
+ */
+import { mkdir, readdir, rename, rm, stat, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QkError } from './errors.ts';
+import { exists, readJson, sha256, shortHash, writeJsonAtomic } from './fsutil.ts';
+import { capture, spawn } from './proc.ts';
+import { DEBIAN_SOURCE_TARBALL } from './hostcheck.ts';
+import type { Logger } from './log.ts';
+
+export type SourceSpec =
+  | { readonly kind: 'debian' }
+  | { readonly kind: 'tarball'; readonly path: string }
+  | { readonly kind: 'tree'; readonly path: string; readonly ref?: string }
+  | { readonly kind: 'git'; readonly url: string; readonly ref: string };
+
+export interface SourceResult {
+  readonly key: string;
+  /** A git repository whose objects hold the base commit. */
+  readonly repo: string;
+  readonly baseCommit: string;
+  /** "6.12.117" */
+  readonly version: string;
+  readonly description: string;
+  readonly cached: boolean;
+}
+
+/** Fixed identity and dates: the same tarball gives the same base commit everywhere. */
+export const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: 'qmempool-kit',
+  GIT_AUTHOR_EMAIL: 'qmempool-kit@localhost',
+  GIT_COMMITTER_NAME: 'qmempool-kit',
+  GIT_COMMITTER_EMAIL: 'qmempool-kit@localhost',
+} as const;
+const FIXED_DATE = { GIT_AUTHOR_DATE: '2024-11-17T00:00:00Z', GIT_COMMITTER_DATE: '2024-11-17T00:00:00Z' } as const;
+
+export function describeSource(s: SourceSpec): string {
+  switch (s.kind) {
+    case 'debian':
+      return `Debian linux-source-6.12 (${DEBIAN_SOURCE_TARBALL})`;
+    case 'tarball':
+      return `tarball ${s.path}`;
+    case 'tree':
+      return `git tree ${s.path}${s.ref ? ` at ${s.ref}` : ''}`;
+    case 'git':
+      return `${s.url} at ${s.ref}`;
+  }
+}
+
+interface BaseState {
+  readonly baseCommit: string;
+  readonly version: string;
+  readonly identity: string;
+}
+
+export async function prepareSource(spec: SourceSpec, o: { workDir: string; log: Logger; logFile: string }): Promise<SourceResult> {
+  const identity = await sourceIdentity(spec);
+  const key = shortHash(sha256(identity));
+  const dir = join(o.workDir, 'bases', key);
+  const repo = join(dir, 'repo');
+  const stateFile = join(dir, 'base.json');
+  const description = describeSource(spec);
+  const state = await readJson<BaseState>(stateFile);
+  if (state && state.identity === identity && (await exists(join(repo, '.git')))) {
+    return { key, repo, baseCommit: state.baseCommit, version: state.version, description, cached: true };
+  }
+  // Unfinished or stale: start over.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const git = (args: string[], what: string, cwd = repo) =>
+    spawn('git', args, { what, cwd, logFile: o.logFile, env: { ...GIT_IDENTITY, ...FIXED_DATE }, timeoutMs: 30 * 60_000 });
+
+  let baseCommit: string;
+  if (spec.kind === 'debian' || spec.kind === 'tarball') {
+    const tarball = spec.kind === 'debian' ? DEBIAN_SOURCE_TARBALL : spec.path;
+    o.log.info(`source: extracting ${tarball}`);
+    const tmp = join(dir, 'extract');
+    await mkdir(tmp);
+    await spawn('tar', ['-xf', tarball, '-C', tmp], { what: `extracting ${tarball}`, logFile: o.logFile, timeoutMs: 20 * 60_000, failClass: 'usage-error' });
+    const top = await readdir(tmp);
+    const root = top.length === 1 && (await stat(join(tmp, top[0]!))).isDirectory() ? join(tmp, top[0]!) : tmp;
+    if (!(await exists(join(root, 'Makefile'))) || !(await exists(join(root, 'Kconfig')))) {
+      throw new QkError('usage-error', `${tarball} does not contain a kernel source tree (no top-level Makefile and Kconfig)`);
+    }
+    await rename(root, repo);
+    await rm(tmp, { recursive: true, force: true });
+    o.log.info('source: recording the pristine tree as a git commit (once per source)');
+    await git(['init', '-q', '-b', 'base'], 'git init of the base tree');
+    // -f: keep every file of the tarball, even ones a .gitignore names.
+    await git(['add', '-A', '-f', '.'], 'git add of the base tree');
+    await git(['-c', 'commit.gpgsign=false', 'commit', '-q', '-m', `base: ${description}`], 'git commit of the base tree');
+    baseCommit = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: repo });
+  } else if (spec.kind === 'tree') {
+    const ref = spec.ref ?? 'HEAD';
+    const commit = await capture('git', ['-C', spec.path, 'rev-parse', '--verify', `${ref}^{commit}`], {
+      what: `resolving ${ref} in ${spec.path}`,
+      failClass: 'usage-error',
+    });
+    o.log.info(`source: cloning ${spec.path} (${commit.slice(0, 12)}) without touching it`);
+    await spawn('git', ['clone', '-q', '--shared', '--no-checkout', spec.path, repo], { what: `git clone --shared ${spec.path}`, logFile: o.logFile, failClass: 'usage-error' });
+    await git(['update-ref', 'refs/heads/qk-base', commit], 'recording the base commit');
+    baseCommit = commit;
+  } else {
+    o.log.info(`source: fetching ${spec.url} ${spec.ref}`);
+    await spawn('git', ['init', '-q', repo], { what: 'git init', logFile: o.logFile });
+    await git(['fetch', '-q', '--depth', '1', spec.url, spec.ref], `git fetch ${spec.url} ${spec.ref}`).catch((e: unknown) => {
+      throw new QkError('usage-error', `could not fetch ${spec.ref} from ${spec.url}`, { cause: e, hint: 'check the URL and that the ref (branch or tag) exists', ...(e instanceof QkError && e.details ? { details: e.details } : {}) });
+    });
+    baseCommit = await capture('git', ['rev-parse', 'FETCH_HEAD^{commit}'], { what: 'git rev-parse FETCH_HEAD', cwd: repo });
+    await git(['update-ref', 'refs/heads/qk-base', baseCommit], 'recording the base commit');
+  }
+  const version = await kernelVersion(repo, baseCommit);
+  await writeJsonAtomic(stateFile, { baseCommit, version, identity } satisfies BaseState);
+  return { key, repo, baseCommit, version, description, cached: false };
+}
+
+async function sourceIdentity(spec: SourceSpec): Promise<string> {
+  switch (spec.kind) {
+    case 'debian':
+    case 'tarball': {
+      const p = spec.kind === 'debian' ? DEBIAN_SOURCE_TARBALL : spec.path;
+      let st;
+      try {
+        st = await stat(p);
+      } catch {
+        throw new QkError('usage-error', `kernel source tarball ${p} does not exist`, {
+          hint: spec.kind === 'debian' ? 'install it: apt-get install linux-source-6.12' : 'check the --tarball path',
+        });
+      }
+      return `tarball:${await realpath(p)}:${st.size}:${st.mtimeMs}`;
+    }
+    case 'tree': {
+      if (!(await exists(spec.path))) throw new QkError('usage-error', `--tree ${spec.path} does not exist`);
+      const commit = await capture('git', ['-C', spec.path, 'rev-parse', '--verify', `${spec.ref ?? 'HEAD'}^{commit}`], {
+        what: `reading ${spec.path}`,
+        failClass: 'usage-error',
+      }).catch(() => {
+        throw new QkError('usage-error', `--tree ${spec.path} is not a git checkout with ${spec.ref ?? 'HEAD'}`, {
+          hint: 'for a plain directory, make a tarball of it and pass --tarball FILE',
+        });
+      });
+      return `tree:${await realpath(spec.path)}:${commit}`;
+    }
+    case 'git':
+      return `git:${spec.url}:${spec.ref}`;
+  }
+}
+
+/** Read VERSION, PATCHLEVEL, SUBLEVEL and EXTRAVERSION from the top Makefile. */
+export function parseKernelVersion(makefile: string): string {
+  const get = (k: string) => new RegExp(`^${k}[ \\t]*=[ \\t]*(\\S*)`, 'm').exec(makefile)?.[1] ?? '';
+  return `${get('VERSION')}.${get('PATCHLEVEL')}.${get('SUBLEVEL')}${get('EXTRAVERSION')}`;
+}
+
+async function kernelVersion(repo: string, commit: string): Promise<string> {
+  const mk = await capture('git', ['show', `${commit}:Makefile`], { what: 'reading the kernel Makefile', cwd: repo });
+  return parseKernelVersion(mk);
+}

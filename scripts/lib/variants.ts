@@ -1,0 +1,100 @@
+/**
+ * Variant trees: each variant gets its own worktree of the base repository,
+ * laid out as <trees>/<variant>/src beside its build directories, so that
+ * ccache (CCACHE_BASEDIR=<trees>) shares objects between variants. A tree is
+ * reused as it is when it already holds the same base and series, so make
+ * only rebuilds what changed.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleGit } from 'simple-git';
+import { QkError } from './errors.ts';
+import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
+import { spawn, capture } from './proc.ts';
+import { failedFilesFromAm, type Series } from './series.ts';
+import { GIT_IDENTITY, type SourceResult } from './source.ts';
+import type { VariantName } from './results.ts';
+import type { Logger } from './log.ts';
+
+export interface VariantTree {
+  readonly name: VariantName;
+  /** <trees>/<variant>: holds src/, build-<arch>/, module-<arch>/ ... */
+  readonly root: string;
+  readonly src: string;
+  readonly head: string;
+  /** Tree hash of HEAD: equal trees build equal kernels. */
+  readonly treeHash: string;
+  readonly applied: readonly string[];
+  readonly cached: boolean;
+}
+
+interface TreeState {
+  readonly baseCommit: string;
+  readonly seriesHash: string;
+  readonly head: string;
+}
+
+export function treesDir(workDir: string, source: SourceResult): string {
+  return join(workDir, 'trees', source.key);
+}
+
+export async function prepareVariant(
+  name: VariantName,
+  o: { source: SourceResult; series: Series; workDir: string; log: Logger; logFile: string },
+): Promise<VariantTree> {
+  const root = join(treesDir(o.workDir, o.source), name);
+  const src = join(root, 'src');
+  const stateFile = join(root, 'tree.json');
+  const patches = name === 'patched' ? o.series.patches : [];
+  const seriesHash = name === 'patched' ? o.series.hash : 'none';
+  await mkdir(root, { recursive: true });
+  const git = (args: string[], what: string, cwd = src) =>
+    spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000 });
+
+  const state = await readJson<TreeState>(stateFile);
+  if (await exists(join(src, '.git'))) {
+    const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src }).catch(() => '');
+    const dirty = await capture('git', ['status', '--porcelain', '--untracked-files=no'], { what: 'git status', cwd: src }).catch(() => 'unknown');
+    if (state && state.baseCommit === o.source.baseCommit && state.seriesHash === seriesHash && state.head === head && dirty === '') {
+      return { name, root, src, head, treeHash: await treeOf(src), applied: patches.map((p) => p.name), cached: true };
+    }
+    o.log.info(`${name}: resetting ${src} to the base commit`);
+    await spawn('git', ['am', '--abort'], { what: 'git am --abort', cwd: src, allowFailure: true, logFile: o.logFile });
+    await git(['checkout', '-q', '-f', '--detach', o.source.baseCommit], 'checking out the base commit');
+  } else {
+    o.log.info(`${name}: creating worktree ${src}`);
+    await spawn('git', ['worktree', 'prune'], { what: 'git worktree prune', cwd: o.source.repo, logFile: o.logFile });
+    await spawn('git', ['worktree', 'add', '-f', '--detach', src, o.source.baseCommit], {
+      what: `git worktree add for ${name}`,
+      cwd: o.source.repo,
+      logFile: o.logFile,
+      timeoutMs: 30 * 60_000,
+    });
+  }
+
+  const sg = simpleGit({ baseDir: src }).env({ ...process.env, ...GIT_IDENTITY });
+  for (const [i, p] of patches.entries()) {
+    try {
+      await sg.raw(['am', '--3way', '--keep-non-patch', p.path]);
+    } catch (e) {
+      const out = e instanceof Error ? e.message : String(e);
+      await sg.raw(['am', '--abort']).catch(() => undefined);
+      const files = failedFilesFromAm(out);
+      throw new QkError(
+        'apply-failure',
+        `patch ${i + 1}/${patches.length} ${p.name} does not apply to ${o.source.version} (${o.source.baseCommit.slice(0, 12)})${files.length ? `: conflicts in ${files.join(', ')}` : ''}`,
+        {
+          details: out.split('\n').slice(-15).join('\n'),
+          hint: `rebase the series onto this base: git am --3way the series on ${o.source.description}, resolve, and export it again into ${o.series.dir}`,
+        },
+      );
+    }
+  }
+  const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src });
+  await writeJsonAtomic(stateFile, { baseCommit: o.source.baseCommit, seriesHash, head } satisfies TreeState);
+  return { name, root, src, head, treeHash: await treeOf(src), applied: patches.map((p) => p.name), cached: false };
+}
+
+async function treeOf(src: string): Promise<string> {
+  return capture('git', ['rev-parse', 'HEAD^{tree}'], { what: 'git rev-parse HEAD^{tree}', cwd: src });
+}

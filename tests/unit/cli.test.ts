@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { buildCommand, newRunId, optionsFromFlags } from '../../scripts/lib/cli.ts';
+import { QkError } from '../../scripts/lib/errors.ts';
+
+function parse(argv: string[]) {
+  const cmd = buildCommand();
+  cmd.parse(argv, { from: 'user' });
+  return optionsFromFlags(cmd.opts(), argv);
+}
+
+describe('command line', () => {
+  it('has working defaults', () => {
+    const o = parse([]);
+    expect(o.backends).toEqual(['auto', 'uml']);
+    expect(o.variants).toEqual(['baseline', 'patched']);
+    expect(o.source).toEqual({ kind: 'debian' });
+    expect(o.allowInstall).toBe(true);
+    expect(o.smp).toBe(2);
+  });
+
+  it('takes sources, lists and numbers', () => {
+    const o = parse(['--tree', '/src/linux', '--ref', 'v6.12', '--backend', 'icount,uml,icount', '--smp', '4', '--no-install', '--append', 'foo=1  bar']);
+    expect(o.source).toEqual({ kind: 'tree', path: '/src/linux', ref: 'v6.12' });
+    expect(o.backends).toEqual(['icount', 'uml']);
+    expect(o.smp).toBe(4);
+    expect(o.allowInstall).toBe(false);
+    expect(o.extraCmdline).toEqual(['foo=1', 'bar']);
+  });
+
+  const bad: ReadonlyArray<[string[], RegExp]> = [
+    [['--backend', 'nope'], /unknown value 'nope'/],
+    [['--variants', ''], /needs at least one/],
+    [['--smp', '0'], /--smp must be an integer/],
+    [['--smp', 'two'], /--smp must be an integer/],
+    [['--tree', 'a', '--tarball', 'b'], /choose one kernel source/],
+    [['--git', 'https://example.invalid/linux.git'], /--git needs --ref/],
+    [['--ref', 'v6.12'], /--ref goes with/],
+    [['--run-id', 'a b'], /--run-id/],
+    [['--modules', 'x;rm'], /not a module name/],
+  ];
+  for (const [argv, msg] of bad) {
+    it(`rejects ${argv.join(' ') || '(empty)'}`, () => {
+      let err: unknown;
+      try {
+        parse(argv);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(QkError);
+      expect((err as QkError).exitCode).toBe(2);
+      expect((err as Error).message).toMatch(msg);
+    });
+  }
+
+  it('makes sortable, unique run ids', () => {
+    const id = newRunId(new Date(Date.UTC(2026, 10, 27, 1, 2, 3)));
+    expect(id).toMatch(/^20261127-010203-[a-z0-9]{1,4}$/);
+    expect(newRunId()).not.toBe(newRunId());
+  });
+});

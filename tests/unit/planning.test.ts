@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { archesFor, bootPlan } from '../../scripts/lib/pipeline.ts';
+import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
+import { parseSeriesFile, failedFilesFromAm } from '../../scripts/lib/series.ts';
+import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
+import { parseKernelVersion } from '../../scripts/lib/source.ts';
+import { fragmentPaths } from '../../scripts/lib/kbuild.ts';
+import type { ImageResult } from '../../scripts/lib/image.ts';
+
+const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
+
+describe('planning', () => {
+  it('needs x86_64 for QEMU backends and um for uml', () => {
+    expect(archesFor(['auto', 'uml'])).toEqual(['x86_64', 'um']);
+    expect(archesFor(['icount'])).toEqual(['x86_64']);
+    expect(archesFor(['uml'])).toEqual(['um']);
+  });
+
+  it('interleaves variants and alternates who goes first', () => {
+    const p = bootPlan(2, ['tcg', 'uml'], ['baseline', 'patched']);
+    expect(p.map((s) => `${s.round}${s.backend[0]}${s.variant[0]}`)).toEqual(['0tb', '0tp', '0ub', '0up', '1tp', '1tb', '1up', '1ub']);
+  });
+
+  it('orders fragments: arch, then trimming, then extra', () => {
+    const f = fragmentPaths('x86_64', 'trimmed', ['/tmp/extra.config']).map((p) => p.split('/').pop());
+    expect(f).toEqual(['common.config', 'x86_64.config', 'x86_64-trim.config', 'extra.config']);
+    expect(fragmentPaths('x86_64', 'full').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64.config']);
+  });
+});
+
+describe('argv builders', () => {
+  const cmdline = guestCmdline({ run: 'r1', variant: 'baseline', backend: 'tcg', modules: ['qk_bench'] }, image);
+
+  it('passes guest parameters as qk_* words', () => {
+    expect(cmdline).toEqual(['qk_run=r1', 'qk_variant=baseline', 'qk_backend=tcg', 'qk_moddir=/qk/modules', 'qk_modules=qk_bench']);
+  });
+
+  it('builds QEMU command lines per backend', () => {
+    const base = { kernel: '/k/bzImage', initrd: '/k/i.cpio', smp: 2, memoryMB: 512, cmdline };
+    const tcg = qemuArgs({ ...base, backend: 'tcg' });
+    expect(tcg).toContain('tcg,thread=multi');
+    expect(tcg.slice(tcg.indexOf('-smp'), tcg.indexOf('-smp') + 2)).toEqual(['-smp', '2']);
+    expect(tcg).toContain('-no-reboot');
+    const append = tcg[tcg.indexOf('-append') + 1]!;
+    expect(append.split(' ')).toEqual(expect.arrayContaining(['console=ttyS0', 'panic=-1', 'qk_variant=baseline']));
+    const icount = qemuArgs({ ...base, backend: 'icount' });
+    expect(icount).toEqual(expect.arrayContaining(['-icount', 'shift=0,align=off,sleep=off', 'tcg,thread=single']));
+    const kvm = qemuArgs({ ...base, backend: 'kvm' });
+    expect(kvm).toEqual(expect.arrayContaining(['-accel', 'kvm', '-cpu', 'host']));
+  });
+
+  it('boots UML on a read-only hostfs root with our init', () => {
+    const a = umlArgs({ kernel: '/k/linux', init: '/w/init', memoryMB: 256, cmdline: ['qk_run=r1'] });
+    expect(a).toEqual(expect.arrayContaining(['mem=256M', 'rootfstype=hostfs', 'rootflags=/', 'ro', 'init=/w/init', 'qk_run=r1']));
+  });
+});
+
+describe('series and git am', () => {
+  it('reads a series file, skipping comments and blanks', () => {
+    expect(parseSeriesFile('# the series\n0001-lib-alf_queue.patch\n\n0002-mm-qmempool.patch # note\n')).toEqual(['0001-lib-alf_queue.patch', '0002-mm-qmempool.patch']);
+    expect(parseSeriesFile('')).toEqual([]);
+  });
+
+  it('names the files a failed git am complains about', () => {
+    const out = [
+      'Applying: lib: add alf_queue',
+      'error: patch failed: lib/Makefile:35',
+      'error: lib/Makefile: patch does not apply',
+      'error: include/linux/nothere.h: does not exist in index',
+      'CONFLICT (content): Merge conflict in net/core/skbuff.c',
+      'Patch failed at 0001 lib: add alf_queue',
+    ].join('\n');
+    expect(failedFilesFromAm(out)).toEqual(['lib/Makefile', 'include/linux/nothere.h', 'net/core/skbuff.c']);
+  });
+});
+
+describe('guest image helpers', () => {
+  it('parses ldd output', () => {
+    const out = '\tlinux-vdso.so.1 (0x00007ffd)\n\tlibmnl.so.0 => /lib/x86_64-linux-gnu/libmnl.so.0 (0x00007f)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x1)\n\t/lib64/ld-linux-x86-64.so.2 (0x2)\n';
+    expect(parseLdd(out)).toEqual(['/lib/x86_64-linux-gnu/libmnl.so.0', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
+  });
+
+  it('lists parent directories shallowest first', () => {
+    expect(parentDirs(['/usr/lib/x/a.so', '/bin/sh'])).toEqual(['/bin', '/usr', '/usr/lib', '/usr/lib/x']);
+  });
+
+  it('writes gen_init_cpio lists', () => {
+    expect(cpioList([
+      { type: 'dir', path: '/dev', mode: '0755' },
+      { type: 'nod', path: '/dev/console', mode: '0600', extra: 'c 5 1' },
+      { type: 'file', path: '/init', source: '/repo/qemu/init.sh', mode: '0755' },
+      { type: 'slink', path: '/bin/sh', source: 'busybox', mode: '0777' },
+    ])).toBe('dir /dev 0755 0 0\nnod /dev/console 0600 0 0 c 5 1\nfile /init /repo/qemu/init.sh 0755 0 0\nslink /bin/sh busybox 0777 0 0\n');
+  });
+
+  it('reads the kernel version from the Makefile', () => {
+    expect(parseKernelVersion('VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n')).toBe('6.12.117');
+    expect(parseKernelVersion('VERSION = 6\nPATCHLEVEL = 13\nSUBLEVEL = 0\nEXTRAVERSION = -rc3\n')).toBe('6.13.0-rc3');
+  });
+});

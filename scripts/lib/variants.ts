@@ -5,7 +5,7 @@
  * reused as it is when it already holds the same base and series, so make
  * only rebuilds what changed.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { QkError } from './errors.ts';
@@ -72,6 +72,8 @@ export async function prepareVariant(
     });
   }
 
+  // The tree is about to change: until the new state is written, it is unknown.
+  await rm(stateFile, { force: true });
   const sg = simpleGit({ baseDir: src }).env({ ...process.env, ...GIT_IDENTITY });
   for (const [i, p] of patches.entries()) {
     try {

@@ -5,7 +5,7 @@
  * shared libraries. UML guests use the host's root filesystem instead, so
  * their "image" is just the init and the modules in a directory.
  */
-import { chmod, readdir, readFile, realpath, lstat } from 'node:fs/promises';
+import { chmod, readdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, syncFile, writeFileAtomic, writeJsonAtomic, shortHash } from './fsutil.ts';
@@ -158,12 +158,11 @@ export async function buildInitramfs(o: {
 /** UML: the init and the modules in a host directory; the root is the host's. */
 export async function prepareHostfsImage(o: { dir: string; modules: readonly string[] }): Promise<ImageResult> {
   const init = join(o.dir, 'init');
-  await syncFile(GUEST_INIT, init);
+  let changed = await syncFile(GUEST_INIT, init);
   await chmod(init, 0o755);
   const modDir = join(o.dir, 'modules');
-  for (const m of o.modules) await syncFile(m, join(modDir, basename(m)));
+  for (const m of o.modules) changed = (await syncFile(m, join(modDir, basename(m)))) || changed;
   const parts = [await readFile(GUEST_INIT), ...(await Promise.all(o.modules.map((m) => readFile(m))))];
   const key = shortHash(sha256('hostfs-v1', ...parts));
-  if (!(await lstat(init)).isFile()) throw new QkError('infra-error', `${init} is not a file`);
-  return { kind: 'hostfs', path: o.dir, init, moduleDir: modDir, key, cached: true };
+  return { kind: 'hostfs', path: o.dir, init, moduleDir: modDir, key, cached: !changed };
 }

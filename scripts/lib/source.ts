@@ -65,7 +65,8 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
   const description = describeSource(spec);
   const state = await readJson<BaseState>(stateFile);
   if (state && state.identity === identity && (await exists(join(repo, '.git')))) {
-    return { key, repo, baseCommit: state.baseCommit, version: state.version, description, cached: true };
+    // The version is re-read (cheap) so that a fix to its parsing reaches cached bases.
+    return { key, repo, baseCommit: state.baseCommit, version: await kernelVersion(repo, state.baseCommit), description, cached: true };
   }
   // Unfinished or stale: start over.
   await rm(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * directory beside the variant's source tree; a stamp of the inputs lets a
  * re-run skip make entirely when nothing changed.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
@@ -107,6 +107,7 @@ export async function configure(
   if (stamp && stamp.treeHash === tree.treeHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
     const cfg = await readFile(join(out, '.config'), 'utf8');
     if (sha256(cfg) === stamp.configHash) {
+      await noteCached(o.logFile, `config ${tree.name}/${arch}: same tree and fragments as ${stampFile}; .config kept`);
       return { arch, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
     }
   }
@@ -178,6 +179,7 @@ export async function buildKernel(
   const stampFile = join(out, '.qk-build.json');
   const stamp = await readJson<BuildStamp>(stampFile);
   if (stamp?.key === key && (await exists(image))) {
+    await noteCached(o.logFile, `kernel ${tree.name}/${cfg.arch}: build key ${key} matches ${stampFile}; make not run`);
     return { arch: cfg.arch, buildDir: out, image, key, cached: true, steps: 0 };
   }
   const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
@@ -242,6 +244,7 @@ export async function buildModules(
   const kos = objs.map((o2) => join(dir, o2.replace(/\.o$/, '.ko')));
   const stamp = await readJson<{ key: string }>(stampFile);
   if (stamp?.key === key && (await Promise.all(kos.map(exists))).every(Boolean)) {
+    await noteCached(o.logFile, `modules ${tree.name}/${kb.arch}: key matches ${stampFile}; make not run`);
     return { arch: kb.arch, modules: kos, dir, cached: true };
   }
   await spawn('make', ['-C', kb.buildDir, `ARCH=${ARCH_SPECS[kb.arch].makeArch}`, `M=${dir}`, 'CC=ccache gcc', 'W=1', 'modules'], {
@@ -254,4 +257,10 @@ export async function buildModules(
   for (const ko of kos) if (!(await exists(ko))) throw new QkError('build-failure', `module build produced no ${ko}`, { logFile: o.logFile });
   await writeJsonAtomic(stampFile, { key });
   return { arch: kb.arch, modules: kos, dir, cached: false };
+}
+
+/** A cached stage still says so in its log: the log explains every run. */
+async function noteCached(logFile: string, msg: string): Promise<void> {
+  await mkdir(dirname(logFile), { recursive: true });
+  await appendFile(logFile, `cached: ${msg}\n`);
 }

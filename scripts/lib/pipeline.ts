@@ -367,5 +367,7 @@ async function probeKvm(kernel: string, image: ImageResult, opts: RunOptions, co
     signal,
   });
   if (out.verdict.reachedUserspace && out.verdict.guestStatus === 0) return { ok: true, reason: 'probe reached userspace' };
-  return { ok: false, reason: `probe boot ${out.verdict.class}: ${out.verdict.reason}` };
+  // QEMU's own last words (an MSR it could not set, say) tell the user more than our verdict.
+  const last = out.watcher.lines.filter((l) => l.startsWith('qemu-system')).pop();
+  return { ok: false, reason: `probe boot ${out.verdict.class}: ${last ?? out.verdict.reason}` };
 }

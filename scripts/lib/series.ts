@@ -47,7 +47,8 @@ export async function readSeries(dir: string): Promise<Series> {
 /**
  * Pull the useful part out of `git am` output: which files failed.
  * Recognizes "error: patch failed: FILE:LINE", "error: FILE: does not exist
- * in index", "CONFLICT (...): Merge conflict in FILE".
+ * in index", "CONFLICT (...): Merge conflict in FILE", and --3way's
+ * "error: sha1 information is lacking or useless (FILE)".
  */
 export function failedFilesFromAm(output: string): string[] {
   const files = new Set<string>();
@@ -58,6 +59,16 @@ export function failedFilesFromAm(output: string): string[] {
     if (m) files.add(m[1]!);
     m = /^CONFLICT \([^)]*\): Merge conflict in (.+)$/.exec(line.trim());
     if (m) files.add(m[1]!);
+    m = /^error: sha1 information is lacking or useless \((.+)\)\.?$/.exec(line.trim());
+    if (m) files.add(m[1]!);
   }
   return [...files];
+}
+
+/** The lines of `git am` output worth showing: what failed, not how to continue. */
+export function amSummary(output: string): string {
+  return output
+    .split('\n')
+    .filter((l) => /^(Applying:|Patch failed at|error:|CONFLICT|Falling back|Auto-merging)/.test(l.trim()))
+    .join('\n');
 }

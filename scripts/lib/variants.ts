@@ -11,7 +11,7 @@ import { simpleGit } from 'simple-git';
 import { QkError } from './errors.ts';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
 import { spawn, capture } from './proc.ts';
-import { failedFilesFromAm, type Series } from './series.ts';
+import { amSummary, failedFilesFromAm, type Series } from './series.ts';
 import { GIT_IDENTITY, type SourceResult } from './source.ts';
 import type { VariantName } from './results.ts';
 import type { Logger } from './log.ts';
@@ -74,7 +74,14 @@ export async function prepareVariant(
 
   // The tree is about to change: until the new state is written, it is unknown.
   await rm(stateFile, { force: true });
-  const sg = simpleGit({ baseDir: src }).env({ ...process.env, ...GIT_IDENTITY });
+  // A small, fixed environment: English messages (we parse them) and no
+  // editor variables (simple-git refuses to run with EDITOR set).
+  const sg = simpleGit({ baseDir: src }).env({
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: process.env['HOME'] ?? '/root',
+    LC_ALL: 'C',
+    ...GIT_IDENTITY,
+  });
   for (const [i, p] of patches.entries()) {
     try {
       await sg.raw(['am', '--3way', '--keep-non-patch', p.path]);
@@ -86,7 +93,7 @@ export async function prepareVariant(
         'apply-failure',
         `patch ${i + 1}/${patches.length} ${p.name} does not apply to ${o.source.version} (${o.source.baseCommit.slice(0, 12)})${files.length ? `: conflicts in ${files.join(', ')}` : ''}`,
         {
-          details: out.split('\n').slice(-15).join('\n'),
+          details: amSummary(out),
           hint: `rebase the series onto this base: git am --3way the series on ${o.source.description}, resolve, and export it again into ${o.series.dir}`,
         },
       );

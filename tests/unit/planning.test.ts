@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { archesFor, bootPlan } from '../../scripts/lib/pipeline.ts';
 import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
-import { parseSeriesFile, failedFilesFromAm } from '../../scripts/lib/series.ts';
+import { parseSeriesFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
 import { fragmentPaths } from '../../scripts/lib/kbuild.ts';
@@ -68,9 +68,13 @@ describe('series and git am', () => {
       'error: lib/Makefile: patch does not apply',
       'error: include/linux/nothere.h: does not exist in index',
       'CONFLICT (content): Merge conflict in net/core/skbuff.c',
+      'error: sha1 information is lacking or useless (mm/Makefile).',
       'Patch failed at 0001 lib: add alf_queue',
+      'When you have resolved this problem, run "git am --continue".',
     ].join('\n');
-    expect(failedFilesFromAm(out)).toEqual(['lib/Makefile', 'include/linux/nothere.h', 'net/core/skbuff.c']);
+    expect(failedFilesFromAm(out)).toEqual(['lib/Makefile', 'include/linux/nothere.h', 'net/core/skbuff.c', 'mm/Makefile']);
+    expect(amSummary(out)).not.toContain('git am --continue');
+    expect(amSummary(out)).toContain('Patch failed at 0001');
   });
 });
 

@@ -184,3 +184,31 @@ function missingTests(l: Level): KtapTest[] {
   }
   return out;
 }
+
+export interface StressDiagnostic {
+  /** The KUnit case that printed it. */
+  readonly case: string;
+  readonly values: Readonly<Record<string, number>>;
+  readonly line: number;
+}
+
+const STRESS_RE = /^\s*# ([\w.-]+): stress: (.*)$/;
+
+/**
+ * Stress totals that our KUnit suites print as diagnostics, in the form
+ * `# <case>: stress: cpus=2 producers=2 consumers=2 elements=2000000`.
+ */
+export function parseStressDiagnostics(lines: readonly string[]): StressDiagnostic[] {
+  const out: StressDiagnostic[] = [];
+  lines.forEach((raw, i) => {
+    const m = STRESS_RE.exec(stripPrintkPrefix(raw));
+    if (!m) return;
+    const values: Record<string, number> = {};
+    for (const kv of m[2]!.trim().split(/\s+/)) {
+      const [k, v] = kv.split('=');
+      if (k && v !== undefined && /^-?\d+(\.\d+)?$/.test(v)) values[k] = Number(v);
+    }
+    out.push({ case: m[1]!, values, line: i + 1 });
+  });
+  return out;
+}

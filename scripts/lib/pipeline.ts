@@ -17,7 +17,8 @@ import { ARCH_SPECS, REPO_ROOT, buildKernel, buildModules, configure, type Arch,
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { boot, guestCmdline, qemuArgs, umlArgs, type BootOutcome, type GuestParams } from './boot.ts';
 import { worstClass } from './console.ts';
-import { BenchLine, RESULTS_SCHEMA_VERSION, Results, renderReport, type Backend, type BootRecord, type Metric, type TestRecord, type VariantName } from './results.ts';
+import { BenchLine, RESULTS_SCHEMA_VERSION, Results, renderReport, type Backend, type BootRecord, type Metric, type StressRecord, type TestRecord, type VariantName } from './results.ts';
+import { parseStressDiagnostics } from './ktap.ts';
 import { tryCapture } from './proc.ts';
 import type { Logger } from './log.ts';
 
@@ -180,9 +181,10 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
   const bootRecords: BootRecord[] = [];
   const tests: TestRecord[] = [];
   const metrics: Metric[] = [];
+  const stress: StressRecord[] = [];
   const notRun: Results['notRun'] = [];
   const finishResults = async (cls: RunClass) => {
-    results = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: opts.runId, class: cls, boots: bootRecords, tests, metrics, notRun });
+    results = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: opts.runId, class: cls, boots: bootRecords, tests, metrics, stress, notRun });
     await writeJsonAtomic(resultsFile, results);
     await writeFileAtomic(join(runDir, 'report.md'), renderReport(results, { startedAt: manifest.startedAt, ...(manifest.source ? { source: manifest.source } : {}), ...(manifest.series ? { series: manifest.series } : {}) }));
   };
@@ -277,7 +279,7 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
       log.info(`boot ${step.variant} on ${step.backend} (round ${step.round + 1}/${opts.boots}) ...`);
       const out = await stage('boot', { variant: step.variant, backend: step.backend }, () =>
         boot({ cmd, args, consoleLog, silenceMs: opts.silenceTimeoutS * 1000, timeoutMs: opts.bootTimeoutS * 1000, signal }), () => false);
-      const rec = collect(out, step, arch, relative(runDir, consoleLog), [cmd, ...args].join(' '), tests, metrics);
+      const rec = collect(out, step, arch, relative(runDir, consoleLog), [cmd, ...args].join(' '), { tests, metrics, stress });
       bootRecords.push(rec);
       log.info(`  → ${rec.class}: ${rec.reason} (KUnit ${rec.kunit.pass} pass, ${rec.kunit.fail} fail, ${rec.kunit.skip} skip, ${rec.kunit.crashed} crashed)`);
       if (rec.class !== 'ok') notRun.push({ variant: step.variant, backend: step.backend, reason: `round ${step.round}: benchmarks after the failure did not run (${rec.class})` });
@@ -312,9 +314,13 @@ function collect(
   arch: Arch,
   consoleLog: string,
   cmdline: string,
-  tests: TestRecord[],
-  metrics: Metric[],
+  into: { tests: TestRecord[]; metrics: Metric[]; stress: StressRecord[] },
 ): BootRecord {
+  const { tests, metrics, stress } = into;
+  for (const d of parseStressDiagnostics(out.watcher.lines)) {
+    const suite = out.ktap.cases.find((c) => c.name === d.case)?.suite ?? '';
+    stress.push({ variant: step.variant, backend: step.backend, round: step.round, suite, case: d.case, values: { ...d.values } });
+  }
   for (const c of out.ktap.cases) {
     tests.push({ variant: step.variant, backend: step.backend, round: step.round, suite: c.suite, case: c.name, status: c.status, ...(c.reason ? { reason: c.reason } : {}) });
   }

@@ -61,6 +61,16 @@ export const Metric = z.object({
 });
 export type Metric = z.infer<typeof Metric>;
 
+export const StressRecord = z.object({
+  variant: z.enum(VARIANTS),
+  backend: z.enum(BACKENDS),
+  round: z.number().int().nonnegative(),
+  suite: z.string(),
+  case: z.string(),
+  values: z.record(z.string(), z.number()),
+});
+export type StressRecord = z.infer<typeof StressRecord>;
+
 export const Results = z.object({
   schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
   runId: z.string(),
@@ -68,6 +78,8 @@ export const Results = z.object({
   boots: z.array(BootRecord),
   tests: z.array(TestRecord),
   metrics: z.array(Metric),
+  /** Totals our KUnit stress tests report (elements moved, CPUs, ...). */
+  stress: z.array(StressRecord).default([]),
   /** Benchmarks or boots that were asked for and could not run, with why. */
   notRun: z.array(z.object({ variant: z.string(), backend: z.string(), reason: z.string() })),
 });
@@ -165,6 +177,12 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
   if (r.notRun.length > 0) {
     L.push('', '## Not run', '');
     for (const n of r.notRun) L.push(`- ${n.variant} on ${n.backend}: ${n.reason}`);
+  }
+  if (r.stress.length > 0) {
+    L.push('', '## KUnit stress totals', '', '| variant | backend | round | case | totals |', '|---|---|---|---|---|');
+    for (const s of r.stress) {
+      L.push(`| ${s.variant} | ${s.backend} | ${s.round} | ${s.suite}.${s.case} | ${Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(' ')} |`);
+    }
   }
   const failed = r.tests.filter((t) => t.status === 'fail' || t.status === 'crashed');
   if (failed.length > 0) {

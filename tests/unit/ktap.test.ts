@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseKtap } from '../../scripts/lib/ktap.ts';
+import { parseKtap, parseStressDiagnostics } from '../../scripts/lib/ktap.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8').split('\n');
 
@@ -80,5 +80,16 @@ describe('KTAP parser', () => {
     expect(r.counts.fail).toBe(0);
     expect(r.counts.skip).toBeGreaterThan(0);
     expect(r.cases.some((c) => c.name === 'example_skip_test' && c.status === 'skip')).toBe(true);
+  });
+});
+
+describe('stress diagnostics', () => {
+  it('reads key=value totals printed by a KUnit case', () => {
+    const d = parseStressDiagnostics([
+      '[    5.1]     # alf_mpmc_stress: initializing',
+      '[    9.2]     # alf_mpmc_stress: stress: cpus=2 producers=2 consumers=2 elements=2000000 bulk=yes',
+      '[    9.3]     ok 7 alf_mpmc_stress',
+    ]);
+    expect(d).toEqual([{ case: 'alf_mpmc_stress', values: { cpus: 2, producers: 2, consumers: 2, elements: 2000000 }, line: 2 }]);
   });
 });

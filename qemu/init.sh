@@ -41,6 +41,12 @@ finish() {
 
 status=0
 moddir=$(param moddir || echo /qk/modules)
+# UML: our image directory on the host, mounted where tmpfs cannot hide it.
+hostdir=$(param hostdir) && {
+	$BB mkdir -p /run/qk
+	$BB mount -t hostfs -o "$hostdir" hostfs /run/qk ||
+		echo "qk-init: cannot mount $hostdir with hostfs"
+}
 echo "QK-BEGIN {\"proto\":1,\"run\":\"$(param run)\",\"variant\":\"$(param variant)\",\"backend\":\"$(param backend)\"}"
 echo "QK-INFO {\"kernel\":\"$($BB uname -r)\",\"machine\":\"$($BB uname -m)\",\"cpus\":$($BB grep -c ^processor /proc/cpuinfo)}"
 
@@ -59,6 +65,16 @@ warn|oops)
 	;;
 esac
 
+# In-tree KUnit suites built as modules: KTAP is printed as each loads.
+for m in $(param kunit | $BB tr , ' '); do
+	if ! $BB insmod "$moddir/$m.ko"; then
+		echo "qk-init: insmod $m (KUnit) failed"
+		status=1
+		continue
+	fi
+	$BB rmmod "$m" || status=1
+done
+
 # Load each requested module; a module that fails to load fails the run.
 for m in $(param modules | $BB tr , ' '); do
 	if ! $BB insmod "$moddir/$m.ko"; then
@@ -68,5 +84,15 @@ for m in $(param modules | $BB tr , ' '); do
 	fi
 	$BB rmmod "$m" || status=1
 done
+
+# On a kmemleak kernel, scan now: leaks are reported on the console
+# ("kmemleak: N new suspected memory leaks"). Objects younger than 5 s are
+# not reported yet, hence the wait.
+if [ -d /sys/kernel/debug ] && $BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null &&
+	[ -e /sys/kernel/debug/kmemleak ]; then
+	$BB sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo "qk-init: kmemleak scan done"
+fi
 
 finish $status

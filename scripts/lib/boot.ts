@@ -22,6 +22,9 @@ export interface GuestParams {
   readonly run: string;
   readonly variant: string;
   readonly backend: Backend;
+  readonly flavor?: string;
+  /** In-tree KUnit modules (without .ko) for init to load first. */
+  readonly kunit?: readonly string[];
   /** Module names (without .ko) for init to load in order. */
   readonly modules: readonly string[];
   readonly provoke?: 'hang' | 'warn' | 'oops';
@@ -30,6 +33,9 @@ export interface GuestParams {
 
 export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   const args = [`qk_run=${p.run}`, `qk_variant=${p.variant}`, `qk_backend=${p.backend}`, `qk_moddir=${image.moduleDir}`];
+  if (image.kind === 'hostfs') args.push(`qk_hostdir=${image.path}`);
+  if (p.flavor && p.flavor !== 'normal') args.push(`qk_flavor=${p.flavor}`);
+  if (p.kunit && p.kunit.length > 0) args.push(`qk_kunit=${p.kunit.join(',')}`);
   if (p.modules.length > 0) args.push(`qk_modules=${p.modules.join(',')}`);
   if (p.provoke) args.push(`qk_provoke=${p.provoke}`);
   if (p.probe) args.push('qk_probe=1');

@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
 import { consoleLogger } from './log.ts';
 import { killAllChildren } from './proc.ts';
-import { REPO_ROOT, CONFIG_PROFILES } from './kbuild.ts';
+import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import type { SourceSpec } from './source.ts';
@@ -64,6 +64,7 @@ export function buildCommand(): Command {
     .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
     .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
     .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
+    .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default('normal'))
     .addOption(new Option('--config-profile <name>', 'trimmed: defconfig minus drivers a QEMU guest never uses; full: no trimming').choices(CONFIG_PROFILES).default('trimmed'))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
@@ -106,6 +107,7 @@ interface RawFlags {
   workDir: string;
   runId?: string;
   configProfile: (typeof CONFIG_PROFILES)[number];
+  flavors: string;
   config?: string[];
   append?: string;
   modules: string;
@@ -146,6 +148,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     workDir: resolve(f.workDir),
     runId,
     profile: f.configProfile,
+    flavors: list<Flavor>('--flavors', FLAVORS)(f.flavors),
     extraFragments: (f.config ?? []).map((c) => resolve(c)),
     extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
     modules,

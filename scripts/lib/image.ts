@@ -155,6 +155,13 @@ export async function buildInitramfs(o: {
   return { kind: 'initramfs', path: out, init: '/init', moduleDir: GUEST_MODULE_DIR, key, cached: false };
 }
 
+/**
+ * Where UML guests see the image directory: init mounts it there with hostfs
+ * (qk_hostdir=...), since the host path itself may sit under /tmp or /run,
+ * which the guest covers with tmpfs.
+ */
+export const UML_IMAGE_MOUNT = '/run/qk';
+
 /** UML: the init and the modules in a host directory; the root is the host's. */
 export async function prepareHostfsImage(o: { dir: string; modules: readonly string[] }): Promise<ImageResult> {
   const init = join(o.dir, 'init');
@@ -164,5 +171,5 @@ export async function prepareHostfsImage(o: { dir: string; modules: readonly str
   for (const m of o.modules) changed = (await syncFile(m, join(modDir, basename(m)))) || changed;
   const parts = [await readFile(GUEST_INIT), ...(await Promise.all(o.modules.map((m) => readFile(m))))];
   const key = shortHash(sha256('hostfs-v1', ...parts));
-  return { kind: 'hostfs', path: o.dir, init, moduleDir: modDir, key, cached: !changed };
+  return { kind: 'hostfs', path: o.dir, init, moduleDir: `${UML_IMAGE_MOUNT}/modules`, key, cached: !changed };
 }

@@ -4,7 +4,7 @@
  * re-run skip make entirely when nothing changed.
  */
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
-import { join, relative, dirname } from 'node:path';
+import { basename, join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
@@ -21,6 +21,27 @@ export const ARCHES = ['x86_64', 'um'] as const;
 export type Arch = (typeof ARCHES)[number];
 export const CONFIG_PROFILES = ['trimmed', 'full'] as const;
 export type ConfigProfile = (typeof CONFIG_PROFILES)[number];
+
+/**
+ * Kernel flavors: the normal (benchmark) kernel, and debug kernels that
+ * exist to make the series' KUnit suites meet the kernel's checkers.
+ */
+export const FLAVORS = ['normal', 'debug', 'kcsan'] as const;
+export type Flavor = (typeof FLAVORS)[number];
+export const FLAVOR_FRAGMENTS = {
+  normal: [],
+  debug: ['debug.config'],
+  kcsan: ['kcsan.config'],
+} as const satisfies Record<Flavor, readonly string[]>;
+
+/** What one build produces: an arch and a flavor ("x86_64", "x86_64-debug"). */
+export interface Target {
+  readonly arch: Arch;
+  readonly flavor: Flavor;
+}
+export function targetName(t: Target): string {
+  return t.flavor === 'normal' ? t.arch : `${t.arch}-${t.flavor}`;
+}
 
 interface ArchSpec {
   readonly makeArch: string;
@@ -56,18 +77,24 @@ export const ARCH_SPECS = {
   },
 } as const satisfies Record<Arch, ArchSpec>;
 
-export function buildDir(tree: VariantTree, arch: Arch): string {
-  return join(tree.root, `build-${arch}`);
+export function buildDir(tree: VariantTree, t: Target): string {
+  return join(tree.root, `build-${targetName(t)}`);
 }
 
-/** Fragment files in merge order, for an arch and profile. */
-export function fragmentPaths(arch: Arch, profile: ConfigProfile, extra: readonly string[] = []): string[] {
-  const spec = ARCH_SPECS[arch];
-  return [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : [])].map((f) => join(CONFIG_DIR, f)).concat(extra);
+/**
+ * Fragment files in merge order: common and arch, trimming, flavor, the
+ * series' own fragment (patched only), then the user's extra fragments.
+ */
+export function fragmentPaths(t: Target, profile: ConfigProfile, o: { series?: readonly string[]; extra?: readonly string[] } = {}): string[] {
+  const spec = ARCH_SPECS[t.arch];
+  return [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : []), ...FLAVOR_FRAGMENTS[t.flavor]]
+    .map((f) => join(CONFIG_DIR, f))
+    .concat(o.series ?? [], o.extra ?? []);
 }
 
 export interface ConfigResult {
   readonly arch: Arch;
+  readonly target: Target;
   readonly buildDir: string;
   readonly configHash: string;
   readonly optionsSet: number;
@@ -92,23 +119,24 @@ function makeEnv(tree: VariantTree): Record<string, string> {
 
 export async function configure(
   tree: VariantTree,
-  arch: Arch,
-  o: { profile: ConfigProfile; extraFragments: readonly string[]; log: Logger; logFile: string },
+  target: Target,
+  o: { profile: ConfigProfile; seriesFragments: readonly string[]; extraFragments: readonly string[]; log: Logger; logFile: string },
 ): Promise<ConfigResult> {
+  const arch = target.arch;
   const spec = ARCH_SPECS[arch];
-  const out = buildDir(tree, arch);
-  const frags = fragmentPaths(arch, o.profile, o.extraFragments);
+  const out = buildDir(tree, target);
+  const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
   const fragText = await Promise.all(frags.map((f) => readFile(f, 'utf8').catch(() => {
     throw new QkError('usage-error', `config fragment ${f} does not exist`);
   })));
-  const inputs = sha256(arch, o.profile, ...spec.defconfig, ...frags.flatMap((f, i) => [relative(REPO_ROOT, f), fragText[i]!]));
+  const inputs = sha256(arch, o.profile, ...spec.defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson<ConfigStamp>(stampFile);
   if (stamp && stamp.treeHash === tree.treeHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
     const cfg = await readFile(join(out, '.config'), 'utf8');
     if (sha256(cfg) === stamp.configHash) {
-      await noteCached(o.logFile, `config ${tree.name}/${arch}: same tree and fragments as ${stampFile}; .config kept`);
-      return { arch, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
+      await noteCached(o.logFile, `config ${tree.name}/${targetName(target)}: same tree and fragments as ${stampFile}; .config kept`);
+      return { arch, target, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
     }
   }
   const make = (targets: string[], what: string) =>
@@ -119,23 +147,24 @@ export async function configure(
       timeoutMs: 10 * 60_000,
       failClass: 'config-failure',
     });
-  await make([...spec.defconfig], `${tree.name}/${arch}: make ${spec.defconfig.join(' ')}`);
+  const where = `${tree.name}/${targetName(target)}`;
+  await make([...spec.defconfig], `${where}: make ${spec.defconfig.join(' ')}`);
   await spawn('bash', [join(tree.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', out, join(out, '.config'), ...frags], {
-    what: `${tree.name}/${arch}: merging config fragments`,
+    what: `${where}: merging config fragments`,
     cwd: out,
     logFile: o.logFile,
     failClass: 'config-failure',
   });
-  await make(['olddefconfig'], `${tree.name}/${arch}: make olddefconfig`);
+  await make(['olddefconfig'], `${where}: make olddefconfig`);
 
   // Every line of our fragments must have survived olddefconfig. (The
   // kernel's kvm_guest.config is not checked: it is shared by all
   // architectures and asks for options like S390_GUEST that x86 never has.)
-  const requested = mergeRequests(await readFragments(frags, (p) => relative(REPO_ROOT, p)));
+  const requested = mergeRequests(await readFragments(frags, (p) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p)));
   const cfg = await readFile(join(out, '.config'), 'utf8');
   const bad = checkConfig(requested, cfg);
   if (bad.length > 0) {
-    throw new QkError('config-failure', `${tree.name}/${arch}: ${bad.length} requested config option(s) were dropped by Kconfig`, {
+    throw new QkError('config-failure', `${where}: ${bad.length} requested config option(s) were dropped by Kconfig`, {
       details: bad.map((b) => `  ${describeMismatch(b)}`).join('\n'),
       hint: `an option is dropped when its dependencies are not met: look it up with 'make O=${out} ARCH=${spec.makeArch} menuconfig' (press /) and add what it depends on to the fragment`,
       logFile: o.logFile,
@@ -143,7 +172,7 @@ export async function configure(
   }
   const configHash = sha256(cfg);
   await writeJsonAtomic(stampFile, { treeHash: tree.treeHash, inputs, configHash } satisfies ConfigStamp);
-  return { arch, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
+  return { arch, target, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
 }
 
 function countSet(cfg: string): number {
@@ -152,6 +181,7 @@ function countSet(cfg: string): number {
 
 export interface BuildResult {
   readonly arch: Arch;
+  readonly target: Target;
   readonly buildDir: string;
   readonly image: string;
   readonly key: string;
@@ -179,12 +209,12 @@ export async function buildKernel(
   const stampFile = join(out, '.qk-build.json');
   const stamp = await readJson<BuildStamp>(stampFile);
   if (stamp?.key === key && (await exists(image))) {
-    await noteCached(o.logFile, `kernel ${tree.name}/${cfg.arch}: build key ${key} matches ${stampFile}; make not run`);
-    return { arch: cfg.arch, buildDir: out, image, key, cached: true, steps: 0 };
+    await noteCached(o.logFile, `kernel ${tree.name}/${targetName(cfg.target)}: build key ${key} matches ${stampFile}; make not run`);
+    return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0 };
   }
   const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
   const estimate = Math.max(last?.steps ?? spec.estimatedSteps, 1);
-  const label = `build ${tree.name}/${cfg.arch}`;
+  const label = `build ${tree.name}/${targetName(cfg.target)}`;
   const bar = o.log.progress(label);
   let steps = 0;
   try {
@@ -216,7 +246,7 @@ export async function buildKernel(
   // A cold build's step count is the next cold build's estimate.
   if (steps > (last?.steps ?? 0) / 2) await writeJsonAtomic(join(out, '.qk-steps.json'), { steps });
   await writeJsonAtomic(stampFile, { key, steps } satisfies BuildStamp);
-  return { arch: cfg.arch, buildDir: out, image, key, cached: false, steps };
+  return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: false, steps };
 }
 
 export interface ModuleResult {
@@ -234,7 +264,7 @@ export async function buildModules(
   o: { log: Logger; logFile: string; moduleDir?: string },
 ): Promise<ModuleResult> {
   const srcDir = o.moduleDir ?? MODULE_DIR;
-  const dir = join(tree.root, `module-${kb.arch}`);
+  const dir = join(tree.root, `module-${targetName(kb.target)}`);
   const files = (await readdir(srcDir)).filter((f) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(f)).sort();
   const hashes = await Promise.all(files.map((f) => sha256File(join(srcDir, f))));
   for (const f of files) await syncFile(join(srcDir, f), join(dir, f));
@@ -244,11 +274,11 @@ export async function buildModules(
   const kos = objs.map((o2) => join(dir, o2.replace(/\.o$/, '.ko')));
   const stamp = await readJson<{ key: string }>(stampFile);
   if (stamp?.key === key && (await Promise.all(kos.map(exists))).every(Boolean)) {
-    await noteCached(o.logFile, `modules ${tree.name}/${kb.arch}: key matches ${stampFile}; make not run`);
+    await noteCached(o.logFile, `modules ${tree.name}/${targetName(kb.target)}: key matches ${stampFile}; make not run`);
     return { arch: kb.arch, modules: kos, dir, cached: true };
   }
   await spawn('make', ['-C', kb.buildDir, `ARCH=${ARCH_SPECS[kb.arch].makeArch}`, `M=${dir}`, 'CC=ccache gcc', 'W=1', 'modules'], {
-    what: `building module/ for ${tree.name}/${kb.arch}`,
+    what: `building module/ for ${tree.name}/${targetName(kb.target)}`,
     logFile: o.logFile,
     env: makeEnv(tree),
     timeoutMs: 10 * 60_000,

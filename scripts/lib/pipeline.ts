@@ -13,13 +13,13 @@ import { hostCheck, osRelease } from './hostcheck.ts';
 import { prepareSource, type SourceSpec, type SourceResult } from './source.ts';
 import { readSeries, type Series } from './series.ts';
 import { prepareVariant, type VariantTree } from './variants.ts';
-import { ARCH_SPECS, REPO_ROOT, buildKernel, buildModules, configure, type Arch, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult } from './kbuild.ts';
+import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type Arch, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { boot, guestCmdline, qemuArgs, umlArgs, type BootOutcome, type GuestParams } from './boot.ts';
 import { worstClass } from './console.ts';
 import { BenchLine, RESULTS_SCHEMA_VERSION, Results, renderReport, type Backend, type BootRecord, type Metric, type StressRecord, type TestRecord, type VariantName } from './results.ts';
 import { parseStressDiagnostics } from './ktap.ts';
-import { tryCapture } from './proc.ts';
+import { capture, tryCapture } from './proc.ts';
 import type { Logger } from './log.ts';
 
 export type BackendChoice = Backend | 'auto';
@@ -39,6 +39,7 @@ export interface RunOptions {
   readonly workDir: string;
   readonly runId: string;
   readonly profile: ConfigProfile;
+  readonly flavors: readonly Flavor[];
   readonly extraFragments: readonly string[];
   readonly extraCmdline: readonly string[];
   readonly modules: readonly string[];
@@ -74,7 +75,7 @@ export interface Manifest {
   options: Omit<RunOptions, 'argv' | 'source'> & { source: SourceSpec };
   source?: { description: string; version: string; baseCommit: string; key: string };
   series?: { dir: string; hash: string; patches: string[] };
-  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[] }> }>;
+  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
   backends?: { requested: readonly BackendChoice[]; resolved: Backend[]; note?: string };
   stages: StageRecord[];
 }
@@ -96,17 +97,66 @@ export function archesFor(backends: readonly BackendChoice[]): Arch[] {
   return a;
 }
 
-/** Boot order: rounds outermost, then backends, then variants, so A/B pairs sit side by side in time. */
-export function bootPlan(rounds: number, backends: readonly Backend[], variants: readonly VariantName[]): { round: number; backend: Backend; variant: VariantName }[] {
-  const plan = [];
+export interface BootStep {
+  readonly round: number;
+  readonly flavor: Flavor;
+  readonly backend: Backend;
+  readonly variant: VariantName;
+}
+
+/**
+ * Boot order: rounds outermost, then flavors and backends, then variants,
+ * so A/B pairs sit side by side in time. Debug flavors boot on QEMU only.
+ */
+export function bootPlan(rounds: number, backends: readonly Backend[], variants: readonly VariantName[], flavors: readonly Flavor[] = ['normal']): BootStep[] {
+  const plan: BootStep[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const backend of backends) {
-      // Alternate which variant goes first from round to round.
-      const order = round % 2 === 0 ? variants : [...variants].reverse();
-      for (const variant of order) plan.push({ round, backend, variant });
+    for (const flavor of flavors) {
+      for (const backend of backends) {
+        if (flavor !== 'normal' && backend === 'uml') continue;
+        // Alternate which variant goes first from round to round.
+        const order = round % 2 === 0 ? variants : [...variants].reverse();
+        for (const variant of order) plan.push({ round, flavor, backend, variant });
+      }
     }
   }
   return plan;
+}
+
+/** Builds needed: every flavor on x86_64, only the normal flavor on UML. */
+export function targetsFor(arches: readonly Arch[], flavors: readonly Flavor[]): Target[] {
+  const out: Target[] = [];
+  for (const flavor of flavors) {
+    for (const arch of arches) {
+      if (flavor !== 'normal' && arch !== 'x86_64') continue;
+      out.push({ arch, flavor });
+    }
+  }
+  return out;
+}
+
+interface Artifacts {
+  readonly variant: VariantName;
+  readonly cfg: ConfigResult;
+  readonly kb: BuildResult;
+  readonly mods: ModuleResult;
+  readonly image: ImageResult;
+  /** In-tree KUnit modules in the image (names without .ko). */
+  readonly kunit: readonly string[];
+}
+
+/** Locate the series' in-tree KUnit modules in a build directory. */
+export async function findKunitModules(buildDir: string, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const found = await capture('find', [buildDir, '-name', '*.ko', '-type', 'f'], { what: 'looking for KUnit modules' });
+  const byName = new Map(found.split('\n').filter(Boolean).map((p) => [basename(p, '.ko'), p]));
+  const missing = names.filter((n) => !byName.has(n));
+  if (missing.length > 0) {
+    throw new QkError('config-failure', `KUnit module(s) ${missing.join(', ')} listed in the series' kunit-modules were not built in ${buildDir}`, {
+      hint: "set their options to =m in the series' kernel.config",
+    });
+  }
+  return names.map((n) => byName.get(n)!);
 }
 
 export async function toolchainVersions(): Promise<Record<string, string | undefined>> {
@@ -213,32 +263,45 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
       manifest.variants[v] = { head: t.head, treeHash: t.treeHash, patches: t.applied, builds: {} };
     }
 
-    // Variants whose trees are identical (an empty series) share their build.
-    const memo = new Map<string, { cfg: ConfigResult; kb: BuildResult; mods: ModuleResult; image: ImageResult }>();
-    const artifacts = new Map<string, { kb: BuildResult; mods: ModuleResult; image: ImageResult }>();
-    for (const arch of arches) {
+    // Variants whose trees and fragments are identical (an empty series) share their build.
+    const memo = new Map<string, Artifacts>();
+    const artifacts = new Map<string, Artifacts>();
+    for (const target of targetsFor(arches, opts.flavors)) {
+      const tname = targetName(target);
       for (const v of opts.variants) {
         const tree = trees.get(v)!;
-        const memoKey = `${tree.treeHash}:${arch}`;
+        const seriesFragments = v === 'patched' ? series.configFragments : [];
+        const memoKey = `${tree.treeHash}:${tname}:${seriesFragments.join(',')}`;
         let a = memo.get(memoKey);
         if (a) {
-          log.info(`  ${v}/${arch}: same tree as ${[...trees.values()].find((t) => t.treeHash === tree.treeHash)?.name}, sharing its build`);
-          manifest.stages.push({ stage: 'build', variant: v, arch, wallMs: 0, cached: true, status: 'ok' });
+          log.info(`  ${v}/${tname}: same tree as ${a.variant}, sharing its build`);
+          manifest.stages.push({ stage: 'build', variant: v, arch: tname, wallMs: 0, cached: true, status: 'ok' });
         } else {
-          const buildLog = join(logs, `build-${v}-${arch}.log`);
-          const cfg = await stage('config', { variant: v, arch }, () => configure(tree, arch, { profile: opts.profile, extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached);
-          const kb = await stage('build', { variant: v, arch }, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: toolchainKey, log, logFile: buildLog }), (r) => r.cached);
-          const mods = await stage('modules', { variant: v, arch }, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached);
-          const image = await stage('image', { variant: v, arch }, () =>
-            arch === 'x86_64'
-              ? buildInitramfs({ dir: join(tree.root, `image-${arch}`), modules: mods.modules, genInitCpio: join(kb.buildDir, 'usr', 'gen_init_cpio'), logFile: buildLog })
-              : prepareHostfsImage({ dir: join(tree.root, `image-${arch}`), modules: mods.modules }),
+          const buildLog = join(logs, `build-${v}-${tname}.log`);
+          const tags = { variant: v, arch: tname };
+          const cfg = await stage('config', tags, () => configure(tree, target, { profile: opts.profile, seriesFragments, extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached);
+          const kb = await stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: toolchainKey, log, logFile: buildLog }), (r) => r.cached);
+          const mods = await stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached);
+          const kunit = v === 'patched' ? await findKunitModules(kb.buildDir, series.kunitModules) : [];
+          const all = [...mods.modules, ...kunit];
+          const imageDir = join(tree.root, `image-${tname}`);
+          const image = await stage('image', tags, () =>
+            target.arch === 'x86_64'
+              ? buildInitramfs({ dir: imageDir, modules: all, genInitCpio: join(kb.buildDir, 'usr', 'gen_init_cpio'), logFile: buildLog })
+              : prepareHostfsImage({ dir: imageDir, modules: all }),
           (r) => r.cached);
-          a = { cfg, kb, mods, image };
+          a = { variant: v, cfg, kb, mods, image, kunit: kunit.map((k) => basename(k, '.ko')) };
           memo.set(memoKey, a);
         }
-        artifacts.set(`${v}:${arch}`, a);
-        manifest.variants[v]!.builds[arch] = { configHash: a.cfg.configHash, optionsSet: a.cfg.optionsSet, buildKey: a.kb.key, image: a.kb.image, modules: a.mods.modules.map((m) => basename(m)) };
+        artifacts.set(`${v}:${tname}`, a);
+        manifest.variants[v]!.builds[tname] = {
+          configHash: a.cfg.configHash,
+          optionsSet: a.cfg.optionsSet,
+          buildKey: a.kb.key,
+          image: a.kb.image,
+          modules: a.mods.modules.map((m) => basename(m)),
+          kunitModules: a.kunit,
+        };
       }
     }
     await saveManifest();
@@ -251,7 +314,8 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
         if (!resolved.includes(b)) resolved.push(b);
         continue;
       }
-      const a = artifacts.get(`${opts.variants[0]}:x86_64`)!;
+      const a = artifacts.get(`${opts.variants[0]}:x86_64`);
+      if (!a) throw new QkError('usage-error', '--backend auto needs the normal flavor (the KVM probe boots it)');
       const probe = await stage('kvm-probe', {}, () => probeKvm(a.kb.image, a.image, opts, join(logs, 'console-kvm-probe.log'), signal), () => false);
       const pick: Backend = probe.ok ? 'kvm' : 'tcg';
       note = `auto: ${probe.ok ? 'KVM probe reached userspace, using kvm' : `KVM not usable (${probe.reason}), using tcg`}`;
@@ -261,28 +325,38 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
     manifest.backends = { requested: opts.backends, resolved, ...(note ? { note } : {}) };
     await saveManifest();
 
-    for (const step of bootPlan(opts.boots, resolved, opts.variants)) {
+    for (const f of opts.flavors) {
+      if (f !== 'normal' && resolved.includes('uml')) {
+        for (const v of opts.variants) notRun.push({ variant: v, backend: 'uml', reason: `the ${f} flavor is built for x86_64 only (QEMU backends)` });
+      }
+    }
+    for (const step of bootPlan(opts.boots, resolved, opts.variants, opts.flavors)) {
       const arch: Arch = step.backend === 'uml' ? 'um' : 'x86_64';
-      const a = artifacts.get(`${step.variant}:${arch}`)!;
+      const tname = targetName({ arch, flavor: step.flavor });
+      const a = artifacts.get(`${step.variant}:${tname}`)!;
       const params: GuestParams = {
         run: opts.runId,
         variant: step.variant,
         backend: step.backend,
+        flavor: step.flavor,
+        kunit: a.kunit,
         modules: opts.modules,
         ...(opts.provoke ? { provoke: opts.provoke } : {}),
       };
-      const consoleLog = join(logs, `console-${step.variant}-${step.backend}-r${step.round}.log`);
+      const consoleLog = join(logs, `console-${step.variant}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-r${step.round}.log`);
       const cmdline = [...guestCmdline(params, a.image), ...opts.extraCmdline];
       const { cmd, args } = step.backend === 'uml'
         ? { cmd: a.kb.image, args: umlArgs({ kernel: a.kb.image, init: a.image.init, memoryMB: opts.memoryMB, cmdline }) }
         : { cmd: 'qemu-system-x86_64', args: qemuArgs({ backend: step.backend, kernel: a.kb.image, initrd: a.image.path, smp: opts.smp, memoryMB: opts.memoryMB, cmdline }) };
-      log.info(`boot ${step.variant} on ${step.backend} (round ${step.round + 1}/${opts.boots}) ...`);
-      const out = await stage('boot', { variant: step.variant, backend: step.backend }, () =>
+      log.info(`boot ${step.variant}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend} (round ${step.round + 1}/${opts.boots}) ...`);
+      const out = await stage('boot', { variant: step.variant, backend: step.backend, arch: tname }, () =>
         boot({ cmd, args, consoleLog, silenceMs: opts.silenceTimeoutS * 1000, timeoutMs: opts.bootTimeoutS * 1000, signal }), () => false);
       const rec = collect(out, step, arch, relative(runDir, consoleLog), [cmd, ...args].join(' '), { tests, metrics, stress });
       bootRecords.push(rec);
       log.info(`  → ${rec.class}: ${rec.reason} (KUnit ${rec.kunit.pass} pass, ${rec.kunit.fail} fail, ${rec.kunit.skip} skip, ${rec.kunit.crashed} crashed)`);
-      if (rec.class !== 'ok') notRun.push({ variant: step.variant, backend: step.backend, reason: `round ${step.round}: benchmarks after the failure did not run (${rec.class})` });
+      if (rec.class !== 'ok' && !out.watcher.proto.some((p) => p.kind === 'end')) {
+        notRun.push({ variant: step.variant, backend: step.backend, reason: `round ${step.round}${step.flavor === 'normal' ? '' : ` (${step.flavor})`}: the guest did not finish (${rec.class}); what it had not run yet did not run` });
+      }
     }
 
     const cls = worstClass(bootRecords.map((b) => b.class));
@@ -310,7 +384,7 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
 
 function collect(
   out: BootOutcome,
-  step: { round: number; backend: Backend; variant: VariantName },
+  step: BootStep,
   arch: Arch,
   consoleLog: string,
   cmdline: string,
@@ -319,10 +393,10 @@ function collect(
   const { tests, metrics, stress } = into;
   for (const d of parseStressDiagnostics(out.watcher.lines)) {
     const suite = out.ktap.cases.find((c) => c.name === d.case)?.suite ?? '';
-    stress.push({ variant: step.variant, backend: step.backend, round: step.round, suite, case: d.case, values: { ...d.values } });
+    stress.push({ variant: step.variant, backend: step.backend, flavor: step.flavor, round: step.round, suite, case: d.case, values: { ...d.values } });
   }
   for (const c of out.ktap.cases) {
-    tests.push({ variant: step.variant, backend: step.backend, round: step.round, suite: c.suite, case: c.name, status: c.status, ...(c.reason ? { reason: c.reason } : {}) });
+    tests.push({ variant: step.variant, backend: step.backend, flavor: step.flavor, round: step.round, suite: c.suite, case: c.name, status: c.status, ...(c.reason ? { reason: c.reason } : {}) });
   }
   let badBench = 0;
   for (const p of out.watcher.proto) {
@@ -333,7 +407,7 @@ function collect(
       continue;
     }
     const { suite, case: name, unit, loops, samples, ...guest } = b.data;
-    metrics.push({ name: `${suite}/${name}`, suite, case: name, unit, variant: step.variant, backend: step.backend, samples, ...(loops ? { loops } : {}), guest });
+    metrics.push({ name: `${suite}/${name}`, suite, case: name, unit, variant: step.variant, backend: step.backend, flavor: step.flavor, samples, ...(loops ? { loops } : {}), guest });
   }
   let { class: cls, reason } = out.verdict;
   if (cls === 'ok' && (badBench > 0 || out.watcher.protoErrors.length > 0)) {
@@ -343,6 +417,7 @@ function collect(
   return {
     variant: step.variant,
     backend: step.backend,
+    flavor: step.flavor,
     arch,
     round: step.round,
     class: cls,

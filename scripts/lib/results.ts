@@ -13,6 +13,8 @@ export const RESULTS_SCHEMA_VERSION = 1;
 export const BACKENDS = ['kvm', 'tcg', 'icount', 'uml'] as const;
 export type Backend = (typeof BACKENDS)[number];
 export const VARIANTS = ['baseline', 'patched'] as const;
+export const FLAVOR_NAMES = ['normal', 'debug', 'kcsan'] as const;
+const flavor = z.enum(FLAVOR_NAMES).default('normal');
 export type VariantName = (typeof VARIANTS)[number];
 
 const Finding = z.object({ kind: z.enum(FINDING_KINDS), line: z.number().int(), text: z.string() });
@@ -20,6 +22,7 @@ const Finding = z.object({ kind: z.enum(FINDING_KINDS), line: z.number().int(), 
 export const BootRecord = z.object({
   variant: z.enum(VARIANTS),
   backend: z.enum(BACKENDS),
+  flavor,
   arch: z.enum(['x86_64', 'um']),
   round: z.number().int().nonnegative(),
   class: z.enum(RUN_CLASSES),
@@ -37,6 +40,7 @@ export type BootRecord = z.infer<typeof BootRecord>;
 export const TestRecord = z.object({
   variant: z.enum(VARIANTS),
   backend: z.enum(BACKENDS),
+  flavor,
   round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),
@@ -53,6 +57,7 @@ export const Metric = z.object({
   unit: z.string(),
   variant: z.enum(VARIANTS),
   backend: z.enum(BACKENDS),
+  flavor,
   samples: z.array(z.number()).min(1),
   /** Operations timed per sample. */
   loops: z.number().int().positive().optional(),
@@ -64,6 +69,7 @@ export type Metric = z.infer<typeof Metric>;
 export const StressRecord = z.object({
   variant: z.enum(VARIANTS),
   backend: z.enum(BACKENDS),
+  flavor,
   round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),
@@ -110,13 +116,21 @@ export function summarize(samples: readonly number[]): Summary {
 }
 
 /** Group metrics by name+backend, pooling samples of every boot round. */
-export function pooled(metrics: readonly Metric[]): Map<string, { name: string; unit: string; backend: Backend; byVariant: Partial<Record<VariantName, number[]>> }> {
-  const out = new Map<string, { name: string; unit: string; backend: Backend; byVariant: Partial<Record<VariantName, number[]>> }>();
+interface Pool {
+  name: string;
+  unit: string;
+  backend: Backend;
+  flavor: string;
+  byVariant: Partial<Record<VariantName, number[]>>;
+}
+
+export function pooled(metrics: readonly Metric[]): Map<string, Pool> {
+  const out = new Map<string, Pool>();
   for (const m of metrics) {
-    const key = `${m.backend}\0${m.name}\0${m.unit}`;
+    const key = `${m.backend}\0${m.flavor}\0${m.name}\0${m.unit}`;
     let e = out.get(key);
     if (!e) {
-      e = { name: m.name, unit: m.unit, backend: m.backend, byVariant: {} };
+      e = { name: m.name, unit: m.unit, backend: m.backend, flavor: m.flavor, byVariant: {} };
       out.set(key, e);
     }
     (e.byVariant[m.variant] ??= []).push(...m.samples);
@@ -141,10 +155,10 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
   if (manifest.source) L.push(`- kernel: ${manifest.source.version} (${manifest.source.description})`);
   if (manifest.series) L.push(`- series: ${manifest.series.patches.length} patch(es), hash ${manifest.series.hash.slice(0, 12)}`);
   L.push('');
-  L.push('## Boots', '', '| variant | backend | round | class | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|');
+  L.push('## Boots', '', '| variant | backend | flavor | round | class | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|');
   for (const b of r.boots) {
     const k = b.kunit;
-    L.push(`| ${b.variant} | ${b.backend} | ${b.round} | ${b.class} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${b.reason.replace(/\|/g, '\\|')} |`);
+    L.push(`| ${b.variant} | ${b.backend} | ${b.flavor} | ${b.round} | ${b.class} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${b.reason.replace(/\|/g, '\\|')} |`);
   }
   L.push('');
   L.push('## Benchmarks: baseline vs patched', '');
@@ -168,7 +182,7 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
         const mp = median(p);
         delta = `${mp - mb >= 0 ? '+' : ''}${fmt(mp - mb)} (${(((mp - mb) / mb) * 100).toFixed(1)}%)`;
       }
-      L.push(`| ${g.name} | ${g.backend} | ${g.unit} | ${cell(b)} | ${cell(p)} | ${delta} |`);
+      L.push(`| ${g.name} | ${g.backend}${g.flavor === 'normal' ? '' : ` (${g.flavor} kernel)`} | ${g.unit} | ${cell(b)} | ${cell(p)} | ${delta} |`);
     }
     L.push('');
     L.push('What the backends\' numbers mean:', '');
@@ -179,15 +193,15 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
     for (const n of r.notRun) L.push(`- ${n.variant} on ${n.backend}: ${n.reason}`);
   }
   if (r.stress.length > 0) {
-    L.push('', '## KUnit stress totals', '', '| variant | backend | round | case | totals |', '|---|---|---|---|---|');
+    L.push('', '## KUnit stress totals', '', '| variant | backend | flavor | round | case | totals |', '|---|---|---|---|---|---|');
     for (const s of r.stress) {
-      L.push(`| ${s.variant} | ${s.backend} | ${s.round} | ${s.suite}.${s.case} | ${Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(' ')} |`);
+      L.push(`| ${s.variant} | ${s.backend} | ${s.flavor} | ${s.round} | ${s.suite}.${s.case} | ${Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(' ')} |`);
     }
   }
   const failed = r.tests.filter((t) => t.status === 'fail' || t.status === 'crashed');
   if (failed.length > 0) {
     L.push('', '## Failed KUnit cases', '');
-    for (const t of failed) L.push(`- ${t.variant}/${t.backend}: ${t.suite}.${t.case} ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+    for (const t of failed) L.push(`- ${t.variant}/${t.backend}/${t.flavor}: ${t.suite}.${t.case} ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
   }
   L.push('');
   return L.join('\n');

@@ -13,6 +13,10 @@ export interface Series {
   readonly patches: readonly { readonly name: string; readonly path: string; readonly sha256: string }[];
   /** Hash over names and contents; the empty series has a fixed hash. */
   readonly hash: string;
+  /** The series' own Kconfig fragment (`kernel.config`), for the patched variant. */
+  readonly configFragments: readonly string[];
+  /** In-tree KUnit modules the series adds (`kunit-modules`, one name a line). */
+  readonly kunitModules: readonly string[];
 }
 
 export function parseSeriesFile(text: string): string[] {
@@ -41,7 +45,17 @@ export async function readSeries(dir: string): Promise<Series> {
     }
     patches.push({ name, path, sha256: sha256(await readFile(path)) });
   }
-  return { dir: abs, patches, hash: sha256('series-v1', ...patches.flatMap((p) => [p.name, p.sha256])) };
+  const fragment = join(abs, 'kernel.config');
+  const kunitFile = join(abs, 'kunit-modules');
+  const kunitModules = (await exists(kunitFile)) ? parseSeriesFile(await readFile(kunitFile, 'utf8')) : [];
+  for (const m of kunitModules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `${kunitFile}: '${m}' is not a module name`);
+  return {
+    dir: abs,
+    patches,
+    hash: sha256('series-v1', ...patches.flatMap((p) => [p.name, p.sha256])),
+    configFragments: (await exists(fragment)) ? [fragment] : [],
+    kunitModules,
+  };
 }
 
 /**

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { archesFor, bootPlan } from '../../scripts/lib/pipeline.ts';
+import { archesFor, bootPlan, targetsFor } from '../../scripts/lib/pipeline.ts';
 import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
 import { parseSeriesFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
-import { fragmentPaths } from '../../scripts/lib/kbuild.ts';
+import { fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
 import type { ImageResult } from '../../scripts/lib/image.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
@@ -21,10 +21,17 @@ describe('planning', () => {
     expect(p.map((s) => `${s.round}${s.backend[0]}${s.variant[0]}`)).toEqual(['0tb', '0tp', '0ub', '0up', '1tp', '1tb', '1up', '1ub']);
   });
 
+  it('boots debug flavors on QEMU backends only, and builds them for x86_64 only', () => {
+    const p = bootPlan(1, ['tcg', 'uml'], ['patched'], ['normal', 'kcsan']);
+    expect(p.map((s) => `${s.flavor}/${s.backend}`)).toEqual(['normal/tcg', 'normal/uml', 'kcsan/tcg']);
+    expect(targetsFor(['x86_64', 'um'], ['normal', 'debug']).map(targetName)).toEqual(['x86_64', 'um', 'x86_64-debug']);
+  });
+
   it('orders fragments: arch, then trimming, then extra', () => {
-    const f = fragmentPaths('x86_64', 'trimmed', ['/tmp/extra.config']).map((p) => p.split('/').pop());
-    expect(f).toEqual(['common.config', 'x86_64.config', 'x86_64-trim.config', 'extra.config']);
-    expect(fragmentPaths('x86_64', 'full').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64.config']);
+    const f = fragmentPaths({ arch: 'x86_64', flavor: 'debug' }, 'trimmed', { series: ['/s/kernel.config'], extra: ['/tmp/extra.config'] }).map((p) => p.split('/').pop());
+    expect(f).toEqual(['common.config', 'x86_64.config', 'x86_64-trim.config', 'debug.config', 'kernel.config', 'extra.config']);
+    expect(fragmentPaths({ arch: 'x86_64', flavor: 'normal' }, 'full').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64.config']);
+    expect(fragmentPaths({ arch: 'um', flavor: 'normal' }, 'trimmed').map((p) => p.split('/').pop())).toEqual(['common.config', 'um.config']);
   });
 });
 
@@ -33,6 +40,13 @@ describe('argv builders', () => {
 
   it('passes guest parameters as qk_* words', () => {
     expect(cmdline).toEqual(['qk_run=r1', 'qk_variant=baseline', 'qk_backend=tcg', 'qk_moddir=/qk/modules', 'qk_modules=qk_bench']);
+  });
+
+  it('tells UML guests where to mount the image directory', () => {
+    const uml: ImageResult = { kind: 'hostfs', path: '/tmp/w/image-um', init: '/tmp/w/image-um/init', moduleDir: '/run/qk/modules', key: 'k', cached: true };
+    expect(guestCmdline({ run: 'r', variant: 'patched', backend: 'uml', modules: [], kunit: ['alf_queue_kunit'], flavor: 'normal' }, uml)).toEqual([
+      'qk_run=r', 'qk_variant=patched', 'qk_backend=uml', 'qk_moddir=/run/qk/modules', 'qk_hostdir=/tmp/w/image-um', 'qk_kunit=alf_queue_kunit',
+    ]);
   });
 
   it('builds QEMU command lines per backend', () => {

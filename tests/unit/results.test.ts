@@ -8,6 +8,7 @@ const metric = (variant: 'baseline' | 'patched', backend: 'tcg' | 'uml', samples
   unit: 'ns',
   variant,
   backend,
+  flavor: 'normal',
   samples,
   loops: 1000000,
 });

@@ -120,7 +120,15 @@ function makeEnv(tree: VariantTree): Record<string, string> {
 export async function configure(
   tree: VariantTree,
   target: Target,
-  o: { profile: ConfigProfile; seriesFragments: readonly string[]; extraFragments: readonly string[]; log: Logger; logFile: string },
+  o: {
+    profile: ConfigProfile;
+    seriesFragments: readonly string[];
+    extraFragments: readonly string[];
+    log: Logger;
+    logFile: string;
+    /** Bisection builds: accept options no Kconfig file of this tree defines yet. */
+    allowUndefined?: boolean;
+  },
 ): Promise<ConfigResult> {
   const arch = target.arch;
   const spec = ARCH_SPECS[arch];
@@ -162,7 +170,11 @@ export async function configure(
   // architectures and asks for options like S390_GUEST that x86 never has.)
   const requested = mergeRequests(await readFragments(frags, (p) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p)));
   const cfg = await readFile(join(out, '.config'), 'utf8');
-  const bad = checkConfig(requested, cfg);
+  let bad = checkConfig(requested, cfg);
+  if (o.allowUndefined && bad.length > 0) {
+    const defined = await definedSymbols(tree.src, bad.map((b) => b.option));
+    bad = bad.filter((b) => defined.has(b.option));
+  }
   if (bad.length > 0) {
     throw new QkError('config-failure', `${where}: ${bad.length} requested config option(s) were dropped by Kconfig`, {
       details: bad.map((b) => `  ${describeMismatch(b)}`).join('\n'),
@@ -293,4 +305,15 @@ export async function buildModules(
 async function noteCached(logFile: string, msg: string): Promise<void> {
   await mkdir(dirname(logFile), { recursive: true });
   await appendFile(logFile, `cached: ${msg}\n`);
+}
+
+/** Which of these CONFIG_ symbols some Kconfig file of the tree defines. */
+async function definedSymbols(src: string, options: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const opt of options) {
+    const sym = opt.replace(/^CONFIG_/, '');
+    const r = await spawn('git', ['grep', '-q', '-E', `^(menu)?config ${sym}$`, '--', '*Kconfig*'], { what: `looking for ${sym}`, cwd: src, allowFailure: true });
+    if (r.exitCode === 0) found.add(opt);
+  }
+  return found;
 }

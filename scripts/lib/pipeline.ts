@@ -349,7 +349,7 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
         ? { cmd: a.kb.image, args: umlArgs({ kernel: a.kb.image, init: a.image.init, memoryMB: opts.memoryMB, cmdline }) }
         : { cmd: 'qemu-system-x86_64', args: qemuArgs({ backend: step.backend, kernel: a.kb.image, initrd: a.image.path, smp: opts.smp, memoryMB: opts.memoryMB, cmdline }) };
       log.info(`boot ${step.variant}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend} (round ${step.round + 1}/${opts.boots}) ...`);
-      const out = await stage('boot', { variant: step.variant, backend: step.backend, arch: tname }, () =>
+      const out = await stage('boot', { variant: step.variant, backend: step.backend, ...(step.flavor === 'normal' ? {} : { arch: tname }) }, () =>
         boot({ cmd, args, consoleLog, silenceMs: opts.silenceTimeoutS * 1000, timeoutMs: opts.bootTimeoutS * 1000, signal }), () => false);
       const rec = collect(out, step, arch, relative(runDir, consoleLog), [cmd, ...args].join(' '), { tests, metrics, stress });
       bootRecords.push(rec);

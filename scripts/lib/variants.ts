@@ -17,7 +17,8 @@ import type { VariantName } from './results.ts';
 import type { Logger } from './log.ts';
 
 export interface VariantTree {
-  readonly name: VariantName;
+  /** baseline, patched, or a helper tree such as "bisect". */
+  readonly name: VariantName | 'bisect';
   /** <trees>/<variant>: holds src/, build-<arch>/, module-<arch>/ ... */
   readonly root: string;
   readonly src: string;
@@ -42,11 +43,20 @@ export async function prepareVariant(
   name: VariantName,
   o: { source: SourceResult; series: Series; workDir: string; log: Logger; logFile: string },
 ): Promise<VariantTree> {
+  return name === 'patched'
+    ? prepareTree(name, { ...o, patches: o.series.patches, seriesHash: o.series.hash })
+    : prepareTree(name, { ...o, patches: [], seriesHash: 'none' });
+}
+
+/** A worktree of the base with these patches applied, reused when it already is. */
+export async function prepareTree(
+  name: VariantTree['name'],
+  o: { source: SourceResult; series: Series; patches: Series['patches']; seriesHash: string; workDir: string; log: Logger; logFile: string },
+): Promise<VariantTree> {
   const root = join(treesDir(o.workDir, o.source), name);
   const src = join(root, 'src');
   const stateFile = join(root, 'tree.json');
-  const patches = name === 'patched' ? o.series.patches : [];
-  const seriesHash = name === 'patched' ? o.series.hash : 'none';
+  const { patches, seriesHash } = o;
   await mkdir(root, { recursive: true });
   const git = (args: string[], what: string, cwd = src) =>
     spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000 });

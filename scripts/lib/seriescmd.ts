@@ -1,0 +1,271 @@
+/**
+ * `series`: the workflow for people who edit kernel-patches/.
+ *
+ *   edit    a git branch (qk-series) with the series applied, in a worktree of the base
+ *   export  write the branch back as format-patch files, with stable output
+ *   check   checkpatch --strict on each patch, a build after each patch
+ *           (bisectable, W=1 on the files it touches), then the KUnit suites
+ *           through a pipeline run on the requested flavors and backends
+ */
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
+import { consoleLogger, type Logger } from './log.ts';
+import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
+import { capture, spawn, killAllChildren } from './proc.ts';
+import { readSeries, type Series } from './series.ts';
+import { prepareSource, GIT_IDENTITY, type SourceResult } from './source.ts';
+import { prepareTree, prepareVariant, treesDir } from './variants.ts';
+import { REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
+import { hostCheck } from './hostcheck.ts';
+import { newRunId } from './cli.ts';
+import { runPipeline, toolchainVersions, type BackendChoice } from './pipeline.ts';
+import { BACKENDS } from './results.ts';
+
+const BRANCH = 'qk-series';
+
+interface Common {
+  series: string;
+  workDir: string;
+}
+
+function editDir(workDir: string, source: SourceResult): string {
+  return join(treesDir(workDir, source), 'edit');
+}
+
+/** Subject and blurb of an existing cover letter, for the branch description. */
+export function coverLetterDescription(text: string): string | undefined {
+  const subject = /^Subject: \[PATCH[^\]]*\] (.*)$/m.exec(text)?.[1];
+  if (!subject || subject.includes('*** SUBJECT HERE ***')) return undefined;
+  const body = text.split('\n\n').slice(1).join('\n\n');
+  const lines: string[] = [];
+  for (const l of body.split('\n')) {
+    if (/^\S.* \(\d+\):$/.test(l)) break; // the shortlog starts: "Author (N):"
+    lines.push(l);
+  }
+  return `${subject}\n\n${lines.join('\n').trim()}\n`;
+}
+
+async function setup(c: Common, log: Logger): Promise<{ source: SourceResult; series: Series }> {
+  const series = await readSeries(c.series);
+  const source = await prepareSource({ kind: 'debian' }, { workDir: c.workDir, log, logFile: join(c.workDir, 'series-source.log') });
+  return { source, series };
+}
+
+export async function seriesEdit(c: Common & { force: boolean }, log: Logger): Promise<string> {
+  const { source, series } = await setup(c, log);
+  const dir = editDir(c.workDir, source);
+  if (await exists(join(dir, '.git'))) {
+    const ahead = await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir });
+    if (Number(ahead) > 0 && !c.force) {
+      throw new QkError('usage-error', `${dir} already has ${ahead} commit(s) on the base: your edits would be lost`, {
+        hint: `export them first (series.mjs export), or start over with --force`,
+      });
+    }
+    await spawn('git', ['checkout', '-q', '-f', '-B', BRANCH, source.baseCommit], { what: 'resetting the edit branch', cwd: dir });
+  } else {
+    await spawn('git', ['worktree', 'prune'], { what: 'git worktree prune', cwd: source.repo });
+    await spawn('git', ['worktree', 'add', '-f', '-B', BRANCH, dir, source.baseCommit], { what: 'creating the edit worktree', cwd: source.repo });
+  }
+  for (const p of series.patches) {
+    await spawn('git', ['am', '--3way', p.path], { what: `applying ${p.name}`, cwd: dir, env: { ...GIT_IDENTITY, LC_ALL: 'C' }, failClass: 'apply-failure' });
+  }
+  const cover = join(series.dir, '0000-cover-letter.patch');
+  const desc = (await exists(cover)) ? coverLetterDescription(await readFile(cover, 'utf8')) : undefined;
+  if (desc) await spawn('git', ['config', `branch.${BRANCH}.description`, desc], { what: 'keeping the cover letter', cwd: dir });
+  log.info(`edit the series in ${dir} (branch ${BRANCH}, ${series.patches.length} patch(es) on ${source.version});`);
+  log.info('commit with git commit/rebase -i there, then: npx zx scripts/series.mjs export');
+  return dir;
+}
+
+export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
+  const { source, series } = await setup(c, log);
+  const dir = editDir(c.workDir, source);
+  if (!(await exists(join(dir, '.git')))) throw new QkError('usage-error', `no edit worktree at ${dir}`, { hint: 'run: npx zx scripts/series.mjs edit' });
+  const out = await mkdtemp(join(tmpdir(), 'qk-export-'));
+  const n = Number(await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir }));
+  if (n === 0) throw new QkError('usage-error', `${dir} has no commits on the base: nothing to export`);
+  const hasDesc = await capture('git', ['config', '--get', `branch.${BRANCH}.description`], { what: 'reading the description', cwd: dir }).then(() => true, () => false);
+  // Stable output: zero From hashes, no version signature, fixed base, no per-run noise.
+  await spawn(
+    'git',
+    ['format-patch', '-q', '--zero-commit', '--no-signature', `--base=${source.baseCommit}`, '--cover-letter', ...(hasDesc ? ['--cover-from-description=subject'] : []), '-o', out, `${source.baseCommit}..HEAD`],
+    { what: 'git format-patch', cwd: dir, env: { LC_ALL: 'C' } },
+  );
+  const files = (await readdir(out)).sort();
+  const patches = files.filter((f) => !f.startsWith('0000-'));
+  // The cover letter carries the date of the last patch, not of this export.
+  const lastDate = /^Date: .*$/m.exec(await readFile(join(out, patches[patches.length - 1]!), 'utf8'))?.[0];
+  const coverFile = join(out, '0000-cover-letter.patch');
+  if (lastDate && (await exists(coverFile))) await writeFile(coverFile, (await readFile(coverFile, 'utf8')).replace(/^Date: .*$/m, lastDate));
+  for (const old of await readdir(series.dir)) if (/^\d{4}-.*\.patch$/.test(old)) await rm(join(series.dir, old));
+  for (const f of files) await copyFile(join(out, f), join(series.dir, f));
+  const header = (await readFile(join(series.dir, 'series'), 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('#'));
+  await writeFile(join(series.dir, 'series'), [...header, ...patches].join('\n') + '\n');
+  await rm(out, { recursive: true, force: true });
+  log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}`);
+  return patches;
+}
+
+export interface PatchCheck {
+  patch: string;
+  checkpatch: { errors: number; warnings: number; checks: number };
+  build: 'ok' | 'failed' | 'not run';
+  w1Warnings: string[];
+}
+
+export function parseCheckpatchTotals(out: string): { errors: number; warnings: number; checks: number } | undefined {
+  const m = /total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?\d+ lines checked/.exec(out);
+  return m ? { errors: Number(m[1]), warnings: Number(m[2]), checks: Number(m[3] ?? 0) } : undefined;
+}
+
+export async function seriesCheck(
+  c: Common & { build: boolean; kunit: boolean; backends: BackendChoice[]; flavors: Flavor[]; jobs: number; output: string },
+  log: Logger,
+  signal: AbortSignal,
+): Promise<number> {
+  await hostCheck({ needDebianSource: true, needQemu: c.kunit, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
+  const { source, series } = await setup(c, log);
+  const runId = `series-check-${newRunId()}`;
+  const runDir = join(c.output, runId);
+  const logs = join(runDir, 'logs');
+  await mkdir(logs, { recursive: true });
+  const checks: PatchCheck[] = series.patches.map((p) => ({ patch: p.name, checkpatch: { errors: -1, warnings: -1, checks: -1 }, build: 'not run', w1Warnings: [] }));
+  const save = () => writeJsonAtomic(join(runDir, 'series-check.json'), { source: source.version, baseCommit: source.baseCommit, seriesHash: series.hash, patches: checks });
+
+  // checkpatch needs a kernel tree around it: the baseline worktree is one.
+  const base = await prepareVariant('baseline', { source, series, workDir: c.workDir, log, logFile: join(logs, 'trees.log') });
+  for (const [i, p] of series.patches.entries()) {
+    const r = await spawn('perl', [join(base.src, 'scripts', 'checkpatch.pl'), '--strict', '--no-color', p.path], {
+      what: `checkpatch ${p.name}`,
+      cwd: base.src,
+      allowFailure: true,
+      logFile: join(logs, `checkpatch-${i + 1}.log`),
+    });
+    const totals = parseCheckpatchTotals(r.output);
+    if (!totals) throw new QkError('infra-error', `could not read checkpatch's totals for ${p.name}`, { logFile: join(logs, `checkpatch-${i + 1}.log`) });
+    checks[i]!.checkpatch = totals;
+    log.info(`checkpatch --strict ${p.name}: ${totals.errors} errors, ${totals.warnings} warnings, ${totals.checks} checks`);
+  }
+  await save();
+
+  if (c.build) {
+    const toolchain = await toolchainVersions();
+    for (const [i, p] of series.patches.entries()) {
+      if (signal.aborted) throw new QkError('interrupted', 'interrupted');
+      const patches = series.patches.slice(0, i + 1);
+      const logFile = join(logs, `build-after-${i + 1}.log`);
+      const tree = await prepareTree('bisect', { source, series, patches, seriesHash: sha256(...patches.map((x) => x.sha256)), workDir: c.workDir, log, logFile });
+      try {
+        const target = { arch: 'x86_64', flavor: 'normal' } as const;
+        const cfg = await configure(tree, target, { profile: 'trimmed', seriesFragments: series.configFragments, extraFragments: [], log, logFile, allowUndefined: true });
+        const kb = await buildKernel(tree, cfg, { jobs: c.jobs, toolchain: [toolchain['gcc'], toolchain['ld']].join('|'), log, logFile });
+        // W=1 on the C files this patch touches: no new warnings.
+        const changed = (await capture('git', ['diff', '--name-only', '--diff-filter=AM', 'HEAD~1', 'HEAD', '--', '*.c'], { what: 'files of the patch', cwd: tree.src })).split('\n').filter(Boolean);
+        const objs = changed.map((f) => f.replace(/\.c$/, '.o'));
+        if (objs.length > 0) {
+          const w = await spawn('make', ['-C', tree.src, `O=${kb.buildDir}`, 'W=1', 'CC=ccache gcc', ...objs], { what: `W=1 build of ${objs.join(' ')}`, logFile, failClass: 'build-failure' });
+          checks[i]!.w1Warnings = w.output.split('\n').filter((l) => /\bwarning:/.test(l));
+        }
+        checks[i]!.build = 'ok';
+        log.info(`build after ${p.name}: ok${objs.length ? `, W=1 warnings in ${objs.length} object(s): ${checks[i]!.w1Warnings.length}` : ''}`);
+      } catch (e) {
+        checks[i]!.build = 'failed';
+        await save();
+        throw e;
+      }
+      await save();
+    }
+  }
+
+  const dirty = checks.filter((x) => x.checkpatch.errors + x.checkpatch.warnings + x.checkpatch.checks > 0 || x.w1Warnings.length > 0 || x.build === 'failed');
+  let code = dirty.length > 0 ? EXIT_CODE['test-failure'] : 0;
+  if (c.kunit) {
+    const out = await runPipeline(
+      {
+        source: { kind: 'debian' },
+        seriesDir: series.dir,
+        variants: ['patched'],
+        backends: c.backends,
+        smp: 2,
+        memoryMB: 2048,
+        bootTimeoutS: 1800,
+        silenceTimeoutS: 300,
+        boots: 1,
+        jobs: c.jobs,
+        outputDir: c.output,
+        workDir: c.workDir,
+        runId: `${runId}-kunit`,
+        profile: 'trimmed',
+        flavors: c.flavors,
+        extraFragments: [],
+        extraCmdline: [],
+        modules: [],
+        provoke: undefined,
+        allowInstall: true,
+        argv: ['series.mjs', 'check'],
+      },
+      log,
+      signal,
+    );
+    log.info(`KUnit run: ${out.class} (${join(out.runDir, 'report.md')})`);
+    if (out.exitCode !== 0) code = out.exitCode;
+  }
+  log.info(`series check: ${dirty.length === 0 ? 'clean' : `${dirty.length} patch(es) need work: ${dirty.map((d) => d.patch).join(', ')}`} (${join(runDir, 'series-check.json')})`);
+  return code;
+}
+
+export async function seriesMain(argv: readonly string[]): Promise<number> {
+  const log = consoleLogger();
+  const ac = new AbortController();
+  const onSig = () => {
+    ac.abort();
+    killAllChildren();
+  };
+  process.on('SIGINT', onSig);
+  const common = (cmd: Command) =>
+    cmd
+      .option('--series <dir>', 'series directory', join(REPO_ROOT, 'kernel-patches'))
+      .option('--work-dir <dir>', 'work directory', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'));
+  let code = 0;
+  const program = new Command('series.mjs').description('Edit, export and check the kernel patch series in kernel-patches/.').exitOverride().configureOutput({ writeErr: () => {} });
+  common(program.command('edit').description('make a git branch with the series applied, for editing'))
+    .option('--force', 'start over even if the edit branch has commits')
+    .action(async (o: Common & { force?: boolean }) => {
+      await seriesEdit({ ...o, force: Boolean(o.force) }, log);
+    });
+  common(program.command('export').description('write the edit branch back as format-patch files (stable output)')).action(async (o: Common) => {
+    await seriesExport(o, log);
+  });
+  common(program.command('check').description('checkpatch --strict, a build after each patch (W=1 on its files), then the KUnit suites in guests'))
+    .option('--no-build', 'skip the per-patch builds')
+    .option('--no-kunit', 'skip the KUnit run')
+    .addOption(new Option('--backend <list>', 'backends for the KUnit run').default('tcg,uml'))
+    .addOption(new Option('--flavors <list>', `flavors for the KUnit run (${FLAVORS.join(', ')})`).default('normal,debug,kcsan'))
+    .option('-j, --jobs <n>', 'make jobs', '2')
+    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
+    .action(async (o: Common & { build: boolean; kunit: boolean; backend: string; flavors: string; jobs: string; output: string }) => {
+      const backends = o.backend.split(',') as BackendChoice[];
+      for (const b of backends) if (b !== 'auto' && !(BACKENDS as readonly string[]).includes(b)) throw new QkError('usage-error', `--backend: unknown value '${b}'`);
+      const flavors = o.flavors.split(',') as Flavor[];
+      for (const f of flavors) if (!(FLAVORS as readonly string[]).includes(f)) throw new QkError('usage-error', `--flavors: unknown value '${f}'`);
+      code = await seriesCheck({ ...o, backends, flavors, jobs: Number(o.jobs) || 2 }, log, ac.signal);
+    });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0;
+      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/series.mjs --help\n`);
+      return EXIT_CODE['usage-error'];
+    }
+    process.stderr.write(`${formatError(e)}\n`);
+    return exitCodeOf(e);
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}
+

@@ -344,7 +344,7 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
         ...(opts.provoke ? { provoke: opts.provoke } : {}),
       };
       const consoleLog = join(logs, `console-${step.variant}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-r${step.round}.log`);
-      const cmdline = [...guestCmdline(params, a.image), ...opts.extraCmdline];
+      const cmdline = [...guestCmdline(params, a.image), ...(step.variant === 'patched' ? series.cmdline : []), ...opts.extraCmdline];
       const { cmd, args } = step.backend === 'uml'
         ? { cmd: a.kb.image, args: umlArgs({ kernel: a.kb.image, init: a.image.init, memoryMB: opts.memoryMB, cmdline }) }
         : { cmd: 'qemu-system-x86_64', args: qemuArgs({ backend: step.backend, kernel: a.kb.image, initrd: a.image.path, smp: opts.smp, memoryMB: opts.memoryMB, cmdline }) };

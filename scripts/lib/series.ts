@@ -17,6 +17,8 @@ export interface Series {
   readonly configFragments: readonly string[];
   /** In-tree KUnit modules the series adds (`kunit-modules`, one name a line). */
   readonly kunitModules: readonly string[];
+  /** Kernel command-line arguments for patched boots (`cmdline`), e.g. a runtime switch. */
+  readonly cmdline: readonly string[];
 }
 
 export function parseSeriesFile(text: string): string[] {
@@ -25,6 +27,15 @@ export function parseSeriesFile(text: string): string[] {
     .map((l) => l.replace(/#.*$/, '').trim())
     .filter((l) => l.length > 0)
     .map((l) => l.split(/\s+/)[0]!);
+}
+
+/** Whitespace-separated words, '#' comments. */
+export function parseArgsFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean)
+    .flatMap((l) => l.split(/\s+/));
 }
 
 export async function readSeries(dir: string): Promise<Series> {
@@ -55,6 +66,7 @@ export async function readSeries(dir: string): Promise<Series> {
     hash: sha256('series-v1', ...patches.flatMap((p) => [p.name, p.sha256])),
     configFragments: (await exists(fragment)) ? [fragment] : [],
     kunitModules,
+    cmdline: (await exists(join(abs, 'cmdline'))) ? parseArgsFile(await readFile(join(abs, 'cmdline'), 'utf8')) : [],
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { archesFor, bootPlan, targetsFor } from '../../scripts/lib/pipeline.ts';
 import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
-import { parseSeriesFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
+import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
 import { fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
@@ -73,6 +73,7 @@ describe('series and git am', () => {
   it('reads a series file, skipping comments and blanks', () => {
     expect(parseSeriesFile('# the series\n0001-lib-alf_queue.patch\n\n0002-mm-qmempool.patch # note\n')).toEqual(['0001-lib-alf_queue.patch', '0002-mm-qmempool.patch']);
     expect(parseSeriesFile('')).toEqual([]);
+    expect(parseArgsFile('# switch the pool on\nskb_qmempool=on  foo=1\n')).toEqual(['skb_qmempool=on', 'foo=1']);
   });
 
   it('names the files a failed git am complains about', () => {

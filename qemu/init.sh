@@ -65,25 +65,23 @@ warn|oops)
 	;;
 esac
 
-# In-tree KUnit suites built as modules: KTAP is printed as each loads.
-for m in $(param kunit | $BB tr , ' '); do
-	if ! $BB insmod "$moddir/$m.ko"; then
-		echo "qk-init: insmod $m (KUnit) failed"
-		status=1
-		continue
-	fi
-	$BB rmmod "$m" || status=1
-done
+# Load and unload each module of a comma-separated list, in order; one
+# that fails to load fails the run.
+load_modules() {
+	for m in $(echo "$1" | $BB tr , ' '); do
+		if ! $BB insmod "$moddir/$m.ko"; then
+			echo "qk-init: insmod $m failed"
+			status=1
+			continue
+		fi
+		$BB rmmod "$m" || status=1
+	done
+}
 
-# Load each requested module; a module that fails to load fails the run.
-for m in $(param modules | $BB tr , ' '); do
-	if ! $BB insmod "$moddir/$m.ko"; then
-		echo "qk-init: insmod $m failed"
-		status=1
-		continue
-	fi
-	$BB rmmod "$m" || status=1
-done
+# In-tree KUnit suites built as modules first (KTAP is printed as each
+# loads), then the bench modules.
+load_modules "$(param kunit)"
+load_modules "$(param modules)"
 
 # On a kmemleak kernel, scan now: leaks are reported on the console
 # ("kmemleak: N new suspected memory leaks"). Objects younger than 5 s are

@@ -15,14 +15,18 @@ export type Backend = (typeof BACKENDS)[number];
 export const VARIANTS = ['baseline', 'patched'] as const;
 export const FLAVOR_NAMES = ['normal', 'debug', 'kcsan'] as const;
 const flavor = z.enum(FLAVOR_NAMES).default('normal');
+/** Where a record comes from: every record of a run carries these. */
+const origin = {
+  variant: z.enum(VARIANTS),
+  backend: z.enum(BACKENDS),
+  flavor,
+};
 export type VariantName = (typeof VARIANTS)[number];
 
 const Finding = z.object({ kind: z.enum(FINDING_KINDS), line: z.number().int(), text: z.string() });
 
 export const BootRecord = z.object({
-  variant: z.enum(VARIANTS),
-  backend: z.enum(BACKENDS),
-  flavor,
+  ...origin,
   arch: z.enum(['x86_64', 'um']),
   round: z.number().int().nonnegative(),
   class: z.enum(RUN_CLASSES),
@@ -38,9 +42,7 @@ export const BootRecord = z.object({
 export type BootRecord = z.infer<typeof BootRecord>;
 
 export const TestRecord = z.object({
-  variant: z.enum(VARIANTS),
-  backend: z.enum(BACKENDS),
-  flavor,
+  ...origin,
   round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),
@@ -55,9 +57,7 @@ export const Metric = z.object({
   suite: z.string(),
   case: z.string(),
   unit: z.string(),
-  variant: z.enum(VARIANTS),
-  backend: z.enum(BACKENDS),
-  flavor,
+  ...origin,
   samples: z.array(z.number()).min(1),
   /** Operations timed per sample. */
   loops: z.number().int().positive().optional(),
@@ -67,9 +67,7 @@ export const Metric = z.object({
 export type Metric = z.infer<typeof Metric>;
 
 export const StressRecord = z.object({
-  variant: z.enum(VARIANTS),
-  backend: z.enum(BACKENDS),
-  flavor,
+  ...origin,
   round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),

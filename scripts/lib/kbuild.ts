@@ -54,6 +54,8 @@ interface ArchSpec {
   readonly image: string;
   /** Rough number of compile steps in a cold build, for the progress bar. */
   readonly estimatedSteps: number;
+  /** Base of the checker flavors (debug, kcsan): small, since sanitizers are slow to build. */
+  readonly checker: { readonly defconfig: readonly string[]; readonly fragments: readonly string[]; readonly estimatedSteps: number };
 }
 
 export const ARCH_SPECS = {
@@ -65,6 +67,7 @@ export const ARCH_SPECS = {
     targets: ['bzImage', 'modules'],
     image: 'arch/x86/boot/bzImage',
     estimatedSteps: 2600,
+    checker: { defconfig: ['tinyconfig'], fragments: ['common.config', 'x86_64-tiny.config'], estimatedSteps: 1200 },
   },
   um: {
     makeArch: 'um',
@@ -74,6 +77,7 @@ export const ARCH_SPECS = {
     targets: ['linux', 'modules'],
     image: 'linux',
     estimatedSteps: 1500,
+    checker: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
   },
 } as const satisfies Record<Arch, ArchSpec>;
 
@@ -87,9 +91,16 @@ export function buildDir(tree: VariantTree, t: Target): string {
  */
 export function fragmentPaths(t: Target, profile: ConfigProfile, o: { series?: readonly string[]; extra?: readonly string[] } = {}): string[] {
   const spec = ARCH_SPECS[t.arch];
-  return [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : []), ...FLAVOR_FRAGMENTS[t.flavor]]
+  const base = t.flavor === 'normal' ? [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : [])] : spec.checker.fragments;
+  return [...base, ...FLAVOR_FRAGMENTS[t.flavor]]
     .map((f) => join(CONFIG_DIR, f))
     .concat(o.series ?? [], o.extra ?? []);
+}
+
+/** make targets that produce the starting .config. */
+export function defconfigTargets(t: Target): readonly string[] {
+  const spec = ARCH_SPECS[t.arch];
+  return t.flavor === 'normal' ? spec.defconfig : spec.checker.defconfig;
 }
 
 export interface ConfigResult {
@@ -137,7 +148,8 @@ export async function configure(
   const fragText = await Promise.all(frags.map((f) => readFile(f, 'utf8').catch(() => {
     throw new QkError('usage-error', `config fragment ${f} does not exist`);
   })));
-  const inputs = sha256(arch, o.profile, ...spec.defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
+  const defconfig = defconfigTargets(target);
+  const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson<ConfigStamp>(stampFile);
   if (stamp && stamp.treeHash === tree.treeHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
@@ -156,7 +168,7 @@ export async function configure(
       failClass: 'config-failure',
     });
   const where = `${tree.name}/${targetName(target)}`;
-  await make([...spec.defconfig], `${where}: make ${spec.defconfig.join(' ')}`);
+  await make([...defconfig], `${where}: make ${defconfig.join(' ')}`);
   await spawn('bash', [join(tree.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', out, join(out, '.config'), ...frags], {
     what: `${where}: merging config fragments`,
     cwd: out,
@@ -225,7 +237,7 @@ export async function buildKernel(
     return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0 };
   }
   const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
-  const estimate = Math.max(last?.steps ?? spec.estimatedSteps, 1);
+  const estimate = Math.max(last?.steps ?? (cfg.target.flavor === 'normal' ? spec.estimatedSteps : spec.checker.estimatedSteps), 1);
   const label = `build ${tree.name}/${targetName(cfg.target)}`;
   const bar = o.log.progress(label);
   let steps = 0;

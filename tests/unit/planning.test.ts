@@ -4,7 +4,7 @@ import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
 import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
-import { fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
+import { defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
 import type { ImageResult } from '../../scripts/lib/image.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
@@ -29,7 +29,9 @@ describe('planning', () => {
 
   it('orders fragments: arch, then trimming, then extra', () => {
     const f = fragmentPaths({ arch: 'x86_64', flavor: 'debug' }, 'trimmed', { series: ['/s/kernel.config'], extra: ['/tmp/extra.config'] }).map((p) => p.split('/').pop());
-    expect(f).toEqual(['common.config', 'x86_64.config', 'x86_64-trim.config', 'debug.config', 'kernel.config', 'extra.config']);
+    expect(f).toEqual(['common.config', 'x86_64-tiny.config', 'debug.config', 'kernel.config', 'extra.config']);
+    expect(defconfigTargets({ arch: 'x86_64', flavor: 'kcsan' })).toEqual(['tinyconfig']);
+    expect(defconfigTargets({ arch: 'x86_64', flavor: 'normal' })).toEqual(['x86_64_defconfig', 'kvm_guest.config']);
     expect(fragmentPaths({ arch: 'x86_64', flavor: 'normal' }, 'full').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64.config']);
     expect(fragmentPaths({ arch: 'um', flavor: 'normal' }, 'trimmed').map((p) => p.split('/').pop())).toEqual(['common.config', 'um.config']);
   });

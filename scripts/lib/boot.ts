@@ -108,6 +108,11 @@ export interface BootSpec {
   readonly timeoutMs: number;
   /** After a crash report, keep reading this long for the rest of it. */
   readonly graceMs?: number;
+  /**
+   * After the QK-END sentinel, give the guest this long to power off by
+   * itself, then stop it: a kernel without ACPI power-off only halts.
+   */
+  readonly afterEndMs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -144,6 +149,7 @@ export async function boot(spec: BootSpec): Promise<BootOutcome> {
   const pid = child.pid;
   let silenceTimer: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
+  let endTimer: NodeJS.Timeout | undefined;
   const stop = (why: BootOutcome['ending']): void => {
     if (ending === 'exited') ending = why;
     killGroup(pid);
@@ -166,6 +172,9 @@ export async function boot(spec: BootSpec): Promise<BootOutcome> {
           if (ev.type === 'finding' && graceTimer === undefined) {
             // Let the rest of the report (backtrace, end trace) reach the log.
             graceTimer = setTimeout(() => stop('finding'), spec.graceMs ?? 3000);
+          }
+          if (ev.type === 'end' && endTimer === undefined) {
+            endTimer = setTimeout(() => stop('exited'), spec.afterEndMs ?? 10_000);
           }
         }
       }
@@ -191,6 +200,7 @@ export async function boot(spec: BootSpec): Promise<BootOutcome> {
   } finally {
     clearTimeout(silenceTimer);
     clearTimeout(graceTimer);
+    clearTimeout(endTimer);
     clearTimeout(total);
     spec.signal?.removeEventListener('abort', onAbort);
     killGroup(pid);

@@ -96,10 +96,13 @@ export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
   );
   const files = (await readdir(out)).sort();
   const patches = files.filter((f) => !f.startsWith('0000-'));
-  // The cover letter carries the date of the last patch, not of this export.
-  const lastDate = /^Date: .*$/m.exec(await readFile(join(out, patches[patches.length - 1]!), 'utf8'))?.[0];
+  // The cover letter takes its sender and date from the last patch, not
+  // from whoever exports it when: re-exporting changes no byte.
   const coverFile = join(out, '0000-cover-letter.patch');
-  if (lastDate && (await exists(coverFile))) await writeFile(coverFile, (await readFile(coverFile, 'utf8')).replace(/^Date: .*$/m, lastDate));
+  if (await exists(coverFile)) {
+    const last = await readFile(join(out, patches[patches.length - 1]!), 'utf8');
+    await writeFile(coverFile, copyHeaders(await readFile(coverFile, 'utf8'), last, ['From', 'Date']));
+  }
   for (const old of await readdir(series.dir)) if (/^\d{4}-.*\.patch$/.test(old)) await rm(join(series.dir, old));
   for (const f of files) await copyFile(join(out, f), join(series.dir, f));
   const header = (await readFile(join(series.dir, 'series'), 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('#'));
@@ -107,6 +110,17 @@ export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
   await rm(out, { recursive: true, force: true });
   log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}`);
   return patches;
+}
+
+/** Replace mail headers (with their folded continuation lines) by the source's. */
+export function copyHeaders(target: string, source: string, names: readonly string[]): string {
+  let out = target;
+  for (const n of names) {
+    const re = new RegExp(`^${n}: .*(?:\\n[ \\t].*)*$`, 'm');
+    const h = re.exec(source)?.[0];
+    if (h) out = out.replace(re, h);
+  }
+  return out;
 }
 
 export interface PatchCheck {

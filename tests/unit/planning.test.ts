@@ -6,6 +6,7 @@ import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
 import { defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
 import type { ImageResult } from '../../scripts/lib/image.ts';
+import { copyHeaders, coverLetterDescription, parseCheckpatchTotals } from '../../scripts/lib/seriescmd.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
 
@@ -117,5 +118,25 @@ describe('guest image helpers', () => {
   it('reads the kernel version from the Makefile', () => {
     expect(parseKernelVersion('VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n')).toBe('6.12.117');
     expect(parseKernelVersion('VERSION = 6\nPATCHLEVEL = 13\nSUBLEVEL = 0\nEXTRAVERSION = -rc3\n')).toBe('6.13.0-rc3');
+  });
+});
+
+describe('series export', () => {
+  it('gives the cover letter the last patch sender and date, folded lines included', () => {
+    const cover = 'From 0000 Mon Sep 17 00:00:00 2001\nFrom: Someone Else\n <else@example.invalid>\nDate: Fri, 27 Nov 2026 02:00:00 +0000\nSubject: [PATCH 0/3] x\n\nbody\n';
+    const last = 'From 0000 Mon Sep 17 00:00:00 2001\nFrom: qmempool-kit <qmempool-kit@localhost>\nDate: Fri, 27 Nov 2026 01:08:23 +0000\nSubject: [PATCH 3/3] y\n';
+    expect(copyHeaders(cover, last, ['From', 'Date'])).toBe('From 0000 Mon Sep 17 00:00:00 2001\nFrom: qmempool-kit <qmempool-kit@localhost>\nDate: Fri, 27 Nov 2026 01:08:23 +0000\nSubject: [PATCH 0/3] x\n\nbody\n');
+  });
+
+  it('reads subject and blurb of an existing cover letter', () => {
+    const text = 'From 0 Mon\nFrom: a <a@b>\nSubject: [PATCH 0/3] qmempool: a pool\n\nThe blurb.\n\nSecond paragraph.\n\nqmempool-kit (3):\n  lib: x\n';
+    expect(coverLetterDescription(text)).toBe('qmempool: a pool\n\nThe blurb.\n\nSecond paragraph.\n');
+    expect(coverLetterDescription('Subject: [PATCH 0/1] *** SUBJECT HERE ***\n\n*** BLURB HERE ***\n')).toBeUndefined();
+  });
+
+  it('reads checkpatch totals', () => {
+    expect(parseCheckpatchTotals('total: 0 errors, 1 warnings, 2 checks, 1397 lines checked')).toEqual({ errors: 0, warnings: 1, checks: 2 });
+    expect(parseCheckpatchTotals('total: 3 errors, 0 warnings, 10 lines checked')).toEqual({ errors: 3, warnings: 0, checks: 0 });
+    expect(parseCheckpatchTotals('nothing')).toBeUndefined();
   });
 });

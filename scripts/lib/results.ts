@@ -190,6 +190,21 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
     L.push('', '## Not run', '');
     for (const n of r.notRun) L.push(`- ${n.variant} on ${n.backend}: ${n.reason}`);
   }
+  if (r.tests.length > 0) {
+    // Cases per top-level suite, so a missing or shrunken suite shows.
+    const bySuite = new Map<string, Record<'pass' | 'fail' | 'skip' | 'crashed', number>>();
+    for (const t of r.tests) {
+      const key = `${t.suite.split('/')[0]}\0${t.variant}\0${t.backend}\0${t.flavor}`;
+      const c = bySuite.get(key) ?? { pass: 0, fail: 0, skip: 0, crashed: 0 };
+      c[t.status]++;
+      bySuite.set(key, c);
+    }
+    L.push('', '## KUnit suites', '', '| suite | variant | backend | flavor | pass | fail | skip | crashed |', '|---|---|---|---|---|---|---|---|');
+    for (const [key, c] of bySuite) {
+      const [suite, variant, backend, fl] = key.split('\0');
+      L.push(`| ${suite} | ${variant} | ${backend} | ${fl} | ${c.pass} | ${c.fail} | ${c.skip} | ${c.crashed} |`);
+    }
+  }
   if (r.stress.length > 0) {
     L.push('', '## KUnit stress totals', '', '| variant | backend | flavor | round | case | totals |', '|---|---|---|---|---|---|');
     for (const s of r.stress) {

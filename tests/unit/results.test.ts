@@ -54,5 +54,6 @@ describe('report', () => {
     expect(md).toContain('| slab/kmem_cache_alloc_free_256 | uml | ns | 30.50 [30.00–31.00] n=2 | not run | – |');
     expect(md).toContain('patched on uml: round 0');
     expect(md).toMatch(/tcg: emulated time/);
+    expect(md).toContain('| example | baseline | tcg | normal | 1 | 0 | 0 | 0 |');
   });
 });

@@ -6,7 +6,8 @@
 #   QK-INFO  {json}   facts about the guest
 #   QK-BENCH {json}   printed by the bench modules through printk
 #   QK-END   {json}   final sentinel with the guest's exit status
-# Parameters come from the kernel command line (qk_*=...).
+# Parameters come from the kernel command line (qk_*=...); qk_attempt=N
+# numbers the boots of one kernel and command line (a crash is re-booted).
 BB=/bin/busybox
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
@@ -47,7 +48,7 @@ hostdir=$(param hostdir) && {
 	$BB mount -t hostfs -o "$hostdir" hostfs /run/qk ||
 		echo "qk-init: cannot mount $hostdir with hostfs"
 }
-echo "QK-BEGIN {\"proto\":1,\"run\":\"$(param run)\",\"variant\":\"$(param variant)\",\"backend\":\"$(param backend)\"}"
+echo "QK-BEGIN {\"proto\":1,\"run\":\"$(param run)\",\"variant\":\"$(param variant)\",\"side\":\"$(param side || param variant)\",\"backend\":\"$(param backend)\",\"attempt\":\"$(param attempt)\"}"
 echo "QK-INFO {\"kernel\":\"$($BB uname -r)\",\"machine\":\"$($BB uname -m)\",\"cpus\":$($BB grep -c ^processor /proc/cpuinfo)}"
 
 if [ "$(param probe)" = 1 ]; then
@@ -62,6 +63,15 @@ hang)
 	;;
 warn|oops)
 	$BB insmod "$moddir/qk_provoke.ko" what="$(param provoke)" || status=1
+	;;
+oops-once)
+	# Crash only the first boot: the host must confirm a crash on an
+	# emulated backend by booting again, and call this one flaky.
+	if [ "$(param attempt)" = 1 ]; then
+		$BB insmod "$moddir/qk_provoke.ko" what=oops || status=1
+	else
+		echo "qk-init: attempt $(param attempt): not provoking (qk_provoke=oops-once)"
+	fi
 	;;
 esac
 

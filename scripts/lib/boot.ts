@@ -1,8 +1,10 @@
 /**
- * Boot stage: start the guest (QEMU kvm/tcg/icount, or UML), stream its
- * console into the log file first and the classifier second, and stop it on
- * the sentinel, on a crash report, on silence or on the overall timeout. No
- * guest process outlives this function: the whole process group is killed.
+ * Boot stage: build the guest's argument vector from a typed request (QEMU
+ * kvm/tcg/icount, or UML), stream its console into the log file, and stop it
+ * on the sentinel, on a crash report, on silence or on the overall timeout.
+ * It returns raw facts only (the lines, how it ended, wall time, exit code):
+ * judging them is classify.ts's job. No guest process outlives this
+ * function: the whole process group is killed.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,8 +12,8 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { QkError } from './errors.ts';
-import { ConsoleWatcher, type ConsoleVerdict, verdict } from './console.ts';
-import { parseKtap, type KtapResult } from './ktap.ts';
+import { ConsoleWatcher } from './console.ts';
+import type { BootEnding } from './classify.ts';
 import { killGroup, trackChild, untrackChild } from './proc.ts';
 import type { Backend } from './results.ts';
 import type { ImageResult } from './image.ts';
@@ -27,23 +29,40 @@ export interface GuestParams {
   readonly kunit?: readonly string[];
   /** Module names (without .ko) for init to load in order. */
   readonly modules: readonly string[];
-  readonly provoke?: 'hang' | 'warn' | 'oops';
+  readonly provoke?: Provoke;
   readonly probe?: boolean;
+  /** Which boot of the same kernel and command line this is (1 = first). */
+  readonly attempt?: number;
+  /** The side (tree + command line) this boot belongs to. */
+  readonly side?: string;
 }
+
+/** Deliberate failures, for testing the host's handling of them. */
+export const PROVOKE = ['hang', 'warn', 'oops', 'oops-once'] as const;
+export type Provoke = (typeof PROVOKE)[number];
 
 export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   const args = [`qk_run=${p.run}`, `qk_variant=${p.variant}`, `qk_backend=${p.backend}`, `qk_moddir=${image.moduleDir}`];
   if (image.kind === 'hostfs') args.push(`qk_hostdir=${image.path}`);
+  if (p.side && p.side !== p.variant) args.push(`qk_side=${p.side}`);
   if (p.flavor && p.flavor !== 'normal') args.push(`qk_flavor=${p.flavor}`);
   if (p.kunit && p.kunit.length > 0) args.push(`qk_kunit=${p.kunit.join(',')}`);
   if (p.modules.length > 0) args.push(`qk_modules=${p.modules.join(',')}`);
   if (p.provoke) args.push(`qk_provoke=${p.provoke}`);
   if (p.probe) args.push('qk_probe=1');
+  if (p.attempt !== undefined) args.push(`qk_attempt=${p.attempt}`);
+  for (const a of args) {
+    if (/\s/.test(a)) throw new QkError('usage-error', `guest parameter '${a}' contains white space, which the kernel command line cannot carry`, { hint: 'use a --work-dir and -o path without spaces' });
+  }
   return args;
 }
 
+export type TcgThreads = 'single' | 'multi';
+
 export interface QemuSpec {
   readonly backend: QemuBackend;
+  /** TCG only: multi-threaded (one host thread per vCPU) or round-robin. */
+  readonly tcgThreads?: TcgThreads;
   readonly kernel: string;
   readonly initrd: string;
   readonly smp: number;
@@ -51,12 +70,22 @@ export interface QemuSpec {
   readonly cmdline: readonly string[];
 }
 
-/** Accelerator arguments per backend. icount needs single-threaded TCG. */
-export const QEMU_ACCEL = {
-  kvm: ['-accel', 'kvm', '-cpu', 'host'],
-  tcg: ['-accel', 'tcg,thread=multi', '-cpu', 'max'],
-  icount: ['-accel', 'tcg,thread=single', '-icount', 'shift=0,align=off,sleep=off', '-cpu', 'max'],
-} as const satisfies Record<QemuBackend, readonly string[]>;
+/**
+ * Accelerator arguments per backend. icount needs single-threaded TCG;
+ * plain TCG runs single-threaded unless true parallelism is asked for: the
+ * vCPUs still take turns (SMP code paths, KCSAN) but the multi-threaded
+ * emulator's cross-CPU code-patching race cannot crash the guest.
+ */
+export function qemuAccel(backend: QemuBackend, tcgThreads: TcgThreads = 'single'): string[] {
+  switch (backend) {
+    case 'kvm':
+      return ['-accel', 'kvm', '-cpu', 'host'];
+    case 'tcg':
+      return ['-accel', `tcg,thread=${tcgThreads}`, '-cpu', 'max'];
+    case 'icount':
+      return ['-accel', 'tcg,thread=single', '-icount', 'shift=0,align=off,sleep=off', '-cpu', 'max'];
+  }
+}
 
 export function qemuArgs(s: QemuSpec): string[] {
   return [
@@ -67,7 +96,7 @@ export function qemuArgs(s: QemuSpec): string[] {
     '-monitor', 'none',
     '-no-reboot',
     '-machine', 'q35',
-    ...QEMU_ACCEL[s.backend],
+    ...qemuAccel(s.backend, s.tcgThreads),
     '-smp', String(s.smp),
     '-m', `${s.memoryMB}M`,
     '-kernel', s.kernel,
@@ -98,9 +127,23 @@ export function umlArgs(s: UmlSpec): string[] {
   ];
 }
 
-export interface BootSpec {
-  readonly cmd: string;
-  readonly args: readonly string[];
+/** One boot, as the pipeline asks for it; the argument vector is built here. */
+export interface BootRequest {
+  readonly backend: Backend;
+  readonly kernel: string;
+  readonly image: ImageResult;
+  readonly smp: number;
+  readonly memoryMB: number;
+  /** What the guest init is asked to do (qk_* parameters). */
+  readonly guest: GuestParams;
+  /** Kernel arguments after the guest's own: the series', the side's, the user's. */
+  readonly extraCmdline: readonly string[];
+  readonly tcgThreads: TcgThreads;
+  /**
+   * The KVM probe: one vCPU and 512 MiB, and init only reports that it
+   * started (qk_probe=1).
+   */
+  readonly probe?: boolean;
   readonly consoleLog: string;
   /** End the boot when the console says nothing for this long. */
   readonly silenceMs: number;
@@ -116,21 +159,54 @@ export interface BootSpec {
   readonly signal?: AbortSignal;
 }
 
-export interface BootOutcome {
-  readonly verdict: ConsoleVerdict;
-  readonly ktap: KtapResult;
-  readonly watcher: ConsoleWatcher;
-  readonly wallMs: number;
-  readonly ending: 'exited' | 'silence' | 'timeout' | 'finding';
-  readonly exitCode: number | undefined;
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe'>;
+
+/** The kernel command line of a request: guest parameters first, then the extra arguments. */
+export function kernelCmdline(r: CommandRequest): string[] {
+  return [...guestCmdline({ ...r.guest, ...(r.probe ? { probe: true } : {}) }, r.image), ...r.extraCmdline];
 }
 
-export async function boot(spec: BootSpec): Promise<BootOutcome> {
+/** The program and arguments that run a request (also what the reproducer prints). */
+export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; cmdline: string[] } {
+  const cmdline = kernelCmdline(r);
+  const smp = r.probe ? 1 : r.smp;
+  const memoryMB = r.probe ? 512 : r.memoryMB;
+  if (r.backend === 'uml') return { cmd: r.kernel, args: umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline }), cmdline };
+  return {
+    cmd: 'qemu-system-x86_64',
+    args: qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }),
+    cmdline,
+  };
+}
+
+/** What a boot produced: raw facts, judged by classify(). */
+export interface BootRun {
+  readonly lines: readonly string[];
+  readonly ending: BootEnding;
+  readonly wallMs: number;
+  readonly exitCode: number | undefined;
+  readonly cmd: readonly string[];
+  /** The kernel command line the guest got. */
+  readonly cmdline: readonly string[];
+}
+
+/** Test seam: a boot run from an explicit argument vector. */
+export interface BootSpec extends Pick<BootRequest, 'consoleLog' | 'silenceMs' | 'timeoutMs' | 'graceMs' | 'afterEndMs' | 'signal'> {
+  readonly cmd: string;
+  readonly args: readonly string[];
+}
+
+export async function boot(req: BootRequest): Promise<BootRun> {
+  const { cmd, args, cmdline } = bootCommand(req);
+  return { ...(await runGuest({ ...req, cmd, args })), cmdline };
+}
+
+export async function runGuest(spec: BootSpec): Promise<Omit<BootRun, 'cmdline'>> {
   await mkdir(dirname(spec.consoleLog), { recursive: true });
   const log = createWriteStream(spec.consoleLog, { flags: 'w' });
   const watcher = new ConsoleWatcher();
   const t0 = Date.now();
-  let ending: BootOutcome['ending'] = 'exited';
+  let ending: BootEnding = 'exited';
   let child;
   try {
     child = execa(spec.cmd, spec.args, {
@@ -150,7 +226,7 @@ export async function boot(spec: BootSpec): Promise<BootOutcome> {
   let silenceTimer: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   let endTimer: NodeJS.Timeout | undefined;
-  const stop = (why: BootOutcome['ending']): void => {
+  const stop = (why: BootEnding): void => {
     if (ending === 'exited') ending = why;
     killGroup(pid);
   };
@@ -181,22 +257,13 @@ export async function boot(spec: BootSpec): Promise<BootOutcome> {
     })();
     const res = await child;
     await reading;
-    const ktap = parseKtap(watcher.lines);
-    const failed = ktap.counts.fail + ktap.counts.crashed;
     if (spec.signal?.aborted) throw new QkError('interrupted', 'interrupted');
     if (res.failed && (res as { code?: string }).code === 'ENOENT') {
       throw new QkError('missing-dependency', `${spec.cmd} is not installed`, { hint: 'apt-get install qemu-system-x86' });
     }
     // A guest that reported a crash and then exited still ended by the finding.
     const how = ending === 'exited' && watcher.findings.length > 0 ? 'finding' : ending;
-    return {
-      verdict: verdict(watcher, how, failed),
-      ktap,
-      watcher,
-      wallMs: Date.now() - t0,
-      ending: how,
-      exitCode: res.exitCode,
-    };
+    return { lines: watcher.lines, ending: how, wallMs: Date.now() - t0, exitCode: res.exitCode, cmd: [spec.cmd, ...spec.args] };
   } finally {
     clearTimeout(silenceTimer);
     clearTimeout(graceTimer);

@@ -8,14 +8,16 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
 import { consoleLogger } from './log.ts';
-import { killAllChildren } from './proc.ts';
+import { withInterrupts } from './signals.ts';
 import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
+import { parseSide, sidesFromVariants } from './plan.ts';
+import { PROVOKE } from './boot.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import type { SourceSpec } from './source.ts';
 
 const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
-const PROVOKE = ['hang', 'warn', 'oops'] as const;
+const TCG_THREADS = ['single', 'multi'] as const;
 
 export function newRunId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -49,7 +51,8 @@ export function buildCommand(): Command {
         'boot them (QEMU kvm/tcg/icount, UML) and write results/<run-id>/ (manifest, logs, results.json, report.md).',
     )
     .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default('auto,uml'))
-    .addOption(new Option('--variants <list>', `comma-separated variants: ${VARIANTS.join(', ')}`).default(VARIANTS.join(',')))
+    .option('--variants <list>', `kernel trees to compare, each booted with the series' command line: ${VARIANTS.join(', ')} (default: both)`)
+    .option('--side <NAME=TREE[:ARGS]>', "a side to compare instead of --variants: a kernel tree plus kernel arguments, e.g. --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on (repeatable; ARGS come after the series' own)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--tree <path>', 'kernel source: a git checkout (never modified; cloned with --shared)')
     .option('--ref <ref>', 'with --tree: commit to use (default HEAD); with --git: branch or tag')
     .option('--tarball <file>', 'kernel source: a source tarball')
@@ -57,7 +60,7 @@ export function buildCommand(): Command {
     .option('--series <dir>', 'patch series directory', join(REPO_ROOT, 'kernel-patches'))
     .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
     .option('--memory <MiB>', 'guest memory', '1024')
-    .option('--boots <n>', 'boot rounds per variant and backend (interleaved A/B)', '1')
+    .option('--boots <n>', 'boot rounds per side and backend (interleaved A/B, order alternating)', '1')
     .option('--boot-timeout <s>', 'end a boot that has not finished after this long', '900')
     .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', '120')
     .option('-j, --jobs <n>', 'parallel make jobs', String(availableParallelism()))
@@ -69,13 +72,16 @@ export function buildCommand(): Command {
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
     .option('--modules <list>', 'modules from module/ for the guest to load, in order', 'qk_bench')
-    .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling)').choices(PROVOKE))
+    .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
+    .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
+    .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', '10800')
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
     .option('-q, --quiet', 'only print the summary and errors')
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok; 1 the kernel or its tests failed (test-failure, panic, oops,
+Exit codes: 0 ok (also flaky: a crash on tcg that another boot did not
+repeat); 1 the kernel or its tests failed (test-failure, panic, oops,
 warning, hang, boot-failure, build-failure); 2 the tool could not do its job
 (bad flag, missing tool, patch that does not apply, config or infra error);
 130 interrupted.
@@ -83,7 +89,8 @@ warning, hang, boot-failure, build-failure); 2 the tool could not do its job
 Examples:
   npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml
   npx zx scripts/run.mjs --backend icount --boots 3
-  npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml`,
+  npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml
+  npx zx scripts/run.mjs --backend tcg --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on --boots 5`,
     )
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
@@ -91,7 +98,10 @@ Examples:
 
 interface RawFlags {
   backend: string;
-  variants: string;
+  variants?: string;
+  side?: string[];
+  tcgThreads: (typeof TCG_THREADS)[number];
+  lockWait: string;
   tree?: string;
   ref?: string;
   tarball?: string;
@@ -133,10 +143,12 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
   if (!/^[\w.-]+$/.test(runId)) throw new QkError('usage-error', `--run-id '${runId}' may only contain letters, digits, '.', '_' and '-'`);
   const modules = f.modules.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
+  if (f.side && f.variants) throw new QkError('usage-error', 'choose --variants or --side, not both (a side names its tree)');
+  const sides = f.side ? f.side.map(parseSide) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? VARIANTS.join(',')));
   return {
     source,
     seriesDir: resolve(f.series),
-    variants: list<VariantName>('--variants', VARIANTS)(f.variants),
+    sides,
     backends: list<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend),
     smp: int('--smp', 1, 64)(f.smp),
     memoryMB: int('--memory', 128, 65536)(f.memory),
@@ -153,6 +165,8 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
     modules,
     provoke: f.provoke,
+    tcgThreads: f.tcgThreads,
+    lockWaitS: int('--lock-wait', 0)(f.lockWait),
     allowInstall: f.install,
     argv,
   };
@@ -179,29 +193,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   const log = consoleLogger({ quiet });
-  const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (ac.signal.aborted) {
-      killAllChildren();
-      process.exit(EXIT_CODE.interrupted);
-    }
-    process.stderr.write(`\n${sig}: stopping guests and builds, marking the run interrupted ...\n`);
-    ac.abort();
-    killAllChildren();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', () => killAllChildren());
   try {
-    const out = await runPipeline(opts, log, ac.signal);
+    const out = await withInterrupts((signal) => runPipeline(opts, log, signal));
     process.stderr.write(`\n${out.class === 'ok' ? 'ok' : `result: ${out.class}`}: ${join(out.runDir, 'report.md')}\n`);
     return out.exitCode;
   } catch (e) {
     if (process.env['QK_DEBUG'] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.stderr.write(`\n${formatError(e)}\nrun directory: ${join(opts.outputDir, opts.runId)}\n`);
     return exitCodeOf(e);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }

@@ -80,7 +80,8 @@ export const FINDING_CLASS = {
 } as const satisfies Record<FindingKind, RunClass>;
 
 /** Severity order: the worst class found decides. */
-const SEVERITY: readonly RunClass[] = ['panic', 'oops', 'hang', 'warning', 'boot-failure', 'test-failure', 'ok'];
+/** A flaky crash (not repeated by another boot) ranks just above ok: shown, not failing. */
+const SEVERITY: readonly RunClass[] = ['panic', 'oops', 'hang', 'warning', 'boot-failure', 'test-failure', 'flaky', 'ok'];
 
 export function worstClass(classes: readonly RunClass[]): RunClass {
   let best: RunClass = 'ok';
@@ -178,36 +179,4 @@ export class ConsoleWatcher {
     }
     return events;
   }
-}
-
-export interface ConsoleVerdict {
-  readonly class: RunClass;
-  readonly reason: string;
-  readonly findings: readonly Finding[];
-  readonly reachedUserspace: boolean;
-  readonly guestStatus: number | undefined;
-}
-
-/**
- * Decide a boot's class from what the console showed and how it ended.
- * `ending` says why the host stopped watching.
- */
-export function verdict(
-  w: Pick<ConsoleWatcher, 'findings' | 'reachedUserspace' | 'endStatus'>,
-  ending: 'exited' | 'silence' | 'timeout' | 'finding',
-  testsFailed: number,
-): ConsoleVerdict {
-  const base = { findings: w.findings, reachedUserspace: w.reachedUserspace, guestStatus: w.endStatus };
-  if (w.findings.length > 0) {
-    const cls = worstClass(w.findings.map((f) => FINDING_CLASS[f.kind]));
-    const first = w.findings.find((f) => FINDING_CLASS[f.kind] === cls) ?? w.findings[0]!;
-    return { ...base, class: cls, reason: `console line ${first.line}: ${first.text}` };
-  }
-  if (ending === 'silence') return { ...base, class: 'hang', reason: 'the console went silent past the silence timeout' };
-  if (ending === 'timeout') return { ...base, class: 'hang', reason: 'the guest did not finish within the boot timeout' };
-  if (!w.reachedUserspace) return { ...base, class: 'boot-failure', reason: 'the guest exited before its init started (no QK-BEGIN line)' };
-  if (w.endStatus === undefined) return { ...base, class: 'boot-failure', reason: 'the guest exited without the QK-END sentinel' };
-  if (w.endStatus !== 0) return { ...base, class: 'test-failure', reason: `the guest init reported status ${w.endStatus}` };
-  if (testsFailed > 0) return { ...base, class: 'test-failure', reason: `${testsFailed} KUnit case(s) failed` };
-  return { ...base, class: 'ok', reason: 'the guest finished and reported success' };
 }

@@ -10,6 +10,7 @@
 
 export const RUN_CLASSES = [
   'ok',
+  'flaky',
   'test-failure',
   'panic',
   'oops',
@@ -28,6 +29,7 @@ export type RunClass = (typeof RUN_CLASSES)[number];
 
 export const EXIT_CODE = {
   ok: 0,
+  flaky: 0,
   'test-failure': 1,
   panic: 1,
   oops: 1,

@@ -3,8 +3,9 @@
  * everything, each child in its own process group so that the whole tree is
  * killed, and the full output kept in a log file with its tail at hand.
  */
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
@@ -49,6 +50,8 @@ export interface SpawnOptions {
   readonly allowFailure?: boolean;
   readonly input?: string;
   readonly tailLines?: number;
+  /** On abort the process group is killed and QkError('interrupted') thrown. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SpawnResult {
@@ -78,13 +81,81 @@ async function openLog(path: string | undefined): Promise<WriteStream | undefine
   return createWriteStream(path, { flags: 'a' });
 }
 
+/** Throw the interrupted error when the run is already being stopped. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new QkError('interrupted', 'interrupted');
+}
+
+/** What a guard did to a child's process group. */
+interface Guard {
+  /** The timeout passed before the child exited: its group was killed. */
+  readonly timedOut: boolean;
+  /** The signal aborted: the group was killed. */
+  readonly aborted: boolean;
+  /** Stop watching: kill whatever is left of the group and stop tracking it. */
+  release(): void;
+}
+
+/**
+ * Watch a child started with `detached: true` (so its pid is its process
+ * group id) and kill the whole group, grandchildren included: when the
+ * timeout passes, when the signal aborts, and as soon as the child itself
+ * has exited (a grandchild still holding the output pipe would keep the
+ * caller waiting). Until released, killAllChildren() reaches the group.
+ */
+function guard(
+  child: Pick<ChildProcess, 'pid' | 'once' | 'off'>,
+  o: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; onKill?: (why: string) => void },
+): Guard {
+  const pid = child.pid;
+  let timedOut = false;
+  let aborted = false;
+  if (pid !== undefined) live.add(pid);
+  const timer = o.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        o.onKill?.(`timed out after ${seconds(o.timeoutMs ?? 0)} s`);
+        killGroup(pid);
+      }, o.timeoutMs)
+    : undefined;
+  const onAbort = () => {
+    aborted = true;
+    o.onKill?.('interrupted');
+    killGroup(pid);
+  };
+  const onExit = () => {
+    clearTimeout(timer);
+    killGroup(pid);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  child.once('exit', onExit);
+  return {
+    get timedOut() {
+      return timedOut;
+    },
+    get aborted() {
+      return aborted;
+    },
+    release() {
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      child.off('exit', onExit);
+      killGroup(pid);
+      if (pid !== undefined) live.delete(pid);
+    },
+  };
+}
+
 /**
  * Run a command to completion, streaming its output line by line into the log.
  * Output is also collected in memory up to 1 MiB (for short commands).
+ * On timeout or abort the whole process group is killed; an abort throws
+ * QkError('interrupted') even with allowFailure.
  */
 export async function spawn(cmd: string, args: readonly string[], o: SpawnOptions): Promise<SpawnResult> {
+  throwIfAborted(o.signal);
   const log = await openLog(o.logFile);
-  log?.write(`\n$ ${[cmd, ...args].map(quoteForLog).join(' ')}\n`);
+  log?.write(`\n$ ${commandLine(cmd, args)}\n`);
   const tail = new Tail(o.tailLines ?? 40);
   let collected = '';
   const child = execa(cmd, args, {
@@ -97,9 +168,12 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
     cleanup: true,
     killSignal: 'SIGKILL',
     ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
-    ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}),
   });
-  if (child.pid !== undefined) live.add(child.pid);
+  const g = guard(child, {
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    onKill: (why) => log?.write(`qk: ${why}: killing process group ${child.pid ?? '?'}\n`),
+  });
   try {
     const rl = createInterface({ input: child.all! });
     const lines = (async () => {
@@ -112,11 +186,11 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
     })();
     const res = await child;
     await lines;
-    killGroup(child.pid);
+    if (g.aborted) throw new QkError('interrupted', 'interrupted');
     const result: SpawnResult = {
       exitCode: res.exitCode,
       signal: res.signal,
-      timedOut: res.timedOut,
+      timedOut: g.timedOut,
       tail: tail.get(),
       output: collected,
     };
@@ -125,9 +199,9 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
         hint: 'run the host check again: npx zx scripts/run.mjs (as root it installs what is missing)',
       });
     }
-    if (!o.allowFailure && (res.exitCode !== 0 || res.timedOut)) {
-      const why = res.timedOut
-        ? `timed out after ${Math.round((o.timeoutMs ?? 0) / 1000)} s`
+    if (!o.allowFailure && (res.exitCode !== 0 || g.timedOut)) {
+      const why = g.timedOut
+        ? `timed out after ${seconds(o.timeoutMs ?? 0)} s`
         : res.exitCode === undefined
           ? `was killed (${res.signal ?? 'unknown signal'})`
           : `exited with status ${res.exitCode}`;
@@ -139,42 +213,100 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
     }
     return result;
   } finally {
-    if (child.pid !== undefined) live.delete(child.pid);
+    g.release();
     if (log) await new Promise<void>((r) => log.end(() => r()));
   }
 }
 
-/** Run a short command and return its stdout (trimmed). */
-export async function capture(
+export interface CaptureOptions {
+  readonly what: string;
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Default 120 s; then the whole process group is killed. */
+  readonly timeoutMs?: number;
+  readonly failClass?: RunClass;
+  /** Append the command line and its output (stdout and stderr) to this file. */
+  readonly logFile?: string;
+  /** On abort the process group is killed and QkError('interrupted') thrown. */
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of a short command, output buffered. */
+interface ShortResult {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  readonly stdout: string;
+  /** stdout and stderr interleaved. */
+  readonly all: string;
+  readonly timedOut: boolean;
+  readonly aborted: boolean;
+  /** The command does not exist. */
+  readonly missing: boolean;
+}
+
+/** Run a short command in its own process group, buffering its output. */
+async function runShort(
   cmd: string,
   args: readonly string[],
-  o: { what: string; cwd?: string; env?: Readonly<Record<string, string>>; timeoutMs?: number; failClass?: RunClass } ,
-): Promise<string> {
+  o: { cwd?: string | undefined; env?: Readonly<Record<string, string>> | undefined; timeoutMs: number; signal?: AbortSignal | undefined; logFile?: string | undefined },
+): Promise<ShortResult> {
+  throwIfAborted(o.signal);
+  if (o.logFile) {
+    await mkdir(dirname(o.logFile), { recursive: true });
+    await appendFile(o.logFile, `\n$ ${commandLine(cmd, args)}\n`);
+  }
+  const notes: string[] = [];
   const child = execa(cmd, args, {
     ...placeAndEnv(o),
     extendEnv: true,
+    all: true,
     reject: false,
     stdin: 'ignore',
-    timeout: o.timeoutMs ?? 120_000,
+    detached: true,
     killSignal: 'SIGKILL',
   });
-  const res = await child;
-  if ((res as { code?: string }).code === 'ENOENT') {
+  const g = guard(child, { timeoutMs: o.timeoutMs, signal: o.signal, onKill: (why) => notes.push(`qk: ${why}: killing process group ${child.pid ?? '?'}\n`) });
+  try {
+    const res = await child;
+    const all = String(res.all ?? '');
+    if (o.logFile) await appendFile(o.logFile, (all && !all.endsWith('\n') ? all + '\n' : all) + notes.join(''));
+    return {
+      exitCode: res.exitCode,
+      signal: res.signal,
+      stdout: String(res.stdout ?? ''),
+      all,
+      timedOut: g.timedOut,
+      aborted: g.aborted,
+      missing: (res as { code?: string }).code === 'ENOENT',
+    };
+  } finally {
+    g.release();
+  }
+}
+
+/** Run a short command and return its stdout (trimmed). */
+export async function capture(cmd: string, args: readonly string[], o: CaptureOptions): Promise<string> {
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  const res = await runShort(cmd, args, { ...o, timeoutMs });
+  if (res.aborted) throw new QkError('interrupted', 'interrupted');
+  if (res.missing) {
     throw new QkError('missing-dependency', `${cmd} is not installed (needed for ${o.what})`);
   }
-  if (res.exitCode !== 0) {
-    throw new QkError(o.failClass ?? 'infra-error', `${o.what} failed: ${cmd} exited with status ${res.exitCode ?? res.signal}`, {
-      details: String(res.stderr || res.stdout).split('\n').slice(-20).join('\n'),
+  if (res.timedOut || res.exitCode !== 0) {
+    const why = res.timedOut ? `timed out after ${seconds(timeoutMs)} s` : `exited with status ${res.exitCode ?? res.signal}`;
+    throw new QkError(o.failClass ?? 'infra-error', `${o.what} failed: ${cmd} ${why}`, {
+      details: res.all.split('\n').slice(-20).join('\n'),
+      ...(o.logFile ? { logFile: o.logFile } : {}),
     });
   }
-  return String(res.stdout).trim();
+  return res.stdout.trim();
 }
 
 /** Like capture, but returns undefined instead of throwing. */
 export async function tryCapture(cmd: string, args: readonly string[], cwd?: string): Promise<string | undefined> {
   try {
-    const res = await execa(cmd, args, { ...placeAndEnv({ cwd }), reject: false, stdin: 'ignore', timeout: 30_000 });
-    return res.exitCode === 0 ? String(res.stdout).trim() : undefined;
+    const res = await runShort(cmd, args, { cwd, timeoutMs: 30_000 });
+    return res.exitCode === 0 && !res.timedOut ? res.stdout.trim() : undefined;
   } catch {
     return undefined;
   }
@@ -185,6 +317,15 @@ export function trackChild(pid: number | undefined): void {
 }
 export function untrackChild(pid: number | undefined): void {
   if (pid !== undefined) live.delete(pid);
+}
+
+/** Milliseconds as seconds for messages: 1800, 0.5. */
+function seconds(ms: number): number {
+  return Math.round(ms / 100) / 10;
+}
+
+function commandLine(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args].map(quoteForLog).join(' ');
 }
 
 function quoteForLog(a: string): string {

@@ -1,49 +1,85 @@
 /**
  * results.json: a versioned schema (zod) of what a run measured, and the
- * report.md rendered from it. A metric is always tagged with the variant and
- * the backend that produced it: figures compare only within one run.
+ * report.md rendered from it. Every record carries its side (a kernel tree
+ * plus its command line), backend, flavor, boot round and the boot's
+ * position in the round: figures compare only within one run, and
+ * comparisons pair the sides of one round rather than pooling boots.
+ * `readResults` still reads schema version 1 files.
  */
 import { z } from 'zod';
 import { median, min, max, quantile } from 'simple-statistics';
 import { RUN_CLASSES } from './errors.ts';
 import { FINDING_KINDS } from './console.ts';
 
-export const RESULTS_SCHEMA_VERSION = 1;
+export const RESULTS_SCHEMA_VERSION = 2;
 
 export const BACKENDS = ['kvm', 'tcg', 'icount', 'uml'] as const;
 export type Backend = (typeof BACKENDS)[number];
+/** Kernel trees: the base, and the base with the series applied. */
 export const VARIANTS = ['baseline', 'patched'] as const;
+export type VariantName = (typeof VARIANTS)[number];
 export const FLAVOR_NAMES = ['normal', 'debug', 'kcsan'] as const;
 const flavor = z.enum(FLAVOR_NAMES).default('normal');
+
+/** A side of a comparison: a kernel tree booted with a command line. */
+export const Side = z.object({
+  name: z.string().regex(/^[\w.-]+$/),
+  variant: z.enum(VARIANTS),
+  /** Kernel arguments of this side (after the guest's own and the series'). */
+  cmdline: z.array(z.string()),
+});
+export type Side = z.infer<typeof Side>;
+
 /** Where a record comes from: every record of a run carries these. */
 const origin = {
+  side: z.string(),
   variant: z.enum(VARIANTS),
   backend: z.enum(BACKENDS),
   flavor,
+  round: z.number().int().nonnegative(),
+  /** 0-based place of the boot within its round (sides alternate order). */
+  position: z.number().int().nonnegative(),
 };
-export type VariantName = (typeof VARIANTS)[number];
 
 const Finding = z.object({ kind: z.enum(FINDING_KINDS), line: z.number().int(), text: z.string() });
+
+const Attempt = z.object({
+  attempt: z.number().int().positive(),
+  class: z.enum(RUN_CLASSES),
+  reason: z.string(),
+  signature: z.string().optional(),
+  consoleLog: z.string(),
+  wallMs: z.number().nonnegative(),
+});
 
 export const BootRecord = z.object({
   ...origin,
   arch: z.enum(['x86_64', 'um']),
-  round: z.number().int().nonnegative(),
+  /** 0-based index of the boot in the run. */
+  seq: z.number().int().nonnegative(),
   class: z.enum(RUN_CLASSES),
   reason: z.string(),
   findings: z.array(Finding),
+  /** For crashes: kind, faulting function and first stack frames. */
+  signature: z.string().optional(),
   reachedUserspace: z.boolean(),
   guestStatus: z.number().int().nullable(),
   wallMs: z.number().nonnegative(),
   consoleLog: z.string(),
+  /** The kernel command line. */
   cmdline: z.string(),
+  /** A shell command that runs this boot again. */
+  reproduce: z.string(),
+  /** Every boot of this step: more than one when a crash had to be confirmed. */
+  attempts: z.array(Attempt),
+  /** A crash on an emulated backend that another boot did not repeat. */
+  flaky: z.object({ class: z.enum(RUN_CLASSES), signature: z.string().optional(), attempt: z.number().int() }).optional(),
   kunit: z.object({ pass: z.number(), fail: z.number(), skip: z.number(), crashed: z.number() }),
 });
 export type BootRecord = z.infer<typeof BootRecord>;
 
 export const TestRecord = z.object({
   ...origin,
-  round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),
   status: z.enum(['pass', 'fail', 'skip', 'crashed']),
@@ -58,6 +94,8 @@ export const Metric = z.object({
   case: z.string(),
   unit: z.string(),
   ...origin,
+  /** The boot (BootRecord.seq) that produced the samples. */
+  boot: z.number().int().nonnegative(),
   samples: z.array(z.number()).min(1),
   /** Operations timed per sample. */
   loops: z.number().int().positive().optional(),
@@ -68,26 +106,99 @@ export type Metric = z.infer<typeof Metric>;
 
 export const StressRecord = z.object({
   ...origin,
-  round: z.number().int().nonnegative(),
   suite: z.string(),
   case: z.string(),
   values: z.record(z.string(), z.number()),
 });
 export type StressRecord = z.infer<typeof StressRecord>;
 
+export const NotRun = z.object({ side: z.string().optional(), variant: z.string(), backend: z.string(), reason: z.string() });
+
 export const Results = z.object({
   schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
   runId: z.string(),
   class: z.enum(RUN_CLASSES),
+  sides: z.array(Side),
   boots: z.array(BootRecord),
   tests: z.array(TestRecord),
   metrics: z.array(Metric),
   /** Totals our KUnit stress tests report (elements moved, CPUs, ...). */
   stress: z.array(StressRecord).default([]),
   /** Benchmarks or boots that were asked for and could not run, with why. */
-  notRun: z.array(z.object({ variant: z.string(), backend: z.string(), reason: z.string() })),
+  notRun: z.array(NotRun),
 });
 export type Results = z.infer<typeof Results>;
+
+/* ---- schema version 1, read only ---------------------------------------- */
+
+const v1origin = { variant: z.enum(VARIANTS), backend: z.enum(BACKENDS), flavor };
+const ResultsV1 = z.object({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  class: z.enum(RUN_CLASSES),
+  boots: z.array(z.object({
+    ...v1origin,
+    arch: z.enum(['x86_64', 'um']),
+    round: z.number().int().nonnegative(),
+    class: z.enum(RUN_CLASSES),
+    reason: z.string(),
+    findings: z.array(Finding),
+    reachedUserspace: z.boolean(),
+    guestStatus: z.number().int().nullable(),
+    wallMs: z.number().nonnegative(),
+    consoleLog: z.string(),
+    cmdline: z.string(),
+    kunit: z.object({ pass: z.number(), fail: z.number(), skip: z.number(), crashed: z.number() }),
+  })),
+  tests: z.array(z.object({ ...v1origin, round: z.number().int().nonnegative(), suite: z.string(), case: z.string(), status: z.enum(['pass', 'fail', 'skip', 'crashed']), reason: z.string().optional() })),
+  metrics: z.array(z.object({
+    name: z.string(), suite: z.string(), case: z.string(), unit: z.string(), ...v1origin,
+    samples: z.array(z.number()).min(1), loops: z.number().int().positive().optional(), guest: z.record(z.string(), z.unknown()).optional(),
+  })),
+  stress: z.array(z.object({ ...v1origin, round: z.number().int().nonnegative(), suite: z.string(), case: z.string(), values: z.record(z.string(), z.number()) })).default([]),
+  notRun: z.array(z.object({ variant: z.string(), backend: z.string(), reason: z.string() })),
+});
+
+/**
+ * Read a results.json of any schema version into the current one. Version 1
+ * had variants instead of sides and no positions; a v1 metric had no round,
+ * so the n-th metric of a name on (variant, backend, flavor) is given to the
+ * n-th boot there (each boot printed each metric once).
+ */
+export function readResults(json: unknown): Results {
+  const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (version === RESULTS_SCHEMA_VERSION) return Results.parse(json);
+  if (version !== 1) throw new Error(`results.json has schema version ${String(version)}; this tool reads 1 and ${RESULTS_SCHEMA_VERSION}`);
+  const v1 = ResultsV1.parse(json);
+  const key = (o: { variant: string; backend: string; flavor: string }) => `${o.variant}\0${o.backend}\0${o.flavor}`;
+  const boots = v1.boots.map((b, seq) => {
+    const position = v1.boots.slice(0, seq).filter((o) => o.round === b.round && o.backend === b.backend && o.flavor === b.flavor).length;
+    return { ...b, side: b.variant, seq, position, reproduce: '', attempts: [{ attempt: 1, class: b.class, reason: b.reason, consoleLog: b.consoleLog, wallMs: b.wallMs }] };
+  });
+  const bootOf = (o: { variant: string; backend: string; flavor: string; round?: number }, nth: number) =>
+    (o.round === undefined ? boots.filter((b) => key(b) === key(o))[nth] : boots.find((b) => key(b) === key(o) && b.round === o.round));
+  const seen = new Map<string, number>();
+  const metrics = v1.metrics.map((m) => {
+    const k = `${key(m)}\0${m.name}`;
+    const nth = seen.get(k) ?? 0;
+    seen.set(k, nth + 1);
+    const b = bootOf(m, nth);
+    return { ...m, side: m.variant, round: b?.round ?? nth, position: b?.position ?? 0, boot: b?.seq ?? 0 };
+  });
+  const withPos = <T extends { variant: string; backend: string; flavor: string; round: number }>(o: T) => ({ ...o, side: o.variant, position: bootOf(o, 0)?.position ?? 0 });
+  const sides = [...new Set(v1.boots.map((b) => b.variant))].map((v) => ({ name: v, variant: v, cmdline: [] }));
+  return Results.parse({
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    runId: v1.runId,
+    class: v1.class,
+    sides,
+    boots,
+    tests: v1.tests.map(withPos),
+    metrics,
+    stress: v1.stress.map(withPos),
+    notRun: v1.notRun,
+  });
+}
 
 /** The guest's QK-BENCH payload. */
 export const BenchLine = z.object({
@@ -113,27 +224,52 @@ export function summarize(samples: readonly number[]): Summary {
   return { n: s.length, median: median(s), min: min(s), max: max(s), q1: quantile(s, 0.25), q3: quantile(s, 0.75) };
 }
 
-/** Group metrics by name+backend, pooling samples of every boot round. */
-interface Pool {
-  name: string;
-  unit: string;
-  backend: Backend;
-  flavor: string;
-  byVariant: Partial<Record<VariantName, number[]>>;
+/** A metric on one backend and flavor, its samples per side and per round. */
+export interface Comparison {
+  readonly name: string;
+  readonly unit: string;
+  readonly backend: Backend;
+  readonly flavor: string;
+  /** side → every sample of every boot (for the spread). */
+  readonly samples: ReadonlyMap<string, readonly number[]>;
+  /** side → round → median of that boot's samples. */
+  readonly perRound: ReadonlyMap<string, ReadonlyMap<number, number>>;
 }
 
-export function pooled(metrics: readonly Metric[]): Map<string, Pool> {
-  const out = new Map<string, Pool>();
+export function comparisons(metrics: readonly Metric[]): Comparison[] {
+  const out = new Map<string, { name: string; unit: string; backend: Backend; flavor: string; samples: Map<string, number[]>; perRound: Map<string, Map<number, number>> }>();
   for (const m of metrics) {
     const key = `${m.backend}\0${m.flavor}\0${m.name}\0${m.unit}`;
     let e = out.get(key);
     if (!e) {
-      e = { name: m.name, unit: m.unit, backend: m.backend, flavor: m.flavor, byVariant: {} };
+      e = { name: m.name, unit: m.unit, backend: m.backend, flavor: m.flavor, samples: new Map(), perRound: new Map() };
       out.set(key, e);
     }
-    (e.byVariant[m.variant] ??= []).push(...m.samples);
+    const all = e.samples.get(m.side) ?? [];
+    all.push(...m.samples);
+    e.samples.set(m.side, all);
+    const rounds = e.perRound.get(m.side) ?? new Map<number, number>();
+    rounds.set(m.round, median([...m.samples]));
+    e.perRound.set(m.side, rounds);
   }
-  return out;
+  return [...out.values()];
+}
+
+/**
+ * Paired change of `side` against `ref`: per round, the ratio of the two
+ * boots' medians; n is the number of rounds with both, never the samples.
+ */
+export function pairedChange(c: Comparison, ref: string, side: string): { n: number; medianPct: number; minPct: number; maxPct: number } | undefined {
+  const a = c.perRound.get(ref);
+  const b = c.perRound.get(side);
+  if (!a || !b) return undefined;
+  const pct: number[] = [];
+  for (const [round, mb] of b) {
+    const ma = a.get(round);
+    if (ma !== undefined && ma !== 0) pct.push(((mb - ma) / ma) * 100);
+  }
+  if (pct.length === 0) return undefined;
+  return { n: pct.length, medianPct: median(pct), minPct: min(pct), maxPct: max(pct) };
 }
 
 const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(2));
@@ -145,42 +281,69 @@ export const BACKEND_MEANING = {
   uml: 'native CPU time of kernel code, User-Mode Linux, uniprocessor',
 } as const satisfies Record<Backend, string>;
 
-export function renderReport(r: Results, manifest: { startedAt: string; source?: { description: string; version: string }; series?: { hash: string; patches: readonly string[] } }): string {
+export interface ReportContext {
+  readonly startedAt: string;
+  readonly source?: { readonly description: string; readonly version: string };
+  readonly series?: { readonly hash: string; readonly patches: readonly string[] };
+  /** Shell command that runs the whole run again. */
+  readonly reproduce?: string;
+}
+
+const cellEsc = (s: string): string => s.replace(/\|/g, '\\|');
+
+export function renderReport(r: Results, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# qmempool-kit run ${r.runId}`, '');
   L.push(`- result: **${r.class}**`);
-  L.push(`- started: ${manifest.startedAt}`);
-  if (manifest.source) L.push(`- kernel: ${manifest.source.version} (${manifest.source.description})`);
-  if (manifest.series) L.push(`- series: ${manifest.series.patches.length} patch(es), hash ${manifest.series.hash.slice(0, 12)}`);
-  L.push('');
-  L.push('## Boots', '', '| variant | backend | flavor | round | class | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|');
-  for (const b of r.boots) {
-    const k = b.kunit;
-    L.push(`| ${b.variant} | ${b.backend} | ${b.flavor} | ${b.round} | ${b.class} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${b.reason.replace(/\|/g, '\\|')} |`);
+  L.push(`- started: ${ctx.startedAt}`);
+  if (ctx.source) L.push(`- kernel: ${ctx.source.version} (${ctx.source.description})`);
+  if (ctx.series) L.push(`- series: ${ctx.series.patches.length} patch(es), hash ${ctx.series.hash.slice(0, 12)}`);
+  if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
+  if (r.sides.length > 0) {
+    L.push('', '## Sides', '', '| side | kernel tree | extra command line |', '|---|---|---|');
+    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
-  L.push('## Benchmarks: baseline vs patched', '');
-  const groups = [...pooled(r.metrics).values()];
+  L.push('## Boots', '', '| side | backend | flavor | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const b of r.boots) {
+    const k = b.kunit;
+    L.push(`| ${b.side} | ${b.backend} | ${b.flavor} | ${b.round} | ${b.position} | ${b.class} | ${b.attempts.length} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${cellEsc(b.reason)} |`);
+  }
+  const flaky = r.boots.filter((b) => b.flaky);
+  if (flaky.length > 0) {
+    L.push('', '## Flaky crashes (not repeated by another boot; they did not fail the run)', '');
+    for (const b of flaky) {
+      const first = b.attempts[b.flaky!.attempt - 1];
+      L.push(`- ${b.side} on ${b.backend}, round ${b.round}: attempt ${b.flaky!.attempt} ${b.flaky!.class}${b.flaky!.signature ? ` \`${b.flaky!.signature}\`` : ''}${first ? ` (${first.consoleLog})` : ''}; ${b.attempts.length} boot(s), logs: ${b.attempts.map((a) => a.consoleLog).join(', ')}`);
+    }
+  }
+  L.push('');
+  L.push('## Benchmarks', '');
+  const groups = comparisons(r.metrics);
   if (groups.length === 0) {
     L.push('No benchmark produced a figure in this run.');
   } else {
-    L.push('Median of all samples, [min–max], n samples. Δ is patched vs baseline median. Compare only rows of the same backend.', '');
-    L.push('| metric | backend | unit | baseline | patched | Δ |', '|---|---|---|---|---|---|');
+    const sides = [...new Set(r.metrics.map((m) => m.side))];
+    const ordered = [...r.sides.map((s) => s.name).filter((n) => sides.includes(n)), ...sides.filter((n) => !r.sides.some((s) => s.name === n))];
+    const ref = ordered[0]!;
+    L.push(`Per side: median of all samples [min–max], n samples over b boots. Δ is paired by round against **${ref}**: the median over rounds of the per-round change of the boots' medians, with its range and the number of rounds. Compare only rows of the same backend.`, '');
+    const columns = ['metric', 'backend', 'unit', ...ordered, ...ordered.slice(1).map((s) => `Δ ${s}`)];
+    L.push(`| ${columns.join(' | ')} |`, `|${columns.map(() => '---|').join('')}`);
     for (const g of groups.sort((a, b) => a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))) {
-      const cell = (v: number[] | undefined): string => {
+      const cell = (side: string): string => {
+        const v = g.samples.get(side);
         if (!v || v.length === 0) return 'not run';
         const s = summarize(v);
-        return `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}] n=${s.n}`;
+        return `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}] n=${s.n}, b=${g.perRound.get(side)?.size ?? 0}`;
       };
-      const b = g.byVariant.baseline;
-      const p = g.byVariant.patched;
-      let delta = '–';
-      if (b?.length && p?.length) {
-        const mb = median(b);
-        const mp = median(p);
-        delta = `${mp - mb >= 0 ? '+' : ''}${fmt(mp - mb)} (${(((mp - mb) / mb) * 100).toFixed(1)}%)`;
-      }
-      L.push(`| ${g.name} | ${g.backend}${g.flavor === 'normal' ? '' : ` (${g.flavor} kernel)`} | ${g.unit} | ${cell(b)} | ${cell(p)} | ${delta} |`);
+      const deltas = ordered.slice(1).map((side) => {
+        const d = pairedChange(g, ref, side);
+        if (!d) return '–';
+        const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+        return d.n === 1 ? `${sign(d.medianPct)} (1 round)` : `${sign(d.medianPct)} [${sign(d.minPct)}…${sign(d.maxPct)}] ${d.n} rounds`;
+      });
+      const row = [g.name, `${g.backend}${g.flavor === 'normal' ? '' : ` (${g.flavor} kernel)`}`, g.unit, ...ordered.map(cell), ...deltas];
+      L.push(`| ${row.join(' | ')} |`);
     }
     L.push('');
     L.push('What the backends\' numbers mean:', '');
@@ -188,33 +351,38 @@ export function renderReport(r: Results, manifest: { startedAt: string; source?:
   }
   if (r.notRun.length > 0) {
     L.push('', '## Not run', '');
-    for (const n of r.notRun) L.push(`- ${n.variant} on ${n.backend}: ${n.reason}`);
+    for (const n of r.notRun) L.push(`- ${n.side ?? n.variant} on ${n.backend}: ${n.reason}`);
   }
   if (r.tests.length > 0) {
     // Cases per top-level suite, so a missing or shrunken suite shows.
     const bySuite = new Map<string, Record<'pass' | 'fail' | 'skip' | 'crashed', number>>();
     for (const t of r.tests) {
-      const key = `${t.suite.split('/')[0]}\0${t.variant}\0${t.backend}\0${t.flavor}`;
+      const key = `${t.suite.split('/')[0]}\0${t.side}\0${t.backend}\0${t.flavor}`;
       const c = bySuite.get(key) ?? { pass: 0, fail: 0, skip: 0, crashed: 0 };
       c[t.status]++;
       bySuite.set(key, c);
     }
-    L.push('', '## KUnit suites', '', '| suite | variant | backend | flavor | pass | fail | skip | crashed |', '|---|---|---|---|---|---|---|---|');
+    L.push('', '## KUnit suites', '', '| suite | side | backend | flavor | pass | fail | skip | crashed |', '|---|---|---|---|---|---|---|---|');
     for (const [key, c] of bySuite) {
-      const [suite, variant, backend, fl] = key.split('\0');
-      L.push(`| ${suite} | ${variant} | ${backend} | ${fl} | ${c.pass} | ${c.fail} | ${c.skip} | ${c.crashed} |`);
+      const [suite, side, backend, fl] = key.split('\0');
+      L.push(`| ${suite} | ${side} | ${backend} | ${fl} | ${c.pass} | ${c.fail} | ${c.skip} | ${c.crashed} |`);
     }
   }
   if (r.stress.length > 0) {
-    L.push('', '## KUnit stress totals', '', '| variant | backend | flavor | round | case | totals |', '|---|---|---|---|---|---|');
+    L.push('', '## KUnit stress totals', '', '| side | backend | flavor | round | case | totals |', '|---|---|---|---|---|---|');
     for (const s of r.stress) {
-      L.push(`| ${s.variant} | ${s.backend} | ${s.flavor} | ${s.round} | ${s.suite}.${s.case} | ${Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(' ')} |`);
+      L.push(`| ${s.side} | ${s.backend} | ${s.flavor} | ${s.round} | ${s.suite}.${s.case} | ${Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(' ')} |`);
     }
   }
   const failed = r.tests.filter((t) => t.status === 'fail' || t.status === 'crashed');
   if (failed.length > 0) {
     L.push('', '## Failed KUnit cases', '');
-    for (const t of failed) L.push(`- ${t.variant}/${t.backend}/${t.flavor}: ${t.suite}.${t.case} ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+    for (const t of failed) L.push(`- ${t.side}/${t.backend}/${t.flavor} round ${t.round}: ${t.suite}.${t.case} ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+  }
+  const repro = r.boots.filter((b) => b.reproduce);
+  if (repro.length > 0) {
+    L.push('', '## Reproduce a boot', '');
+    for (const b of repro) L.push(`- ${b.side} on ${b.backend}${b.flavor === 'normal' ? '' : ` (${b.flavor})`}, round ${b.round}:`, '', `  \`\`\`sh\n  ${b.reproduce}\n  \`\`\``, '');
   }
   L.push('');
   return L.join('\n');

@@ -7,14 +7,14 @@
  *           (bisectable, W=1 on the files it touches), then the KUnit suites
  *           through a pipeline run on the requested flavors and backends
  */
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
-import { capture, spawn, killAllChildren } from './proc.ts';
+import { capture, spawn } from './proc.ts';
+import { withInterrupts } from './signals.ts';
 import { readSeries, type Series } from './series.ts';
 import { prepareSource, GIT_IDENTITY, type SourceResult } from './source.ts';
 import { prepareTree, prepareVariant, treesDir } from './variants.ts';
@@ -84,32 +84,75 @@ export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (!(await exists(join(dir, '.git')))) throw new QkError('usage-error', `no edit worktree at ${dir}`, { hint: 'run: npx zx scripts/series.mjs edit' });
-  const out = await mkdtemp(join(tmpdir(), 'qk-export-'));
   const n = Number(await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir }));
   if (n === 0) throw new QkError('usage-error', `${dir} has no commits on the base: nothing to export`);
   const hasDesc = await capture('git', ['config', '--get', `branch.${BRANCH}.description`], { what: 'reading the description', cwd: dir }).then(() => true, () => false);
-  // Stable output: zero From hashes, no version signature, fixed base, no per-run noise.
-  await spawn(
-    'git',
-    ['format-patch', '-q', '--zero-commit', '--no-signature', `--base=${source.baseCommit}`, '--cover-letter', ...(hasDesc ? ['--cover-from-description=subject'] : []), '-o', out, `${source.baseCommit}..HEAD`],
-    { what: 'git format-patch', cwd: dir, env: { LC_ALL: 'C' } },
-  );
-  const files = (await readdir(out)).sort();
-  const patches = files.filter((f) => !f.startsWith('0000-'));
-  // The cover letter takes its sender and date from the last patch, not
-  // from whoever exports it when: re-exporting changes no byte.
-  const coverFile = join(out, '0000-cover-letter.patch');
-  if (await exists(coverFile)) {
-    const last = await readFile(join(out, patches[patches.length - 1]!), 'utf8');
-    await writeFile(coverFile, copyHeaders(await readFile(coverFile, 'utf8'), last, ['From', 'Date']));
-  }
-  for (const old of await readdir(series.dir)) if (/^\d{4}-.*\.patch$/.test(old)) await rm(join(series.dir, old));
-  for (const f of files) await copyFile(join(out, f), join(series.dir, f));
-  const header = (await readFile(join(series.dir, 'series'), 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('#'));
-  await writeFile(join(series.dir, 'series'), [...header, ...patches].join('\n') + '\n');
+  // Staged beside the series (same filesystem: renames into place are atomic).
+  await removeStaleStages(series.dir);
+  const out = join(series.dir, `.export-${process.pid}`);
   await rm(out, { recursive: true, force: true });
-  log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}`);
-  return patches;
+  await mkdir(out);
+  try {
+    // Stable output: zero From hashes, no version signature, fixed base, no per-run noise.
+    await spawn(
+      'git',
+      ['format-patch', '-q', '--zero-commit', '--no-signature', `--base=${source.baseCommit}`, '--cover-letter', ...(hasDesc ? ['--cover-from-description=subject'] : []), '-o', out, `${source.baseCommit}..HEAD`],
+      { what: 'git format-patch', cwd: dir, env: { LC_ALL: 'C' } },
+    );
+    const files = (await readdir(out)).filter((f) => PATCH_FILE.test(f)).sort();
+    const patches = files.filter((f) => !f.startsWith('0000-'));
+    // The cover letter takes its sender and date from the last patch, not
+    // from whoever exports it when: re-exporting changes no byte.
+    const coverFile = join(out, '0000-cover-letter.patch');
+    if (await exists(coverFile)) {
+      const last = await readFile(join(out, patches[patches.length - 1]!), 'utf8');
+      await writeFile(coverFile, copyHeaders(await readFile(coverFile, 'utf8'), last, ['From', 'Date']));
+    }
+    await installExport(series.dir, out, files);
+    log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}`);
+    return patches;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** The format-patch files of a series directory: NNNN-*.patch. */
+const PATCH_FILE = /^\d{4}-.*\.patch$/;
+
+/**
+ * Move freshly exported patch files (cover letter included) from stagedDir
+ * into seriesDir so that a crash at any point leaves a usable series: every
+ * new file is renamed into place first, then the new `series` file (its `#`
+ * comment lines kept), and only then are old patch files that are no longer
+ * part of the series removed. stagedDir must be on seriesDir's filesystem.
+ */
+export async function installExport(seriesDir: string, stagedDir: string, patchNames: readonly string[]): Promise<void> {
+  const seriesFile = join(seriesDir, 'series');
+  const header = (await readFile(seriesFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('#'));
+  const listed = patchNames.filter((f) => !f.startsWith('0000-'));
+  const stagedSeries = join(stagedDir, 'series');
+  await writeFile(stagedSeries, [...header, ...listed].join('\n') + '\n');
+  for (const f of patchNames) await rename(join(stagedDir, f), join(seriesDir, f));
+  await rename(stagedSeries, seriesFile);
+  const keep = new Set(patchNames);
+  for (const old of await readdir(seriesDir)) if (PATCH_FILE.test(old) && !keep.has(old)) await rm(join(seriesDir, old));
+}
+
+/** Remove staging directories that exports killed midway left behind. */
+async function removeStaleStages(seriesDir: string): Promise<void> {
+  for (const name of await readdir(seriesDir)) {
+    const pid = /^\.export-(\d+)$/.exec(name)?.[1];
+    if (pid && !processAlive(Number(pid))) await rm(join(seriesDir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Replace mail headers (with their folded continuation lines) by the source's. */
@@ -201,7 +244,7 @@ export async function seriesCheck(
       {
         source: { kind: 'debian' },
         seriesDir: series.dir,
-        variants: ['patched'],
+        sides: [{ name: 'patched', variant: 'patched', cmdline: [] }],
         backends: c.backends,
         smp: 2,
         memoryMB: 2048,
@@ -218,6 +261,8 @@ export async function seriesCheck(
         extraCmdline: [],
         modules: [],
         provoke: undefined,
+        tcgThreads: 'single',
+        lockWaitS: 3 * 3600,
         allowInstall: true,
         argv: ['series.mjs', 'check'],
       },
@@ -232,13 +277,12 @@ export async function seriesCheck(
 }
 
 export async function seriesMain(argv: readonly string[]): Promise<number> {
+  return withInterrupts((signal) => seriesCommand(argv, signal));
+}
+
+/** Parse the command line and run the subcommand; signal aborts on Ctrl-C. */
+async function seriesCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const log = consoleLogger();
-  const ac = new AbortController();
-  const onSig = () => {
-    ac.abort();
-    killAllChildren();
-  };
-  process.on('SIGINT', onSig);
   const common = (cmd: Command) =>
     cmd
       .option('--series <dir>', 'series directory', join(REPO_ROOT, 'kernel-patches'))
@@ -265,7 +309,7 @@ export async function seriesMain(argv: readonly string[]): Promise<number> {
       for (const b of backends) if (b !== 'auto' && !(BACKENDS as readonly string[]).includes(b)) throw new QkError('usage-error', `--backend: unknown value '${b}'`);
       const flavors = o.flavors.split(',') as Flavor[];
       for (const f of flavors) if (!(FLAVORS as readonly string[]).includes(f)) throw new QkError('usage-error', `--flavors: unknown value '${f}'`);
-      code = await seriesCheck({ ...o, backends, flavors, jobs: Number(o.jobs) || 2 }, log, ac.signal);
+      code = await seriesCheck({ ...o, backends, flavors, jobs: Number(o.jobs) || 2 }, log, signal);
     });
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -276,10 +320,10 @@ export async function seriesMain(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/series.mjs --help\n`);
       return EXIT_CODE['usage-error'];
     }
-    process.stderr.write(`${formatError(e)}\n`);
-    return exitCodeOf(e);
-  } finally {
-    process.off('SIGINT', onSig);
+    // After Ctrl-C a killed child fails its stage in whatever way: it was interrupted.
+    const err = signal.aborted && !(e instanceof QkError && e.runClass === 'interrupted') ? new QkError('interrupted', 'interrupted', { cause: e }) : e;
+    process.stderr.write(`${formatError(err)}\n`);
+    return exitCodeOf(err);
   }
 }
 

@@ -56,6 +56,11 @@ interface BaseState {
   readonly identity: string;
 }
 
+/** The key of the base repository a source gives (its directory under bases/). */
+export async function sourceKey(spec: SourceSpec): Promise<string> {
+  return shortHash(sha256(await sourceIdentity(spec)));
+}
+
 export async function prepareSource(spec: SourceSpec, o: { workDir: string; log: Logger; logFile: string }): Promise<SourceResult> {
   const identity = await sourceIdentity(spec);
   const key = shortHash(sha256(identity));

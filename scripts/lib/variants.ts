@@ -7,7 +7,6 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { simpleGit } from 'simple-git';
 import { QkError } from './errors.ts';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
 import { spawn, capture } from './proc.ts';
@@ -84,30 +83,25 @@ export async function prepareTree(
 
   // The tree is about to change: until the new state is written, it is unknown.
   await rm(stateFile, { force: true });
-  // A small, fixed environment: English messages (we parse them) and no
-  // editor variables (simple-git refuses to run with EDITOR set).
-  const sg = simpleGit({ baseDir: src }).env({
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: process.env['HOME'] ?? '/root',
-    LC_ALL: 'C',
-    ...GIT_IDENTITY,
-  });
+  // English messages: failedFilesFromAm and amSummary parse them.
+  const amOptions = { cwd: src, logFile: o.logFile, env: { LC_ALL: 'C', ...GIT_IDENTITY }, allowFailure: true, timeoutMs: 10 * 60_000 } as const;
   for (const [i, p] of patches.entries()) {
-    try {
-      await sg.raw(['am', '--3way', '--keep-non-patch', p.path]);
-    } catch (e) {
-      const out = e instanceof Error ? e.message : String(e);
-      await sg.raw(['am', '--abort']).catch(() => undefined);
-      const files = failedFilesFromAm(out);
-      throw new QkError(
-        'apply-failure',
-        `patch ${i + 1}/${patches.length} ${p.name} does not apply to ${o.source.version} (${o.source.baseCommit.slice(0, 12)})${files.length ? `: conflicts in ${files.join(', ')}` : ''}`,
-        {
-          details: amSummary(out),
-          hint: `rebase the series onto this base: git am --3way the series on ${o.source.description}, resolve, and export it again into ${o.series.dir}`,
-        },
-      );
+    const am = await spawn('git', ['am', '--3way', '--keep-non-patch', p.path], { what: `applying ${p.name}`, ...amOptions });
+    if (am.exitCode === 0 && !am.timedOut) continue;
+    await spawn('git', ['am', '--abort'], { what: 'git am --abort', ...amOptions });
+    if (am.timedOut) {
+      throw new QkError('infra-error', `applying ${p.name} failed: git am timed out after ${amOptions.timeoutMs / 60_000} min`, { logFile: o.logFile });
     }
+    const files = failedFilesFromAm(am.output);
+    throw new QkError(
+      'apply-failure',
+      `patch ${i + 1}/${patches.length} ${p.name} does not apply to ${o.source.version} (${o.source.baseCommit.slice(0, 12)})${files.length ? `: conflicts in ${files.join(', ')}` : ''}`,
+      {
+        details: amSummary(am.output),
+        logFile: o.logFile,
+        hint: `rebase the series onto this base: git am --3way the series on ${o.source.description}, resolve, and export it again into ${o.series.dir}`,
+      },
+    );
   }
   const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src });
   await writeJsonAtomic(stateFile, { baseCommit: o.source.baseCommit, seriesHash, head } satisfies TreeState);

@@ -12,7 +12,8 @@ describe('command line', () => {
   it('has working defaults', () => {
     const o = parse([]);
     expect(o.backends).toEqual(['auto', 'uml']);
-    expect(o.variants).toEqual(['baseline', 'patched']);
+    expect(o.sides).toEqual([{ name: 'baseline', variant: 'baseline', cmdline: [] }, { name: 'patched', variant: 'patched', cmdline: [] }]);
+    expect(o.tcgThreads).toBe('single');
     expect(o.source).toEqual({ kind: 'debian' });
     expect(o.allowInstall).toBe(true);
     expect(o.smp).toBe(2);
@@ -37,6 +38,8 @@ describe('command line', () => {
     [['--ref', 'v6.12'], /--ref goes with/],
     [['--run-id', 'a b'], /--run-id/],
     [['--modules', 'x;rm'], /not a module name/],
+    [['--side', 'on=patched:a=1', '--variants', 'baseline'], /--variants or --side/],
+    [['--side', 'on'], /NAME=TREE/],
   ];
   for (const [argv, msg] of bad) {
     it(`rejects ${argv.join(' ') || '(empty)'}`, () => {
@@ -51,6 +54,11 @@ describe('command line', () => {
       expect((err as Error).message).toMatch(msg);
     });
   }
+
+  it('takes sides on one tree with different command lines', () => {
+    const o = parse(['--side', 'off=patched:skb_qmempool=off', '--side', 'on=patched:skb_qmempool=on']);
+    expect(o.sides.map((s) => `${s.name}:${s.variant}:${s.cmdline.join(' ')}`)).toEqual(['off:patched:skb_qmempool=off', 'on:patched:skb_qmempool=on']);
+  });
 
   it('makes sortable, unique run ids', () => {
     const id = newRunId(new Date(Date.UTC(2026, 10, 27, 1, 2, 3)));

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConsoleWatcher, matchFinding, parseProtoLine, stripPrintkPrefix, verdict, worstClass } from '../../scripts/lib/console.ts';
+import { matchFinding, parseProtoLine, stripPrintkPrefix, worstClass } from '../../scripts/lib/console.ts';
+import { classify } from '../../scripts/lib/classify.ts';
 import { parseConsoleLog } from '../../scripts/lib/parsecmd.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8');
@@ -86,20 +87,16 @@ describe('guest protocol', () => {
   });
 
   it('a guest without the sentinel is a boot failure, a non-zero status a test failure', () => {
-    const w = new ConsoleWatcher();
-    w.push('QK-BEGIN {"proto":1}');
-    expect(verdict(w, 'exited', 0).class).toBe('boot-failure');
-    w.push('QK-END {"status":1}');
-    expect(verdict(w, 'exited', 0).class).toBe('test-failure');
-    const none = new ConsoleWatcher();
-    expect(verdict(none, 'exited', 0).reason).toMatch(/before its init started/);
-    expect(verdict(none, 'timeout', 0).class).toBe('hang');
+    const begin = 'QK-BEGIN {"proto":1}';
+    expect(classify([begin], 'exited').verdict.class).toBe('boot-failure');
+    expect(classify([begin, 'QK-END {"status":1}'], 'exited').verdict.class).toBe('test-failure');
+    expect(classify([], 'exited').verdict.reason).toMatch(/before its init started/);
+    expect(classify([], 'timeout').verdict.class).toBe('hang');
+    expect(classify([begin], 'silence').verdict.class).toBe('hang');
   });
 
   it('failed KUnit cases make an otherwise clean boot a test failure', () => {
-    const w = new ConsoleWatcher();
-    w.push('QK-BEGIN {"proto":1}');
-    w.push('QK-END {"status":0}');
-    expect(verdict(w, 'exited', 2)).toMatchObject({ class: 'test-failure', reason: '2 KUnit case(s) failed' });
+    const lines = ['QK-BEGIN {"proto":1}', 'KTAP version 1', '1..2', 'not ok 1 a', 'not ok 2 b', 'QK-END {"status":0}'];
+    expect(classify(lines, 'exited').verdict).toMatchObject({ class: 'test-failure', reason: '2 KUnit case(s) failed' });
   });
 });

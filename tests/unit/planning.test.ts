@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { archesFor, bootPlan, targetsFor } from '../../scripts/lib/pipeline.ts';
-import { guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
+import { archesFor, bootPlan, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
+import { reproduceCommand } from '../../scripts/lib/pipeline.ts';
+import { bootCommand, guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
+import { shellQuote } from '../../scripts/lib/quote.ts';
 import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
@@ -17,13 +19,35 @@ describe('planning', () => {
     expect(archesFor(['uml'])).toEqual(['um']);
   });
 
-  it('interleaves variants and alternates who goes first', () => {
-    const p = bootPlan(2, ['tcg', 'uml'], ['baseline', 'patched']);
-    expect(p.map((s) => `${s.round}${s.backend[0]}${s.variant[0]}`)).toEqual(['0tb', '0tp', '0ub', '0up', '1tp', '1tb', '1up', '1ub']);
+  it('interleaves sides, alternates who goes first and records the position', () => {
+    const p = bootPlan(2, ['tcg', 'uml'], sidesFromVariants(['baseline', 'patched']));
+    expect(p.map((s) => `${s.round}${s.backend[0]}${s.side.name[0]}${s.position}`)).toEqual(['0tb0', '0tp1', '0ub0', '0up1', '1tp0', '1tb1', '1up0', '1ub1']);
+    expect(p.map((s) => s.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('reads sides: a tree plus kernel arguments', () => {
+    expect(parseSide('off=patched:skb_qmempool=off')).toEqual({ name: 'off', variant: 'patched', cmdline: ['skb_qmempool=off'] });
+    expect(parseSide('base=baseline')).toEqual({ name: 'base', variant: 'baseline', cmdline: [] });
+    expect(parseSide('two=patched:a=1  b')).toEqual({ name: 'two', variant: 'patched', cmdline: ['a=1', 'b'] });
+    expect(() => parseSide('x=mainline')).toThrow(/unknown kernel tree 'mainline'/);
+    expect(() => parseSide('no tree')).toThrow(/NAME=TREE/);
+  });
+
+  it('checks flag combinations before anything is built', () => {
+    const base = { sides: sidesFromVariants(['baseline']), backends: ['tcg'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r' };
+    expect(planRun(base).kernels.map((k) => `${k.variant}/${k.target.arch}`)).toEqual(['baseline/x86_64']);
+    expect(() => planRun({ ...base, backends: ['auto'], flavors: ['debug'] })).toThrow(/--backend auto needs the normal flavor/);
+    expect(() => planRun({ ...base, workDir: '/my runs' })).toThrow(/white space/);
+    expect(() => planRun({ ...base, sides: [parseSide('a=patched'), parseSide('a=baseline')] })).toThrow(/given twice/);
+    expect(() => planRun({ ...base, backends: ['uml'], flavors: ['kcsan'] })).toThrow(/nothing to build/);
+    // Two sides on one tree build it once.
+    const two = planRun({ ...base, sides: [parseSide('off=patched:x=0'), parseSide('on=patched:x=1')] });
+    expect(two.variants).toEqual(['patched']);
+    expect(two.kernels).toHaveLength(1);
   });
 
   it('boots debug flavors on QEMU backends only, and builds them for x86_64 only', () => {
-    const p = bootPlan(1, ['tcg', 'uml'], ['patched'], ['normal', 'kcsan']);
+    const p = bootPlan(1, ['tcg', 'uml'], sidesFromVariants(['patched']), ['normal', 'kcsan']);
     expect(p.map((s) => `${s.flavor}/${s.backend}`)).toEqual(['normal/tcg', 'normal/uml', 'kcsan/tcg']);
     expect(targetsFor(['x86_64', 'um'], ['normal', 'debug']).map(targetName)).toEqual(['x86_64', 'um', 'x86_64-debug']);
   });
@@ -55,7 +79,8 @@ describe('argv builders', () => {
   it('builds QEMU command lines per backend', () => {
     const base = { kernel: '/k/bzImage', initrd: '/k/i.cpio', smp: 2, memoryMB: 512, cmdline };
     const tcg = qemuArgs({ ...base, backend: 'tcg' });
-    expect(tcg).toContain('tcg,thread=multi');
+    expect(tcg).toContain('tcg,thread=single');
+    expect(qemuArgs({ ...base, backend: 'tcg', tcgThreads: 'multi' })).toContain('tcg,thread=multi');
     expect(tcg.slice(tcg.indexOf('-smp'), tcg.indexOf('-smp') + 2)).toEqual(['-smp', '2']);
     expect(tcg).toContain('-no-reboot');
     const append = tcg[tcg.indexOf('-append') + 1]!;
@@ -64,6 +89,27 @@ describe('argv builders', () => {
     expect(icount).toEqual(expect.arrayContaining(['-icount', 'shift=0,align=off,sleep=off', 'tcg,thread=single']));
     const kvm = qemuArgs({ ...base, backend: 'kvm' });
     expect(kvm).toEqual(expect.arrayContaining(['-accel', 'kvm', '-cpu', 'host']));
+  });
+
+  it('numbers attempts and names sides on the command line, and refuses white space', () => {
+    const c = guestCmdline({ run: 'r', variant: 'patched', side: 'off', backend: 'tcg', modules: [], attempt: 2 }, image);
+    expect(c).toEqual(expect.arrayContaining(['qk_side=off', 'qk_attempt=2']));
+    const spaced: ImageResult = { ...image, kind: 'hostfs', path: '/my runs/image-um' };
+    expect(() => guestCmdline({ run: 'r', variant: 'baseline', backend: 'uml', modules: [] }, spaced)).toThrow(/white space/);
+  });
+
+  it('builds the argument vector inside the boot stage, and a pasteable reproducer', () => {
+    const guest = { run: 'r', variant: 'baseline', backend: 'tcg' as const, modules: [], attempt: 1 };
+    const b = bootCommand({ backend: 'tcg', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, guest, extraCmdline: ['x=1'], tcgThreads: 'single' });
+    expect(b.cmd).toBe('qemu-system-x86_64');
+    expect(shellQuote([b.cmd, ...b.args])).toContain("-append 'console=ttyS0 panic=-1 rdinit=/init qk_run=r qk_variant=baseline qk_backend=tcg qk_moddir=/qk/modules qk_attempt=1 x=1'");
+    // The KVM probe is a request like any other, with probe: true.
+    const p = bootCommand({ backend: 'kvm', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, guest, extraCmdline: [], tcgThreads: 'single', probe: true });
+    expect(p.args.slice(p.args.indexOf('-smp'), p.args.indexOf('-smp') + 4)).toEqual(['-smp', '1', '-m', '512M']);
+    expect(p.cmdline).toContain('qk_probe=1');
+    const u = bootCommand({ backend: 'uml', kernel: '/k/linux', image: { ...image, init: '/w/init' }, smp: 2, memoryMB: 256, guest, extraCmdline: [], tcgThreads: 'single' });
+    expect(u.cmd).toBe('/k/linux');
+    expect(reproduceCommand(['--backend', 'tcg', '--run-id', 'x', '--append', 'a b'])).toMatch(/&& npx zx scripts\/run\.mjs --backend tcg --append 'a b'$/);
   });
 
   it('boots UML on a read-only hostfs root with our init', () => {

@@ -1,0 +1,124 @@
+/**
+ * The typed plan of a run, made and checked before anything is built: the
+ * sides to compare (a kernel tree plus its command line), the kernels each
+ * needs, and the boots in order. A flag combination that cannot work is
+ * refused here, not after twenty minutes of compiling.
+ */
+import { QkError } from './errors.ts';
+import { targetName, type Arch, type Flavor, type Target } from './kbuild.ts';
+import { VARIANTS, type Backend, type Side, type VariantName } from './results.ts';
+import type { RunOptions, BackendChoice } from './pipeline.ts';
+
+export interface KernelPlan {
+  readonly variant: VariantName;
+  readonly target: Target;
+}
+
+export interface BootStep {
+  /** 0-based index of the boot in the run. */
+  readonly seq: number;
+  readonly round: number;
+  /** 0-based place within the round for its flavor and backend. */
+  readonly position: number;
+  readonly flavor: Flavor;
+  readonly backend: Backend;
+  readonly side: Side;
+}
+
+export interface RunPlan {
+  readonly sides: readonly Side[];
+  /** Kernel trees the sides need, in a fixed order (also the lock order). */
+  readonly variants: readonly VariantName[];
+  readonly arches: readonly Arch[];
+  readonly kernels: readonly KernelPlan[];
+  /** Boots that were asked for and cannot happen, with why. */
+  readonly notRun: readonly { side: string; variant: string; backend: string; reason: string }[];
+}
+
+const QEMU_BACKENDS: ReadonlySet<BackendChoice> = new Set(['auto', 'kvm', 'tcg', 'icount']);
+
+export function archesFor(backends: readonly BackendChoice[]): Arch[] {
+  const a: Arch[] = [];
+  if (backends.some((b) => QEMU_BACKENDS.has(b))) a.push('x86_64');
+  if (backends.includes('uml')) a.push('um');
+  return a;
+}
+
+/** Builds needed: every flavor on x86_64, only the normal flavor on UML. */
+export function targetsFor(arches: readonly Arch[], flavors: readonly Flavor[]): Target[] {
+  const out: Target[] = [];
+  for (const flavor of flavors) {
+    for (const arch of arches) {
+      if (flavor !== 'normal' && arch !== 'x86_64') continue;
+      out.push({ arch, flavor });
+    }
+  }
+  return out;
+}
+
+/** The default sides: one per variant, the series' own command line only. */
+export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
+  return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
+}
+
+/**
+ * Parse `--side NAME=TREE[:ARGS]`: e.g. `off=patched:skb_qmempool=off`.
+ * ARGS are kernel arguments separated by spaces.
+ */
+export function parseSide(spec: string): Side {
+  const m = /^([\w.-]+)=(\w+)(?::(.*))?$/.exec(spec.trim());
+  if (!m) throw new QkError('usage-error', `--side '${spec}': expected NAME=TREE[:KERNEL ARGS], e.g. off=patched:skb_qmempool=off`);
+  const variant = m[2]!;
+  if (!(VARIANTS as readonly string[]).includes(variant)) throw new QkError('usage-error', `--side '${spec}': unknown kernel tree '${variant}' (choose from ${VARIANTS.join(', ')})`);
+  return { name: m[1]!, variant: variant as VariantName, cmdline: (m[3] ?? '').split(/\s+/).filter(Boolean) };
+}
+
+/**
+ * Boot order: rounds outermost, then flavors and backends, then sides, so
+ * the sides of a round sit side by side in time; which side goes first
+ * alternates from round to round. Checker flavors boot on QEMU only.
+ */
+export function bootPlan(rounds: number, backends: readonly Backend[], sides: readonly Side[], flavors: readonly Flavor[] = ['normal']): BootStep[] {
+  const plan: BootStep[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const flavor of flavors) {
+      for (const backend of backends) {
+        if (flavor !== 'normal' && backend === 'uml') continue;
+        const order = round % 2 === 0 ? sides : [...sides].reverse();
+        order.forEach((side, position) => plan.push({ seq: plan.length, round, position, flavor, backend, side }));
+      }
+    }
+  }
+  return plan;
+}
+
+/** Make and check the plan. Throws a usage error for what cannot work. */
+export function planRun(o: Pick<RunOptions, 'sides' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId'>): RunPlan {
+  if (o.sides.length === 0) throw new QkError('usage-error', 'nothing to run: no side (--variants or --side) given');
+  const names = new Set<string>();
+  for (const s of o.sides) {
+    if (names.has(s.name)) throw new QkError('usage-error', `side '${s.name}' is given twice`);
+    names.add(s.name);
+  }
+  if (o.backends.includes('auto') && !o.flavors.includes('normal')) {
+    throw new QkError('usage-error', '--backend auto needs the normal flavor: the KVM probe boots the normal kernel', { hint: 'add normal to --flavors, or name the backend (tcg, kvm)' });
+  }
+  // Kbuild cannot build in a path with white space, and UML's init path goes on its command line.
+  for (const [flag, dir] of [['--work-dir', o.workDir], ['-o/--output', o.outputDir]] as const) {
+    if (/\s/.test(dir)) throw new QkError('usage-error', `${flag} '${dir}' contains white space: the kernel's build system and command line cannot take such paths`, { hint: `choose a ${flag} without spaces` });
+  }
+  const arches = archesFor(o.backends);
+  const variants = VARIANTS.filter((v) => o.sides.some((s) => s.variant === v));
+  const kernels = targetsFor(arches, o.flavors).flatMap((target) => variants.map((variant) => ({ variant, target })));
+  const notRun: RunPlan['notRun'][number][] = [];
+  for (const f of o.flavors) {
+    if (f === 'normal' || !o.backends.includes('uml')) continue;
+    for (const s of o.sides) notRun.push({ side: s.name, variant: s.variant, backend: 'uml', reason: `the ${f} flavor is built for x86_64 only (QEMU backends)` });
+  }
+  if (kernels.length === 0) throw new QkError('usage-error', 'nothing to build: the flavors asked for do not run on the backends asked for', { hint: 'checker flavors (debug, kcsan) need a QEMU backend' });
+  return { sides: o.sides, variants, arches, kernels, notRun };
+}
+
+export function kernelName(k: KernelPlan): string {
+  return `${k.variant}/${targetName(k.target)}`;
+}

@@ -1,0 +1,272 @@
+/**
+ * The run directory and everything written into it. One Recorder owns
+ * manifest.json, results.json and report.md of a run; each boot attempt
+ * leaves its console log and, beside it, a facts file with what the console
+ * does not say (how the boot ended, wall time, exit code, argument vector).
+ * results.json is a pure function of those files and the manifest
+ * (`assembleResults`): `parse.mjs --run DIR` rebuilds it byte for byte.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { z } from 'zod';
+import { EXIT_CODE, QkError, formatError, type RunClass } from './errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
+import { worstClass } from './console.ts';
+import { shellQuote } from './quote.ts';
+import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BootRecord, type Metric, type StressRecord, type TestRecord } from './results.ts';
+import type { Logger } from './log.ts';
+
+/** What one boot attempt was, beyond its console log. */
+export const AttemptFacts = z.object({
+  factsVersion: z.literal(1),
+  seq: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+  side: z.string(),
+  variant: z.enum(VARIANTS),
+  backend: z.enum(BACKENDS),
+  flavor: z.enum(FLAVOR_NAMES),
+  arch: z.enum(['x86_64', 'um']),
+  round: z.number().int().nonnegative(),
+  position: z.number().int().nonnegative(),
+  /** Relative to the run directory. */
+  consoleLog: z.string(),
+  ending: z.enum(BOOT_ENDINGS),
+  wallMs: z.number().nonnegative(),
+  exitCode: z.number().int().nullable(),
+  /** The program and its arguments. */
+  argv: z.array(z.string()),
+  /** The kernel command line of this boot. */
+  kernelCmdline: z.string(),
+});
+export type AttemptFacts = z.infer<typeof AttemptFacts>;
+
+export interface StageRecord {
+  stage: string;
+  variant?: string;
+  arch?: string;
+  backend?: string;
+  wallMs: number;
+  cached: boolean;
+  status: 'ok' | 'failed';
+}
+
+export interface Manifest {
+  schemaVersion: 2;
+  runId: string;
+  state: 'running' | 'complete' | 'failed' | 'interrupted';
+  class?: RunClass;
+  exitCode?: number;
+  error?: string;
+  startedAt: string;
+  finishedAt?: string;
+  wallMs?: number;
+  argv: readonly string[];
+  /** A shell command that runs this run again (a new run id). */
+  reproduce: string;
+  tool: { version: string; commit: string | undefined; dirty: boolean | undefined };
+  host: { hostname: string; os: string; kernel: string; cpus: number; memoryGiB: number; kvm: boolean };
+  toolchain: Record<string, string | undefined>;
+  options: Record<string, unknown>;
+  sides: readonly Side[];
+  source?: { description: string; version: string; baseCommit: string; key: string };
+  series?: { dir: string; hash: string; patches: string[] };
+  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
+  backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string };
+  stages: StageRecord[];
+  /** Boots that were planned and cannot happen. */
+  notRun: { side: string; variant: string; backend: string; reason: string }[];
+  /** Facts files of every boot attempt, in order (relative to the run directory). */
+  boots: string[];
+}
+
+export interface Attempt {
+  readonly facts: AttemptFacts;
+  readonly lines: readonly string[];
+}
+
+/**
+ * results.json from the run's facts: each boot step's attempts classified,
+ * a crash confirmed or found flaky (classify.ts), records tagged with side,
+ * round and position. Pure: the live run and `parse.mjs --run` both call it.
+ */
+export function assembleResults(input: { runId: string; errorClass: RunClass | undefined; sides: readonly Side[]; notRun: Manifest['notRun']; attempts: readonly Attempt[] }): Results {
+  const boots: BootRecord[] = [];
+  const tests: TestRecord[] = [];
+  const metrics: Metric[] = [];
+  const stress: StressRecord[] = [];
+  const notRun: Results['notRun'] = [...input.notRun];
+  const bySeq = new Map<number, Attempt[]>();
+  for (const a of input.attempts) bySeq.set(a.facts.seq, [...(bySeq.get(a.facts.seq) ?? []), a]);
+  for (const seq of [...bySeq.keys()].sort((a, b) => a - b)) {
+    const group = (bySeq.get(seq) ?? []).sort((a, b) => a.facts.attempt - b.facts.attempt);
+    const judged: Classification[] = group.map((a) => classify(a.lines, a.facts.ending));
+    const c = confirm(judged.map((j) => ({ class: j.verdict.class, findings: j.verdict.findings, signature: j.signature })));
+    const chosen = judged[c.chosen];
+    const f = group[c.chosen]?.facts;
+    if (!chosen || !f) continue;
+    const v = chosen.verdict;
+    const origin = { side: f.side, variant: f.variant, backend: f.backend, flavor: f.flavor, round: f.round, position: f.position };
+    const cls: RunClass = c.flaky && v.class === 'ok' ? 'flaky' : v.class;
+    boots.push({
+      ...origin,
+      arch: f.arch,
+      seq,
+      class: cls,
+      reason: c.flaky ? `${v.reason}; attempt ${c.flaky.attempt} crashed (${c.flaky.class}) and ${group.length - 1} more boot(s) did not repeat it` : v.reason,
+      findings: [...v.findings],
+      ...(chosen.signature ? { signature: chosen.signature } : {}),
+      reachedUserspace: v.reachedUserspace,
+      guestStatus: v.guestStatus ?? null,
+      wallMs: f.wallMs,
+      consoleLog: f.consoleLog,
+      cmdline: f.kernelCmdline,
+      reproduce: shellQuote(f.argv),
+      attempts: group.map((a, i) => {
+        const j = judged[i] ?? chosen;
+        return { attempt: a.facts.attempt, class: j.verdict.class, reason: j.verdict.reason, ...(j.signature ? { signature: j.signature } : {}), consoleLog: a.facts.consoleLog, wallMs: a.facts.wallMs };
+      }),
+      ...(c.flaky ? { flaky: { class: c.flaky.class, ...(c.flaky.signature ? { signature: c.flaky.signature } : {}), attempt: c.flaky.attempt } } : {}),
+      kunit: { ...chosen.ktap.counts },
+    });
+    for (const s of chosen.stress) stress.push({ ...origin, suite: s.suite, case: s.case, values: { ...s.values } });
+    for (const k of chosen.ktap.cases) tests.push({ ...origin, suite: k.suite, case: k.name, status: k.status, ...(k.reason ? { reason: k.reason } : {}) });
+    for (const b of chosen.bench) {
+      const { suite, case: name, unit, loops, samples, ...guest } = b;
+      metrics.push({ name: `${suite}/${name}`, suite, case: name, unit, ...origin, boot: seq, samples, ...(loops ? { loops } : {}), guest });
+    }
+    if (cls !== 'ok' && cls !== 'flaky' && v.guestStatus === undefined) {
+      notRun.push({ side: f.side, variant: f.variant, backend: f.backend, reason: `round ${f.round}${f.flavor === 'normal' ? '' : ` (${f.flavor})`}: the guest did not finish (${cls}); what it had not run yet did not run` });
+    }
+  }
+  const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
+  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, boots, tests, metrics, stress, notRun });
+}
+
+export function reportContext(m: Manifest): Parameters<typeof renderReport>[1] {
+  return { startedAt: m.startedAt, reproduce: m.reproduce, ...(m.source ? { source: m.source } : {}), ...(m.series ? { series: m.series } : {}) };
+}
+
+const serialize = (r: Results): string => JSON.stringify(r, null, 2) + '\n';
+
+export class Recorder {
+  private readonly attempts: Attempt[] = [];
+  private errorClass: RunClass | undefined;
+
+  private constructor(
+    readonly runDir: string,
+    readonly manifest: Manifest,
+    private readonly log: Logger,
+  ) {}
+
+  get logs(): string {
+    return join(this.runDir, 'logs');
+  }
+
+  /** Create the run directory (atomically: an existing one is refused) and the first manifest. */
+  static async create(outputDir: string, manifest: Manifest, log: Logger): Promise<Recorder> {
+    const runDir = join(outputDir, manifest.runId);
+    await mkdir(outputDir, { recursive: true });
+    try {
+      await mkdir(runDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new QkError('usage-error', `run directory ${runDir} already exists`, { hint: 'choose another --run-id' });
+      throw new QkError('infra-error', `cannot create the run directory ${runDir}: ${(e as Error).message}`, { cause: e });
+    }
+    await mkdir(join(runDir, 'logs'));
+    const r = new Recorder(runDir, manifest, log);
+    await r.save();
+    return r;
+  }
+
+  save(): Promise<void> {
+    return writeJsonAtomic(join(this.runDir, 'manifest.json'), this.manifest);
+  }
+
+  /** Run one stage, timing it and recording it in the manifest. */
+  async stage<T>(name: string, tags: Omit<StageRecord, 'stage' | 'wallMs' | 'cached' | 'status'>, fn: () => Promise<T>, isCached: (r: T) => boolean, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw new QkError('interrupted', 'interrupted');
+    const s = Date.now();
+    try {
+      const r = await fn();
+      const rec: StageRecord = { stage: name, ...tags, wallMs: Date.now() - s, cached: isCached(r), status: 'ok' };
+      this.manifest.stages.push(rec);
+      await this.save();
+      const where = [tags.variant, tags.arch, tags.backend].filter(Boolean).join('/');
+      this.log.info(`  ${name}${where ? ` ${where}` : ''}: ${(rec.wallMs / 1000).toFixed(1)} s${rec.cached ? ' (cached)' : ''}`);
+      return r;
+    } catch (e) {
+      this.manifest.stages.push({ stage: name, ...tags, wallMs: Date.now() - s, cached: false, status: 'failed' });
+      if (signal?.aborted) throw new QkError('interrupted', 'interrupted', { cause: e });
+      throw e;
+    }
+  }
+
+  /** Keep a boot attempt: its facts file beside its console log, and its lines for the results. */
+  async recordAttempt(facts: AttemptFacts, lines: readonly string[]): Promise<void> {
+    const file = facts.consoleLog.replace(/\.log$/, '.facts.json');
+    await writeJsonAtomic(join(this.runDir, file), AttemptFacts.parse(facts));
+    this.manifest.boots.push(file);
+    this.attempts.push({ facts, lines });
+    await this.save();
+  }
+
+  /** Path of a log file relative to the run directory. */
+  rel(path: string): string {
+    return relative(this.runDir, path);
+  }
+
+  private async writeResults(): Promise<Results> {
+    const results = assembleResults({ runId: this.manifest.runId, errorClass: this.errorClass, sides: this.manifest.sides, notRun: this.manifest.notRun, attempts: this.attempts });
+    await writeFileAtomic(join(this.runDir, 'results.json'), serialize(results));
+    await writeFileAtomic(join(this.runDir, 'report.md'), renderReport(results, reportContext(this.manifest)));
+    return results;
+  }
+
+  async complete(t0: number): Promise<{ results: Results; class: RunClass; exitCode: number }> {
+    const results = await this.writeResults();
+    Object.assign(this.manifest, { state: 'complete', class: results.class, exitCode: EXIT_CODE[results.class], finishedAt: new Date().toISOString(), wallMs: Date.now() - t0 });
+    await this.save();
+    return { results, class: results.class, exitCode: EXIT_CODE[results.class] };
+  }
+
+  /** Record a failed or interrupted run; returns the error to throw. */
+  async fail(e: unknown, t0: number): Promise<QkError> {
+    const err = e instanceof QkError ? e : new QkError('infra-error', e instanceof Error ? e.message : String(e), { cause: e });
+    this.errorClass = err.runClass;
+    Object.assign(this.manifest, {
+      state: err.runClass === 'interrupted' ? 'interrupted' : 'failed',
+      class: err.runClass,
+      exitCode: err.exitCode,
+      error: formatError(err),
+    });
+    await this.writeResults().catch(() => undefined);
+    Object.assign(this.manifest, { finishedAt: new Date().toISOString(), wallMs: Date.now() - t0 });
+    await this.save();
+    return err;
+  }
+}
+
+/**
+ * Rebuild a stored run's results.json and report.md from its console logs,
+ * facts files and manifest. Returns the texts; the caller decides where they go.
+ */
+export async function regenerate(runDir: string): Promise<{ results: Results; json: string; report: string }> {
+  const text = await readFile(join(runDir, 'manifest.json'), 'utf8').catch(() => {
+    throw new QkError('usage-error', `${runDir} is not a run directory (no manifest.json)`);
+  });
+  const m = JSON.parse(text) as Manifest;
+  if (m.schemaVersion !== 2 || !Array.isArray(m.boots)) {
+    throw new QkError('usage-error', `${runDir} was written by an older version (manifest schema ${String(m.schemaVersion)}) without boot facts files`, { hint: 'read its console logs one at a time: parse.mjs <console.log>' });
+  }
+  const attempts: Attempt[] = [];
+  for (const file of m.boots) {
+    const facts = AttemptFacts.parse(JSON.parse(await readFile(join(runDir, file), 'utf8')));
+    const log = await readFile(join(runDir, facts.consoleLog), 'utf8');
+    attempts.push({ facts, lines: logLines(log) });
+  }
+  const errorClass = m.state === 'complete' ? undefined : m.class;
+  const results = assembleResults({ runId: m.runId, errorClass, sides: m.sides, notRun: m.notRun, attempts });
+  return { results, json: serialize(results), report: renderReport(results, reportContext(m)) };
+}
+

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
 import { checkConfig, describeMismatch, mergeRequests, readFragments } from './kconfig.ts';
-import { spawn } from './proc.ts';
+import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
 
@@ -113,7 +113,8 @@ export interface ConfigResult {
 }
 
 interface ConfigStamp {
-  readonly treeHash: string;
+  /** Hash of what Kconfig reads in the tree (kconfigInputs), not the whole tree. */
+  readonly kconfigHash: string;
   readonly inputs: string;
   readonly configHash: string;
 }
@@ -152,10 +153,11 @@ export async function configure(
   const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson<ConfigStamp>(stampFile);
-  if (stamp && stamp.treeHash === tree.treeHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
+  const kconfigHash = await kconfigInputs(tree.src);
+  if (stamp && stamp.kconfigHash === kconfigHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
     const cfg = await readFile(join(out, '.config'), 'utf8');
     if (sha256(cfg) === stamp.configHash) {
-      await noteCached(o.logFile, `config ${tree.name}/${targetName(target)}: same tree and fragments as ${stampFile}; .config kept`);
+      await noteCached(o.logFile, `config ${tree.name}/${targetName(target)}: same Kconfig files and fragments as ${stampFile}; .config kept`);
       return { arch, target, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
     }
   }
@@ -195,8 +197,23 @@ export async function configure(
     });
   }
   const configHash = sha256(cfg);
-  await writeJsonAtomic(stampFile, { treeHash: tree.treeHash, inputs, configHash } satisfies ConfigStamp);
+  await writeJsonAtomic(stampFile, { kconfigHash, inputs, configHash } satisfies ConfigStamp);
   return { arch, target, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
+}
+
+/**
+ * What the .config of a tree depends on besides our fragments: every Kconfig
+ * file, the defconfigs and config fragments, the kconfig tool and the
+ * Makefiles that set the version and arch. Editing a .c file of the series
+ * leaves it unchanged, so a re-run does not redo config (about 10 s per
+ * build). Read from git's index, which matches HEAD in our clean trees.
+ */
+export async function kconfigInputs(src: string): Promise<string> {
+  const listed = await capture('git', ['ls-files', '-s', '--', ':(glob)**/Kconfig*', ':(glob)arch/*/configs/**', ':(glob)kernel/configs/**', ':(glob)scripts/kconfig/**', 'Makefile', ':(glob)arch/*/Makefile'], {
+    what: 'listing the Kconfig inputs',
+    cwd: src,
+  });
+  return sha256('kconfig-inputs-v1', listed);
 }
 
 function countSet(cfg: string): number {
@@ -220,6 +237,19 @@ interface BuildStamp {
 }
 
 const STEP_RE = /^\s{2}(CC|AS|LD|AR|HOSTCC|HOSTLD|CC \[M\]|LD \[M\]|GEN|OBJCOPY|RUSTC)\s/;
+/** A compiler or linker diagnostic that stops the build: "file.c:12:5: error: ..." or "ld: ... undefined reference". */
+const BUILD_ERROR_RE = /^[^\s:][^:]*:(\d+:(\d+:)?)? (fatal )?error: |undefined reference to /;
+
+/** The compiler's own words from a failed build's output: the first errors, with their context lines. */
+export function compilerErrors(lines: readonly string[], max = 5): string[] {
+  const out: string[] = [];
+  for (const l of lines) {
+    if (!BUILD_ERROR_RE.test(l)) continue;
+    out.push(l.trim());
+    if (out.length >= max) break;
+  }
+  return out;
+}
 
 export async function buildKernel(
   tree: VariantTree,
@@ -241,6 +271,7 @@ export async function buildKernel(
   const label = `build ${tree.name}/${targetName(cfg.target)}`;
   const bar = o.log.progress(label);
   let steps = 0;
+  const errors: string[] = [];
   try {
     await spawn(
       'make',
@@ -253,6 +284,7 @@ export async function buildKernel(
         failClass: 'build-failure',
         tailLines: 60,
         onLine: (line) => {
+          if (errors.length < 5) errors.push(...compilerErrors([line]));
           const m = STEP_RE.exec(line);
           if (m) {
             steps++;
@@ -262,6 +294,17 @@ export async function buildKernel(
         hint: `the full make output is in the log; rebuild by hand with: make -C ${tree.src} O=${out} ARCH=${spec.makeArch}`,
       },
     );
+  } catch (e) {
+    // Lead with what the compiler said: the make tail that follows is mostly "Error 2".
+    if (e instanceof QkError && errors.length > 0) {
+      throw new QkError('build-failure', `${label} failed: ${errors[0]}`, {
+        details: [...errors, '', '(end of the make output:)', ...(e.details ?? '').split('\n').slice(-12)].join('\n'),
+        ...(e.hint ? { hint: e.hint } : {}),
+        logFile: o.logFile,
+        cause: e,
+      });
+    }
+    throw e;
   } finally {
     bar.update(1);
     bar.stop();

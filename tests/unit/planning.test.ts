@@ -6,7 +6,7 @@ import { shellQuote } from '../../scripts/lib/quote.ts';
 import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
 import { parseKernelVersion } from '../../scripts/lib/source.ts';
-import { defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
+import { compilerErrors, defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
 import type { ImageResult } from '../../scripts/lib/image.ts';
 import { copyHeaders, coverLetterDescription, parseCheckpatchTotals } from '../../scripts/lib/seriescmd.ts';
 
@@ -115,6 +115,22 @@ describe('argv builders', () => {
   it('boots UML on a read-only hostfs root with our init', () => {
     const a = umlArgs({ kernel: '/k/linux', init: '/w/init', memoryMB: 256, cmdline: ['qk_run=r1'] });
     expect(a).toEqual(expect.arrayContaining(['mem=256M', 'rootfstype=hostfs', 'rootflags=/', 'ro', 'init=/w/init', 'qk_run=r1']));
+  });
+});
+
+describe('build failures', () => {
+  it('quote the compiler, not make', () => {
+    const out = [
+      '  CC      init/version.o',
+      "/w/src/init/version.c:53:26: error: expected expression before ';' token",
+      '   53 | static int qk_broken = ;',
+      'make[3]: *** [/w/src/scripts/Makefile.build:229: init/version.o] Error 1',
+      "ld: vmlinux.o: in function `start_kernel': undefined reference to `qk_missing'",
+      'include/linux/x.h:1:10: fatal error: y.h: No such file or directory',
+      'make: *** [Makefile:236: __sub-make] Error 2',
+    ];
+    expect(compilerErrors(out)).toEqual([out[1], out[4], out[5]]);
+    expect(compilerErrors(['make: *** Error 2', 'warning: unused'])).toEqual([]);
   });
 });
 

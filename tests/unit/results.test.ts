@@ -103,3 +103,16 @@ describe('report', () => {
     expect(md).toContain('- reproduce: `npx zx scripts/run.mjs`');
   });
 });
+
+describe('a results.json written by schema version 1', () => {
+  it('reads a file the previous version of the tool wrote (tests/fixtures/results-v1.json)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const r = readResults(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results-v1.json'), 'utf8')));
+    expect(r.schemaVersion).toBe(2);
+    expect(r.boots.map((b) => `${b.side}/${b.backend}/${b.round}/${b.position}`)).toEqual(['baseline/tcg/0/0', 'patched/tcg/0/1', 'baseline/uml/0/0', 'patched/uml/0/1']);
+    const m = r.metrics.filter((x) => x.name === 'slab/kmem_cache_alloc_free_256');
+    expect(m.map((x) => `${x.side}/${x.backend}/b${x.boot}`)).toEqual(['baseline/tcg/b0', 'patched/tcg/b1', 'baseline/uml/b2', 'patched/uml/b3']);
+    expect(r.tests.length).toBeGreaterThan(0);
+  });
+});

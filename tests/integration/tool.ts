@@ -1,0 +1,65 @@
+/** Running `npx zx scripts/run.mjs` (and parse.mjs) for the integration tests, in their own directories. */
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Results } from '../../scripts/lib/results.ts';
+import type { Manifest } from '../../scripts/lib/pipeline.ts';
+
+export const REPO = join(__dirname, '..', '..');
+const ZX = join(REPO, 'node_modules', 'zx', 'build', 'cli.js');
+
+export interface Dirs {
+  readonly work: string;
+  readonly out: string;
+  readonly toolLog: string;
+}
+
+export interface ToolRun {
+  readonly runId: string;
+  readonly exitCode: number | undefined;
+  readonly output: string;
+  readonly runDir: string;
+  manifest(): Promise<Manifest>;
+  results(): Promise<Results>;
+}
+
+/** The README's command, `npx zx scripts/run.mjs`, with node named explicitly (tests may narrow PATH). */
+export function startTool(d: Dirs, runId: string, args: readonly string[], env: Record<string, string> = {}) {
+  return execa(process.execPath, [ZX, join(REPO, 'scripts', 'run.mjs'), '--run-id', runId, '-o', d.out, '--work-dir', d.work, ...args], {
+    cwd: REPO,
+    env: { CI: '1', ...env },
+    // A test that sets PATH wants exactly that PATH.
+    extendEnv: !('PATH' in env),
+    all: true,
+    reject: false,
+    stdin: 'ignore',
+  });
+}
+
+export async function finishTool(d: Dirs, runId: string, child: ReturnType<typeof startTool>): Promise<ToolRun> {
+  const res = await child;
+  const output = String(res.all ?? '');
+  await appendFile(d.toolLog, `\n===== ${runId} (exit ${res.exitCode})\n${output}\n`);
+  return runView(d, runId, res.exitCode, output);
+}
+
+export function runView(d: Dirs, runId: string, exitCode: number | undefined, output: string): ToolRun {
+  const runDir = join(d.out, runId);
+  return {
+    runId,
+    exitCode,
+    output,
+    runDir,
+    manifest: async () => JSON.parse(await readFile(join(runDir, 'manifest.json'), 'utf8')) as Manifest,
+    results: async () => Results.parse(JSON.parse(await readFile(join(runDir, 'results.json'), 'utf8'))),
+  };
+}
+
+export function runTool(d: Dirs, runId: string, args: readonly string[], env: Record<string, string> = {}): Promise<ToolRun> {
+  return finishTool(d, runId, startTool(d, runId, args, env));
+}
+
+export async function parseTool(args: readonly string[]): Promise<{ exitCode: number | undefined; output: string }> {
+  const res = await execa(process.execPath, [ZX, join(REPO, 'scripts', 'parse.mjs'), ...args], { cwd: REPO, all: true, reject: false, stdin: 'ignore' });
+  return { exitCode: res.exitCode, output: String(res.all ?? '') };
+}

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
 import { consoleLogger } from './log.ts';
 import { withInterrupts } from './signals.ts';
+import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
 import { parseSide, sidesFromVariants } from './plan.ts';
@@ -74,7 +75,7 @@ export function buildCommand(): Command {
     .option('--modules <list>', 'modules from module/ for the guest to load, in order', 'qk_bench')
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
-    .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', '10800')
+    .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
     .option('-q, --quiet', 'only print the summary and errors')
     .addHelpText(

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { QkError, type RunClass } from './errors.ts';
+import { shellQuote } from './quote.ts';
 
 const live = new Set<number>();
 
@@ -325,11 +326,7 @@ function seconds(ms: number): number {
 }
 
 function commandLine(cmd: string, args: readonly string[]): string {
-  return [cmd, ...args].map(quoteForLog).join(' ');
-}
-
-function quoteForLog(a: string): string {
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+  return shellQuote([cmd, ...args]);
 }
 
 /** cwd and env only when given (execa's option types reject undefined). */

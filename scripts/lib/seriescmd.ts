@@ -15,6 +15,7 @@ import { consoleLogger, type Logger } from './log.ts';
 import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
+import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { readSeries, type Series } from './series.ts';
 import { prepareSource, GIT_IDENTITY, type SourceResult } from './source.ts';
 import { prepareTree, prepareVariant, treesDir } from './variants.ts';
@@ -262,7 +263,7 @@ export async function seriesCheck(
         modules: [],
         provoke: undefined,
         tcgThreads: 'single',
-        lockWaitS: 3 * 3600,
+        lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,
         allowInstall: true,
         argv: ['series.mjs', 'check'],
       },

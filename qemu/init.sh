@@ -75,11 +75,26 @@ oops-once)
 	;;
 esac
 
+# Parameters for module $1 from the command line, as modprobe would pass
+# them: "qk_bench.loops=10" becomes "loops=10". The bench modules (qk_bench*)
+# also get set=$qk_benchset, so one word chooses the cases of all of them.
+modargs() {
+	for w in $($BB cat /proc/cmdline); do
+		case "$w" in
+		"$1."*) echo "${w#"$1".}" ;;
+		esac
+	done
+	case "$1" in
+	qk_bench*) bs=$(param benchset) && echo "set=$bs" ;;
+	esac
+}
+
 # Load and unload each module of a comma-separated list, in order; one
 # that fails to load fails the run.
 load_modules() {
 	for m in $(echo "$1" | $BB tr , ' '); do
-		if ! $BB insmod "$moddir/$m.ko"; then
+		# shellcheck disable=SC2046 # one word per parameter
+		if ! $BB insmod "$moddir/$m.ko" $(modargs "$m"); then
 			echo "qk-init: insmod $m failed"
 			status=1
 			continue

@@ -35,7 +35,13 @@ export interface GuestParams {
   readonly attempt?: number;
   /** The side (tree + command line) this boot belongs to. */
   readonly side?: string;
+  /** Cases the qk_bench* modules run (their `set` parameter). */
+  readonly benchSet?: BenchSet;
 }
+
+/** headline: the cases the report leads with; full: every case and sweep. */
+export const BENCH_SETS = ['headline', 'full'] as const;
+export type BenchSet = (typeof BENCH_SETS)[number];
 
 /** Deliberate failures, for testing the host's handling of them. */
 export const PROVOKE = ['hang', 'warn', 'oops', 'oops-once'] as const;
@@ -48,6 +54,7 @@ export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   if (p.flavor && p.flavor !== 'normal') args.push(`qk_flavor=${p.flavor}`);
   if (p.kunit && p.kunit.length > 0) args.push(`qk_kunit=${p.kunit.join(',')}`);
   if (p.modules.length > 0) args.push(`qk_modules=${p.modules.join(',')}`);
+  if (p.benchSet && p.modules.length > 0) args.push(`qk_benchset=${p.benchSet}`);
   if (p.provoke) args.push(`qk_provoke=${p.provoke}`);
   if (p.probe) args.push('qk_probe=1');
   if (p.attempt !== undefined) args.push(`qk_attempt=${p.attempt}`);

@@ -11,14 +11,17 @@ import { consoleLogger } from './log.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
+import { headlineSummary } from './benchreport.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
 import { parseSide, sidesFromVariants } from './plan.ts';
-import { PROVOKE } from './boot.ts';
+import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import type { SourceSpec } from './source.ts';
 
 const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
 const TCG_THREADS = ['single', 'multi'] as const;
+/** The benchmark modules in module/, loaded in this order. */
+export const DEFAULT_BENCH_MODULES = ['qk_bench', 'qk_bench_queue', 'qk_bench_skb'] as const;
 
 export function newRunId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -61,7 +64,7 @@ export function buildCommand(): Command {
     .option('--series <dir>', 'patch series directory', join(REPO_ROOT, 'kernel-patches'))
     .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
     .option('--memory <MiB>', 'guest memory', '1024')
-    .option('--boots <n>', 'boot rounds per side and backend (interleaved A/B, order alternating)', '1')
+    .option('--boots <n>', 'benchmark rounds per side and backend (interleaved A/B, order alternating; 8 pairs is the least a signed-rank verdict can use)', '8')
     .option('--boot-timeout <s>', 'end a boot that has not finished after this long', '900')
     .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', '120')
     .option('-j, --jobs <n>', 'parallel make jobs', String(availableParallelism()))
@@ -72,7 +75,8 @@ export function buildCommand(): Command {
     .addOption(new Option('--config-profile <name>', 'trimmed: defconfig minus drivers a QEMU guest never uses; full: no trimming').choices(CONFIG_PROFILES).default('trimmed'))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
-    .option('--modules <list>', 'modules from module/ for the guest to load, in order', 'qk_bench')
+    .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order', DEFAULT_BENCH_MODULES.join(','))
+    .addOption(new Option('--bench <set>', 'benchmark cases: headline (the cases the report leads with) or full (every case and sweep: bulk sizes, outstanding counts, cross-CPU)').choices(BENCH_SETS).default('headline'))
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
@@ -122,6 +126,7 @@ interface RawFlags {
   config?: string[];
   append?: string;
   modules: string;
+  bench: (typeof BENCH_SETS)[number];
   provoke?: (typeof PROVOKE)[number];
   install: boolean;
   quiet?: boolean;
@@ -165,6 +170,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     extraFragments: (f.config ?? []).map((c) => resolve(c)),
     extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
     modules,
+    benchSet: f.bench,
     provoke: f.provoke,
     tcgThreads: f.tcgThreads,
     lockWaitS: int('--lock-wait', 0)(f.lockWait),
@@ -196,6 +202,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const log = consoleLogger({ quiet });
   try {
     const out = await withInterrupts((signal) => runPipeline(opts, log, signal));
+    const head = out.results ? headlineSummary(out.results) : [];
+    if (head.length > 0) process.stderr.write(`\n${head.join('\n')}\n`);
     process.stderr.write(`\n${out.class === 'ok' ? 'ok' : `result: ${out.class}`}: ${join(out.runDir, 'report.md')}\n`);
     return out.exitCode;
   } catch (e) {

@@ -325,6 +325,11 @@ export interface ModuleResult {
 }
 
 /** Build the out-of-tree module(s) in module/ against one variant's build. */
+/** The modules (`obj-m += x.o` lines) a Kbuild file builds; `x-y := a.o b.o` lines list objects, not modules. */
+export function kbuildModules(kbuild: string): string[] {
+  return [...kbuild.matchAll(/^obj-m\s*[+:]?=\s*(.*)$/gm)].flatMap((m) => m[1]!.match(/[\w-]+\.o/g) ?? []);
+}
+
 export async function buildModules(
   tree: VariantTree,
   kb: BuildResult,
@@ -337,7 +342,7 @@ export async function buildModules(
   for (const f of files) await syncFile(join(srcDir, f), join(dir, f));
   const key = sha256('mod-v1', kb.key, ...files.flatMap((f, i) => [f, hashes[i]!]));
   const stampFile = join(dir, '.qk-module.json');
-  const objs = (await readFile(join(srcDir, 'Kbuild'), 'utf8')).match(/[\w-]+\.o/g) ?? [];
+  const objs = kbuildModules(await readFile(join(srcDir, 'Kbuild'), 'utf8'));
   const kos = objs.map((o2) => join(dir, o2.replace(/\.o$/, '.ko')));
   const stamp = await readJson<{ key: string }>(stampFile);
   if (stamp?.key === key && (await Promise.all(kos.map(exists))).every(Boolean)) {

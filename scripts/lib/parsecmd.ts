@@ -12,6 +12,7 @@ import type { KtapResult } from './ktap.ts';
 import type { BenchLine } from './results.ts';
 import { regenerate, AttemptFacts } from './recorder.ts';
 import { writeFileAtomic } from './fsutil.ts';
+import { writeBenchArtifacts } from './charts.ts';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 
 export interface ParsedLog {
@@ -41,7 +42,7 @@ export function renderParsed(p: ParsedLog): string {
   if (p.signature) L.push(`signature: ${p.signature}`);
   L.push(`kunit: ${c.pass} pass, ${c.fail} fail, ${c.skip} skip, ${c.crashed} crashed`);
   for (const k of p.ktap.cases) if (k.status !== 'pass') L.push(`  ${k.suite}.${k.name}: ${k.status}${k.reason ? ` (${k.reason})` : ''}`);
-  for (const b of p.bench) L.push(`bench: ${b.suite}/${b.case} ${b.unit}: ${b.samples.join(' ')}`);
+  for (const b of p.bench) L.push(`bench: ${b.suite}/${b.case} ${b.status === 'ok' ? `${b.unit}: ${(b.samples ?? []).join(' ')}` : `${b.status}: ${b.reason}`}`);
   for (const e of p.protocolErrors) L.push(`protocol error: line ${e.line}: ${e.error}`);
   return L.join('\n') + '\n';
 }
@@ -96,6 +97,7 @@ async function parseRun(dir: string, check: boolean): Promise<number> {
   }
   await writeFileAtomic(file, json);
   await writeFileAtomic(join(dir, 'report.md'), report);
-  process.stdout.write(`${file}: ${same ? 'unchanged' : 'rewritten'} (class ${results.class}, ${results.boots.length} boot(s))\n`);
+  const charts = await writeBenchArtifacts(dir, results);
+  process.stdout.write(`${file}: ${same ? 'unchanged' : 'rewritten'} (class ${results.class}, ${results.boots.length} boot(s)); report.md, results.csv and ${charts.length} chart(s) written\n`);
   return EXIT_CODE[results.class];
 }

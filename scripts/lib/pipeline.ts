@@ -14,7 +14,7 @@ import { readSeries, type Series } from './series.ts';
 import { prepareVariant, treesDir, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
-import { boot, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
+import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, kernelName, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
@@ -50,6 +50,8 @@ export interface RunOptions {
   readonly extraFragments: readonly string[];
   readonly extraCmdline: readonly string[];
   readonly modules: readonly string[];
+  /** Benchmark set the bench modules run: the headline cases or the full sweeps. */
+  readonly benchSet: BenchSet;
   readonly provoke: Provoke | undefined;
   /** TCG threading for normal-flavor boots; checker kernels always run single-threaded. */
   readonly tcgThreads: TcgThreads;
@@ -332,7 +334,8 @@ async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal:
 /* ---- boot all ------------------------------------------------------------------------ */
 
 async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
-  for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors)) {
+  const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
+  for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants)) {
     const kernel = kernelFor(built, step.side.variant, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
     await bootStep(step, kernel, built.series, { opts, rec, log, signal });
   }
@@ -342,9 +345,10 @@ async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: 
 async function bootStep(step: BootStep, k: Kernel, series: Series, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
   const { opts, rec, log, signal } = c;
   const seen: AttemptVerdict[] = [];
-  const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}`;
+  const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}, ${step.purpose === 'kunit' ? 'KUnit' : 'benchmarks'}`;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    log.info(`boot ${label} (round ${step.round + 1}/${opts.boots}${attempt > 1 ? `, attempt ${attempt}` : ''}) ...`);
+    const when = step.purpose === 'kunit' && step.flavor === 'normal' ? '' : ` (round ${step.round + 1}/${opts.boots}${attempt > 1 ? `, attempt ${attempt}` : ''})`;
+    log.info(`boot ${label}${when || (attempt > 1 ? ` (attempt ${attempt})` : '')} ...`);
     const req = bootRequest(step, k, series, attempt, c);
     const run = await rec.stage('boot', { variant: step.side.name, backend: step.backend, ...(step.flavor === 'normal' ? {} : { arch: targetName(k.plan.target) }) }, () => boot(req), () => false, signal);
     await rec.recordAttempt({
@@ -358,6 +362,7 @@ async function bootStep(step: BootStep, k: Kernel, series: Series, c: { opts: Ru
       arch: k.plan.target.arch,
       round: step.round,
       position: step.position,
+      purpose: step.purpose,
       consoleLog: rec.rel(req.consoleLog),
       ending: run.ending,
       wallMs: run.wallMs,
@@ -382,13 +387,14 @@ function bootRequest(step: BootStep, k: Kernel, series: Series, attempt: number,
     side: step.side.name,
     backend: step.backend,
     flavor: step.flavor,
-    kunit: k.kunit,
-    // Checker kernels run the KUnit suites; a benchmark there measures the checkers.
-    modules: step.flavor === 'normal' ? opts.modules : [],
+    kunit: step.purpose === 'kunit' ? k.kunit : [],
+    modules: step.purpose === 'bench' ? opts.modules : [],
+    ...(step.purpose === 'bench' ? { benchSet: opts.benchSet } : {}),
     attempt,
     ...(opts.provoke ? { provoke: opts.provoke } : {}),
   };
-  const name = `console-${step.side.name}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-r${step.round}${attempt > 1 ? `-a${attempt}` : ''}.log`;
+  const what = step.purpose === 'kunit' && step.flavor === 'normal' ? 'kunit' : `r${step.round}`;
+  const name = `console-${step.side.name}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-${what}${attempt > 1 ? `-a${attempt}` : ''}.log`;
   return {
     backend: step.backend,
     kernel: k.kb.image,

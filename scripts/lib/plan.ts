@@ -23,7 +23,17 @@ export interface BootStep {
   readonly flavor: Flavor;
   readonly backend: Backend;
   readonly side: Side;
+  /**
+   * kunit: the tree's KUnit suites (and nothing else); bench: only the
+   * modules asked for. A guest that has just run the KUnit stress (a
+   * million elements, a CPU offlined, static keys flipped) is not
+   * comparable with one that has not, so benchmarks get boots of their own.
+   */
+  readonly purpose: BootPurpose;
 }
+
+export const BOOT_PURPOSES = ['kunit', 'bench'] as const;
+export type BootPurpose = (typeof BOOT_PURPOSES)[number];
 
 export interface RunPlan {
   readonly sides: readonly Side[];
@@ -74,18 +84,32 @@ export function parseSide(spec: string): Side {
 }
 
 /**
- * Boot order: rounds outermost, then flavors and backends, then sides, so
- * the sides of a round sit side by side in time; which side goes first
- * alternates from round to round. Checker flavors boot on QEMU only.
+ * Boot order. Normal kernels: first one KUnit boot per side whose tree has
+ * KUnit suites (`kunitVariants`) and backend, then the benchmark rounds:
+ * rounds outermost, then backends, then sides, so the sides of a round sit
+ * side by side in time; which side goes first alternates from round to
+ * round. Checker flavors (QEMU only) run the KUnit suites in every round:
+ * a benchmark on a checker kernel would measure the checker.
  */
-export function bootPlan(rounds: number, backends: readonly Backend[], sides: readonly Side[], flavors: readonly Flavor[] = ['normal']): BootStep[] {
+export function bootPlan(
+  rounds: number,
+  backends: readonly Backend[],
+  sides: readonly Side[],
+  flavors: readonly Flavor[] = ['normal'],
+  kunitVariants: readonly VariantName[] = [],
+): BootStep[] {
   const plan: BootStep[] = [];
+  const push = (s: Omit<BootStep, 'seq'>) => plan.push({ seq: plan.length, ...s });
+  if (flavors.includes('normal')) {
+    const withKunit = sides.filter((s) => kunitVariants.includes(s.variant));
+    for (const backend of backends) withKunit.forEach((side, position) => push({ round: 0, position, flavor: 'normal', backend, side, purpose: 'kunit' }));
+  }
   for (let round = 0; round < rounds; round++) {
     for (const flavor of flavors) {
       for (const backend of backends) {
         if (flavor !== 'normal' && backend === 'uml') continue;
         const order = round % 2 === 0 ? sides : [...sides].reverse();
-        order.forEach((side, position) => plan.push({ seq: plan.length, round, position, flavor, backend, side }));
+        order.forEach((side, position) => push({ round, position, flavor, backend, side, purpose: flavor === 'normal' ? 'bench' : 'kunit' }));
       }
     }
   }

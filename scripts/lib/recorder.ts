@@ -14,8 +14,9 @@ import { writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';
-import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BootRecord, type Metric, type StressRecord, type TestRecord } from './results.ts';
+import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type Metric, type StressRecord, type TestRecord } from './results.ts';
 import type { Logger } from './log.ts';
+import { writeBenchArtifacts } from './charts.ts';
 
 /** What one boot attempt was, beyond its console log. */
 export const AttemptFacts = z.object({
@@ -29,6 +30,8 @@ export const AttemptFacts = z.object({
   arch: z.enum(['x86_64', 'um']),
   round: z.number().int().nonnegative(),
   position: z.number().int().nonnegative(),
+  /** What the boot ran: the KUnit suites or the benchmarks (absent before they had boots of their own). */
+  purpose: z.enum(['kunit', 'bench']).optional(),
   /** Relative to the run directory. */
   consoleLog: z.string(),
   ending: z.enum(BOOT_ENDINGS),
@@ -95,6 +98,7 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
   const tests: TestRecord[] = [];
   const metrics: Metric[] = [];
   const stress: StressRecord[] = [];
+  const benchStatus: BenchStatus[] = [];
   const notRun: Results['notRun'] = [...input.notRun];
   const bySeq = new Map<number, Attempt[]>();
   for (const a of input.attempts) bySeq.set(a.facts.seq, [...(bySeq.get(a.facts.seq) ?? []), a]);
@@ -112,6 +116,7 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
       ...origin,
       arch: f.arch,
       seq,
+      ...(f.purpose ? { purpose: f.purpose } : {}),
       class: cls,
       reason: c.flaky ? `${v.reason}; attempt ${c.flaky.attempt} crashed (${c.flaky.class}) and ${group.length - 1} more boot(s) did not repeat it` : v.reason,
       findings: [...v.findings],
@@ -132,15 +137,20 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
     for (const s of chosen.stress) stress.push({ ...origin, suite: s.suite, case: s.case, values: { ...s.values } });
     for (const k of chosen.ktap.cases) tests.push({ ...origin, suite: k.suite, case: k.name, status: k.status, ...(k.reason ? { reason: k.reason } : {}) });
     for (const b of chosen.bench) {
-      const { suite, case: name, unit, loops, samples, ...guest } = b;
-      metrics.push({ name: `${suite}/${name}`, suite, case: name, unit, ...origin, boot: seq, samples, ...(loops ? { loops } : {}), guest });
+      const { suite, case: name, status, reason, unit, loops, samples, group, param, per, peer, ...guest } = b;
+      const where = { ...(group !== undefined ? { group } : {}), ...(param !== undefined ? { param } : {}) };
+      if (status !== 'ok' || !unit || !samples) {
+        benchStatus.push({ ...origin, boot: seq, suite, case: name, ...where, status: status === 'ok' ? 'error' : status, reason: reason ?? 'no figures' });
+        continue;
+      }
+      metrics.push({ name: `${suite}/${name}`, suite, case: name, unit, ...origin, boot: seq, samples, ...(loops ? { loops } : {}), ...where, ...(per ? { per } : {}), ...(peer ? { peer } : {}), guest });
     }
     if (cls !== 'ok' && cls !== 'flaky' && v.guestStatus === undefined) {
       notRun.push({ side: f.side, variant: f.variant, backend: f.backend, reason: `round ${f.round}${f.flavor === 'normal' ? '' : ` (${f.flavor})`}: the guest did not finish (${cls}); what it had not run yet did not run` });
     }
   }
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
-  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, boots, tests, metrics, stress, notRun });
+  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, boots, tests, metrics, stress, benchStatus, notRun });
 }
 
 export function reportContext(m: Manifest): Parameters<typeof renderReport>[1] {
@@ -220,6 +230,12 @@ export class Recorder {
     const results = assembleResults({ runId: this.manifest.runId, errorClass: this.errorClass, sides: this.manifest.sides, notRun: this.manifest.notRun, attempts: this.attempts });
     await writeFileAtomic(join(this.runDir, 'results.json'), serialize(results));
     await writeFileAtomic(join(this.runDir, 'report.md'), renderReport(results, reportContext(this.manifest)));
+    try {
+      await writeBenchArtifacts(this.runDir, results);
+    } catch (e) {
+      // The figures are in results.json already; a chart that cannot be drawn costs only the picture.
+      this.log.warn(`could not write results.csv or the charts: ${(e as Error).message}`);
+    }
     return results;
   }
 

@@ -7,9 +7,9 @@
  * `readResults` still reads schema version 1 files.
  */
 import { z } from 'zod';
-import { median, min, max, quantile } from 'simple-statistics';
 import { RUN_CLASSES } from './errors.ts';
 import { FINDING_KINDS } from './console.ts';
+import { renderBenchSections } from './benchreport.ts';
 
 export const RESULTS_SCHEMA_VERSION = 2;
 
@@ -57,6 +57,8 @@ export const BootRecord = z.object({
   arch: z.enum(['x86_64', 'um']),
   /** 0-based index of the boot in the run. */
   seq: z.number().int().nonnegative(),
+  /** kunit: the tree's KUnit suites; bench: the benchmark modules (absent: both, as runs before 0.2 did). */
+  purpose: z.enum(['kunit', 'bench']).optional(),
   class: z.enum(RUN_CLASSES),
   reason: z.string(),
   findings: z.array(Finding),
@@ -99,6 +101,10 @@ export const Metric = z.object({
   samples: z.array(z.number()).min(1),
   /** Operations timed per sample. */
   loops: z.number().int().positive().optional(),
+  group: z.string().optional(),
+  param: z.number().optional(),
+  per: z.string().optional(),
+  peer: z.string().optional(),
   /** The guest's own view, as it reported it. */
   guest: z.record(z.string(), z.unknown()).optional(),
 });
@@ -112,6 +118,19 @@ export const StressRecord = z.object({
 });
 export type StressRecord = z.infer<typeof StressRecord>;
 
+/** A benchmark case the guest reported as skipped (not applicable) or failed, with why. */
+export const BenchStatus = z.object({
+  ...origin,
+  boot: z.number().int().nonnegative(),
+  suite: z.string(),
+  case: z.string(),
+  group: z.string().optional(),
+  param: z.number().optional(),
+  status: z.enum(['skip', 'error']),
+  reason: z.string(),
+});
+export type BenchStatus = z.infer<typeof BenchStatus>;
+
 export const NotRun = z.object({ side: z.string().optional(), variant: z.string(), backend: z.string(), reason: z.string() });
 
 export const Results = z.object({
@@ -124,6 +143,8 @@ export const Results = z.object({
   metrics: z.array(Metric),
   /** Totals our KUnit stress tests report (elements moved, CPUs, ...). */
   stress: z.array(StressRecord).default([]),
+  /** Cases that did not produce figures, per boot: skipped (with why) or failed. */
+  benchStatus: z.array(BenchStatus).default([]),
   /** Benchmarks or boots that were asked for and could not run, with why. */
   notRun: z.array(NotRun),
 });
@@ -200,86 +221,32 @@ export function readResults(json: unknown): Results {
   });
 }
 
-/** The guest's QK-BENCH payload. */
+/**
+ * The guest's QK-BENCH payload: a case with figures, or a case that could
+ * not run here (`skip`: the kernel lacks what it measures, or it needs two
+ * CPUs) or failed (`error`), with the reason.
+ */
 export const BenchLine = z.object({
   suite: z.string().min(1),
   case: z.string().min(1),
-  unit: z.string().min(1),
+  status: z.enum(['ok', 'skip', 'error']).default('ok'),
+  reason: z.string().optional(),
+  /** Chart group and its x value (bulk size, objects outstanding; 1 if none). */
+  group: z.string().optional(),
+  param: z.number().optional(),
+  unit: z.string().min(1).optional(),
+  /** What one counted operation is: op, object, element, packet. */
+  per: z.string().optional(),
   loops: z.number().int().positive().optional(),
-  samples: z.array(z.number()).min(1),
-}).passthrough();
+  samples: z.array(z.number()).min(1).optional(),
+  /** "suite/case" of the case in the same boot this one is measured against. */
+  peer: z.string().optional(),
+}).passthrough().superRefine((b, ctx) => {
+  if (b.status === 'ok' && (!b.unit || !b.samples)) ctx.addIssue({ code: 'custom', message: 'a case with figures needs "unit" and "samples"' });
+  if (b.status !== 'ok' && !b.reason) ctx.addIssue({ code: 'custom', message: `a case with status ${b.status} needs a "reason"` });
+});
 export type BenchLine = z.infer<typeof BenchLine>;
 
-export interface Summary {
-  readonly n: number;
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly q1: number;
-  readonly q3: number;
-}
-
-export function summarize(samples: readonly number[]): Summary {
-  const s = [...samples];
-  return { n: s.length, median: median(s), min: min(s), max: max(s), q1: quantile(s, 0.25), q3: quantile(s, 0.75) };
-}
-
-/** A metric on one backend and flavor, its samples per side and per round. */
-export interface Comparison {
-  readonly name: string;
-  readonly unit: string;
-  readonly backend: Backend;
-  readonly flavor: string;
-  /** side → every sample of every boot (for the spread). */
-  readonly samples: ReadonlyMap<string, readonly number[]>;
-  /** side → round → median of that boot's samples. */
-  readonly perRound: ReadonlyMap<string, ReadonlyMap<number, number>>;
-}
-
-export function comparisons(metrics: readonly Metric[]): Comparison[] {
-  const out = new Map<string, { name: string; unit: string; backend: Backend; flavor: string; samples: Map<string, number[]>; perRound: Map<string, Map<number, number>> }>();
-  for (const m of metrics) {
-    const key = `${m.backend}\0${m.flavor}\0${m.name}\0${m.unit}`;
-    let e = out.get(key);
-    if (!e) {
-      e = { name: m.name, unit: m.unit, backend: m.backend, flavor: m.flavor, samples: new Map(), perRound: new Map() };
-      out.set(key, e);
-    }
-    const all = e.samples.get(m.side) ?? [];
-    all.push(...m.samples);
-    e.samples.set(m.side, all);
-    const rounds = e.perRound.get(m.side) ?? new Map<number, number>();
-    rounds.set(m.round, median([...m.samples]));
-    e.perRound.set(m.side, rounds);
-  }
-  return [...out.values()];
-}
-
-/**
- * Paired change of `side` against `ref`: per round, the ratio of the two
- * boots' medians; n is the number of rounds with both, never the samples.
- */
-export function pairedChange(c: Comparison, ref: string, side: string): { n: number; medianPct: number; minPct: number; maxPct: number } | undefined {
-  const a = c.perRound.get(ref);
-  const b = c.perRound.get(side);
-  if (!a || !b) return undefined;
-  const pct: number[] = [];
-  for (const [round, mb] of b) {
-    const ma = a.get(round);
-    if (ma !== undefined && ma !== 0) pct.push(((mb - ma) / ma) * 100);
-  }
-  if (pct.length === 0) return undefined;
-  return { n: pct.length, medianPct: median(pct), minPct: min(pct), maxPct: max(pct) };
-}
-
-const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(2));
-
-export const BACKEND_MEANING = {
-  kvm: 'real time under hardware virtualization (noisy: compare medians)',
-  tcg: 'emulated time under QEMU TCG: meaningful only beside its peer from this run',
-  icount: 'one "ns" per guest instruction (QEMU icount): repeatable, blind to cache misses and atomics',
-  uml: 'native CPU time of kernel code, User-Mode Linux, uniprocessor',
-} as const satisfies Record<Backend, string>;
 
 export interface ReportContext {
   readonly startedAt: string;
@@ -299,15 +266,16 @@ export function renderReport(r: Results, ctx: ReportContext): string {
   if (ctx.source) L.push(`- kernel: ${ctx.source.version} (${ctx.source.description})`);
   if (ctx.series) L.push(`- series: ${ctx.series.patches.length} patch(es), hash ${ctx.series.hash.slice(0, 12)}`);
   if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
+  L.push('', ...renderBenchSections(r));
   if (r.sides.length > 0) {
-    L.push('', '## Sides', '', '| side | kernel tree | extra command line |', '|---|---|---|');
+    L.push('## Sides', '', '| side | kernel tree | extra command line |', '|---|---|---|');
     for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
-  L.push('## Boots', '', '| side | backend | flavor | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|');
+  L.push('## Boots', '', '| side | backend | flavor | purpose | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const b of r.boots) {
     const k = b.kunit;
-    L.push(`| ${b.side} | ${b.backend} | ${b.flavor} | ${b.round} | ${b.position} | ${b.class} | ${b.attempts.length} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${cellEsc(b.reason)} |`);
+    L.push(`| ${b.side} | ${b.backend} | ${b.flavor} | ${b.purpose ?? 'both'} | ${b.round} | ${b.position} | ${b.class} | ${b.attempts.length} | ${k.pass}/${k.fail}/${k.skip}/${k.crashed} | ${(b.wallMs / 1000).toFixed(1)} | ${cellEsc(b.reason)} |`);
   }
   const flaky = r.boots.filter((b) => b.flaky);
   if (flaky.length > 0) {
@@ -316,38 +284,6 @@ export function renderReport(r: Results, ctx: ReportContext): string {
       const first = b.attempts[b.flaky!.attempt - 1];
       L.push(`- ${b.side} on ${b.backend}, round ${b.round}: attempt ${b.flaky!.attempt} ${b.flaky!.class}${b.flaky!.signature ? ` \`${b.flaky!.signature}\`` : ''}${first ? ` (${first.consoleLog})` : ''}; ${b.attempts.length} boot(s), logs: ${b.attempts.map((a) => a.consoleLog).join(', ')}`);
     }
-  }
-  L.push('');
-  L.push('## Benchmarks', '');
-  const groups = comparisons(r.metrics);
-  if (groups.length === 0) {
-    L.push('No benchmark produced a figure in this run.');
-  } else {
-    const sides = [...new Set(r.metrics.map((m) => m.side))];
-    const ordered = [...r.sides.map((s) => s.name).filter((n) => sides.includes(n)), ...sides.filter((n) => !r.sides.some((s) => s.name === n))];
-    const ref = ordered[0]!;
-    L.push(`Per side: median of all samples [min–max], n samples over b boots. Δ is paired by round against **${ref}**: the median over rounds of the per-round change of the boots' medians, with its range and the number of rounds. Compare only rows of the same backend.`, '');
-    const columns = ['metric', 'backend', 'unit', ...ordered, ...ordered.slice(1).map((s) => `Δ ${s}`)];
-    L.push(`| ${columns.join(' | ')} |`, `|${columns.map(() => '---|').join('')}`);
-    for (const g of groups.sort((a, b) => a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))) {
-      const cell = (side: string): string => {
-        const v = g.samples.get(side);
-        if (!v || v.length === 0) return 'not run';
-        const s = summarize(v);
-        return `${fmt(s.median)} [${fmt(s.min)}–${fmt(s.max)}] n=${s.n}, b=${g.perRound.get(side)?.size ?? 0}`;
-      };
-      const deltas = ordered.slice(1).map((side) => {
-        const d = pairedChange(g, ref, side);
-        if (!d) return '–';
-        const sign = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
-        return d.n === 1 ? `${sign(d.medianPct)} (1 round)` : `${sign(d.medianPct)} [${sign(d.minPct)}…${sign(d.maxPct)}] ${d.n} rounds`;
-      });
-      const row = [g.name, `${g.backend}${g.flavor === 'normal' ? '' : ` (${g.flavor} kernel)`}`, g.unit, ...ordered.map(cell), ...deltas];
-      L.push(`| ${row.join(' | ')} |`);
-    }
-    L.push('');
-    L.push('What the backends\' numbers mean:', '');
-    for (const be of new Set(groups.map((g) => g.backend))) L.push(`- ${be}: ${BACKEND_MEANING[be]}`);
   }
   if (r.notRun.length > 0) {
     L.push('', '## Not run', '');

@@ -261,6 +261,7 @@ export async function seriesCheck(
         extraFragments: [],
         extraCmdline: [],
         modules: [],
+        benchSet: 'headline',
         provoke: undefined,
         tcgThreads: 'single',
         lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,

@@ -12,10 +12,13 @@ import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
 import { requirements, which } from '../../scripts/lib/hostcheck.ts';
 import { REPO, finishTool, parseTool, runTool, runView, startTool } from './tool.ts';
+import { buildCommand } from '../../scripts/lib/cli.ts';
 
 const qk = inject('qk');
 let n = 0;
-const tool = (name: string, args: string[], env: Record<string, string> = {}) => runTool(qk, `it-${name}-${Date.now().toString(36)}${n++}`, args, env);
+// One benchmark round unless a test asks for more: these tests check the machinery, not the figures.
+const oneRound = (args: string[]) => (args.includes('--boots') ? args : [...args, '--boots', '1']);
+const tool = (name: string, args: string[], env: Record<string, string> = {}) => runTool(qk, `it-${name}-${Date.now().toString(36)}${n++}`, oneRound(args), env);
 const fullRun = () => runView(qk, qk.full.runId, qk.full.exitCode, '');
 
 /**
@@ -152,24 +155,49 @@ describe('pipeline on the default kernel source', () => {
 
     const res = await r.results();
     expect(res.schemaVersion).toBe(2);
-    expect(res.boots).toHaveLength(4);
+    const rounds = Number(buildCommand().getOptionValue('boots'));
+    // One KUnit boot of the patched kernel per backend, then benchmark boots of both sides per round.
+    expect(res.boots.map((b) => `${b.purpose}:${b.side}`).slice(0, 2)).toEqual(['kunit:patched', 'kunit:patched']);
+    expect(res.boots.filter((b) => b.purpose === 'bench')).toHaveLength(4 * rounds);
     for (const b of res.boots) {
       expect(b.class, b.reason).toBe('ok');
-      expect(b.kunit.pass).toBeGreaterThan(0);
       expect(b.kunit.fail + b.kunit.crashed).toBe(0);
       expect(b.reproduce).toMatch(b.backend === 'uml' ? /\/linux mem=/ : /^qemu-system-x86_64 .*tcg,thread=single/);
     }
+    // KUnit boots run the series' suites and no benchmark; benchmark boots the reverse.
+    for (const b of res.boots.filter((x) => x.purpose === 'kunit')) {
+      expect(res.tests.some((t) => t.backend === b.backend && t.suite === 'alf_queue')).toBe(true);
+      expect(res.metrics.some((m) => m.boot === b.seq)).toBe(false);
+    }
+    expect(res.tests.filter((t) => t.suite === 'alf_queue' || t.suite === 'qmempool').every((t) => res.boots.find((b) => b.side === t.side && b.backend === t.backend && b.purpose === 'kunit'))).toBe(true);
     for (const v of ['baseline', 'patched'] as const) {
       for (const be of m.backends!.resolved) {
-        const metric = res.metrics.find((x) => x.side === v && x.backend === be && x.name === 'slab/kmem_cache_alloc_free_256');
-        expect(metric, `${v}/${be}`).toBeDefined();
-        expect(metric!.samples.length).toBe(5);
-        for (const s of metric!.samples) expect(s).toBeGreaterThan(0);
+        const ms = res.metrics.filter((x) => x.side === v && x.backend === be && x.name === 'slab/reuse');
+        expect(ms, `${v}/${be}`).toHaveLength(rounds);
+        for (const x of ms) {
+          expect(x.samples.length).toBeGreaterThanOrEqual(5);
+          for (const sample of x.samples) expect(sample).toBeGreaterThan(0);
+          expect(x.guest?.['init_on_alloc']).toBe(false);
+        }
       }
     }
+    // The series' cases run on patched kernels and are skipped, with the reason, on baseline.
+    const qmp = res.metrics.filter((x) => x.name === 'qmempool/reuse');
+    expect(new Set(qmp.map((x) => x.side))).toEqual(new Set(['patched']));
+    expect(qmp[0]!.peer).toBe('slab/reuse');
+    expect((qmp[0]!.guest?.['pool'] as Record<string, number>)['allocs']).toBeGreaterThan(0);
+    expect(res.benchStatus.some((x) => x.side === 'baseline' && x.suite === 'qmempool' && x.status === 'skip' && /CONFIG_QMEMPOOL/.test(x.reason))).toBe(true);
     expect(res.tests.some((t) => t.suite === 'example' && t.case === 'example_skip_test' && t.status === 'skip')).toBe(true);
     const report = await readFile(join(r.runDir, 'report.md'), 'utf8');
-    expect(report).toMatch(/\| slab\/kmem_cache_alloc_free_256 \| uml \| ns \| [\d.]+ \[/);
+    expect(report.indexOf('## Benchmarks: the headline')).toBeLessThan(report.indexOf('## Boots'));
+    expect(report).toMatch(/\| qmempool fast path vs SLUB instant reuse \(qmempool\/reuse ÷ slab\/reuse\) \| uml \| patched \| [\d.]+ \/ [\d.]+ \| [\d.]+×/);
+    expect(report).toMatch(/\| slab\/reuse \| uml \| ns\/op \| [\d.]+ \[/);
+    expect(r.output).toMatch(/headline \(ratios from this run; lower is better\):\n {2}qmempool\/reuse ÷ slab\/reuse on /);
+    const csv = (await readFile(join(r.runDir, 'results.csv'), 'utf8')).trim().split('\n');
+    expect(csv).toHaveLength(res.metrics.length + 1);
+    const charts = await readdir(join(r.runDir, 'charts'));
+    expect(charts).toEqual(expect.arrayContaining(['uml-alloc_reuse.svg', 'tcg-alloc_reuse.svg']));
+    for (const c of charts) expect(report).toContain(`(charts/${c})`);
     const consoleLog = await readFile(join(r.runDir, res.boots[0]!.consoleLog), 'utf8');
     expect(consoleLog).toContain('QK-END {"status":0}');
     expect(await readFile(join(r.runDir, 'logs', 'build-baseline-x86_64.log'), 'utf8')).toMatch(/\$ make |cached: kernel baseline\/x86_64/);
@@ -252,7 +280,7 @@ describe('pipeline on the default kernel source', () => {
     expect(b.flaky!.signature).toMatch(/qk_provoke_init/);
     expect(b.cmdline).toContain('qk_attempt=2');
     for (const a of b.attempts) expect(await readFile(join(r.runDir, a.consoleLog), 'utf8')).toContain('QK-BEGIN');
-    expect(res.metrics.some((m) => m.name === 'slab/kmem_cache_alloc_free_256')).toBe(true);
+    expect(res.metrics.some((m) => m.name === 'slab/reuse')).toBe(true);
     expect(await readFile(join(r.runDir, 'report.md'), 'utf8')).toContain('## Flaky crashes');
   });
 
@@ -272,7 +300,7 @@ describe('pipeline on the default kernel source', () => {
     const res = await r.results();
     expect(res.boots.map((b) => [b.backend, b.class])).toEqual([['icount', 'ok']]);
     expect(res.boots[0]!.reproduce).toContain('-icount shift=0,align=off,sleep=off');
-    expect(res.metrics.find((m) => m.backend === 'icount')?.samples.length).toBe(5);
+    expect(res.metrics.find((m) => m.backend === 'icount' && m.name === 'slab/reuse')?.samples.length).toBeGreaterThanOrEqual(5);
   });
 
   it('compares sides (one tree, two command lines) in alternating rounds, and rebuilds its results offline', async () => {
@@ -280,11 +308,11 @@ describe('pipeline on the default kernel source', () => {
     expect(r.exitCode, r.output.slice(-2000)).toBe(0);
     const res = await r.results();
     expect(res.sides).toEqual([{ name: 'base', variant: 'baseline', cmdline: [] }, { name: 'off', variant: 'patched', cmdline: ['skb_qmempool=off'] }]);
-    expect(res.boots.map((b) => `${b.round}:${b.position}:${b.side}`)).toEqual(['0:0:base', '0:1:off', '1:0:off', '1:1:base']);
-    expect(res.boots[1]!.cmdline).toMatch(/skb_qmempool=on skb_qmempool=off/);
-    const m = res.metrics.filter((x) => x.name === 'slab/kmem_cache_alloc_free_256');
-    expect(m.map((x) => `${x.side}:${x.round}:${x.boot}`)).toEqual(['base:0:0', 'off:0:1', 'off:1:2', 'base:1:3']);
-    expect(await readFile(join(r.runDir, 'report.md'), 'utf8')).toMatch(/\| Δ off \|[\s\S]*\| slab\/kmem_cache_alloc_free_256 \| uml \| ns \| .* \| [+-][\d.]+% \[.*\] 2 rounds \|/);
+    expect(res.boots.map((b) => `${b.purpose}:${b.round}:${b.position}:${b.side}`)).toEqual(['kunit:0:0:off', 'bench:0:0:base', 'bench:0:1:off', 'bench:1:0:off', 'bench:1:1:base']);
+    expect(res.boots[2]!.cmdline).toMatch(/skb_qmempool=on skb_qmempool=off/);
+    const m = res.metrics.filter((x) => x.name === 'slab/reuse');
+    expect(m.map((x) => `${x.side}:${x.round}:${x.boot}`)).toEqual(['base:0:1', 'off:0:2', 'off:1:3', 'base:1:4']);
+    expect(await readFile(join(r.runDir, 'report.md'), 'utf8')).toMatch(/\| slab\/reuse \| uml \| off vs base \| [\d.]+ \/ [\d.]+ ns \| [\d.]+× \| 2 \| inconclusive \(2 pair\(s\); the signed-rank test needs ≥8\) \|/);
     expect((await parseTool(['--run', r.runDir, '--check'])).exitCode).toBe(0);
   });
 
@@ -324,7 +352,7 @@ describe('pipeline on the default kernel source', () => {
   it('runs two run.mjs at once on one work directory: the second waits for the first', async () => {
     const ids = [`it-conc-a-${Date.now().toString(36)}`, `it-conc-b-${Date.now().toString(36)}`];
     const args = ['--backend', 'uml', '--variants', 'baseline'];
-    const children = ids.map((id) => startTool(qk, id, args));
+    const children = ids.map((id) => startTool(qk, id, oneRound(args)));
     const runs = await Promise.all(ids.map((id, i) => finishTool(qk, id, children[i]!)));
     for (const r of runs) {
       expect(r.exitCode, r.output.slice(-2000)).toBe(0);
@@ -339,7 +367,7 @@ describe('pipeline on the default kernel source', () => {
 
   it('on Ctrl-C kills the guest, marks the run interrupted and exits 130', async () => {
     const id = `it-interrupt-${Date.now().toString(36)}`;
-    const child = startTool(qk, id, ['--backend', 'tcg', '--variants', 'baseline', '--provoke', 'hang', '--silence-timeout', '600']);
+    const child = startTool(qk, id, oneRound(['--backend', 'tcg', '--variants', 'baseline', '--provoke', 'hang', '--silence-timeout', '600']));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('the boot did not start within 10 minutes')), 600_000);
       child.all!.on('data', (d: Buffer) => {

@@ -38,3 +38,10 @@ describe('kconfig fragments', () => {
     expect(describeMismatch(bad[2]!)).toContain('CONFIG_SLUB not set');
   });
 });
+
+describe('module/Kbuild', () => {
+  it('lists the modules, not the objects of a multi-object module', async () => {
+    const { kbuildModules } = await import('../../scripts/lib/kbuild.ts');
+    expect(kbuildModules('# c\nobj-m += qk_bench.o\nobj-m += qk_a.o qk_b.o\nqk_big-y := x.o y.o\nobj-y += z.o\n')).toEqual(['qk_bench.o', 'qk_a.o', 'qk_b.o']);
+  });
+});

@@ -23,6 +23,18 @@ describe('planning', () => {
     const p = bootPlan(2, ['tcg', 'uml'], sidesFromVariants(['baseline', 'patched']));
     expect(p.map((s) => `${s.round}${s.backend[0]}${s.side.name[0]}${s.position}`)).toEqual(['0tb0', '0tp1', '0ub0', '0up1', '1tp0', '1tb1', '1up0', '1ub1']);
     expect(p.map((s) => s.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(p.every((s) => s.purpose === 'bench')).toBe(true);
+  });
+
+  it('gives KUnit suites boots of their own, once per side and backend, before the benchmark rounds', () => {
+    const sides = [parseSide('base=baseline'), parseSide('off=patched:skb_qmempool=off'), parseSide('on=patched')];
+    const p = bootPlan(2, ['tcg', 'uml'], sides, ['normal'], ['patched']);
+    expect(p.map((s) => `${s.purpose}:${s.round}:${s.backend}:${s.side.name}`)).toEqual([
+      'kunit:0:tcg:off', 'kunit:0:tcg:on', 'kunit:0:uml:off', 'kunit:0:uml:on',
+      'bench:0:tcg:base', 'bench:0:tcg:off', 'bench:0:tcg:on', 'bench:0:uml:base', 'bench:0:uml:off', 'bench:0:uml:on',
+      'bench:1:tcg:on', 'bench:1:tcg:off', 'bench:1:tcg:base', 'bench:1:uml:on', 'bench:1:uml:off', 'bench:1:uml:base',
+    ]);
+    expect(p.map((s) => s.seq)).toEqual([...p.keys()]);
   });
 
   it('reads sides: a tree plus kernel arguments', () => {
@@ -48,7 +60,7 @@ describe('planning', () => {
 
   it('boots debug flavors on QEMU backends only, and builds them for x86_64 only', () => {
     const p = bootPlan(1, ['tcg', 'uml'], sidesFromVariants(['patched']), ['normal', 'kcsan']);
-    expect(p.map((s) => `${s.flavor}/${s.backend}`)).toEqual(['normal/tcg', 'normal/uml', 'kcsan/tcg']);
+    expect(p.map((s) => `${s.flavor}/${s.backend}/${s.purpose}`)).toEqual(['normal/tcg/bench', 'normal/uml/bench', 'kcsan/tcg/kunit']);
     expect(targetsFor(['x86_64', 'um'], ['normal', 'debug']).map(targetName)).toEqual(['x86_64', 'um', 'x86_64-debug']);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BenchLine, Results, readResults, renderReport, summarize, pairedChange, comparisons, type Metric } from '../../scripts/lib/results.ts';
+import { BenchLine, Results, readResults, renderReport, type Metric } from '../../scripts/lib/results.ts';
+import { goals, peerComparisons, sideComparisons } from '../../scripts/lib/bench.ts';
 
 const metric = (side: 'baseline' | 'patched', backend: 'tcg' | 'uml', round: number, samples: number[]): Metric => ({
   name: 'slab/kmem_cache_alloc_free_256',
@@ -25,7 +26,7 @@ const results = {
   sides,
   boots: [],
   tests: [{ side: 'baseline', variant: 'baseline', backend: 'tcg', round: 0, position: 0, suite: 'example', case: 'example_simple_test', status: 'pass' }],
-  metrics: [metric('baseline', 'tcg', 0, [100, 110, 120]), metric('patched', 'tcg', 0, [90, 95, 100]), metric('baseline', 'uml', 0, [30, 31])],
+  metrics: [metric('baseline', 'tcg', 0, [100, 110, 120]), { ...metric('patched', 'tcg', 0, [90, 95, 100]), boot: 1 }, { ...metric('baseline', 'uml', 0, [30, 31]), boot: 2 }],
   notRun: [{ side: 'patched', variant: 'patched', backend: 'uml', reason: 'round 0: benchmarks after the failure did not run (panic)' }],
 };
 
@@ -68,39 +69,67 @@ describe('results.json schema', () => {
     expect(b['preempt']).toBe('voluntary');
     expect(BenchLine.safeParse({ suite: 's', case: 'c', unit: 'ns', samples: [] }).success).toBe(false);
     expect(BenchLine.safeParse({ suite: 's', unit: 'ns', samples: [1] }).success).toBe(false);
+    expect(BenchLine.parse({ suite: 'qmempool', case: 'reuse', status: 'skip', reason: 'CONFIG_QMEMPOOL is not set' }).status).toBe('skip');
+    expect(BenchLine.safeParse({ suite: 'qmempool', case: 'reuse', status: 'skip' }).success).toBe(false);
+    expect(BenchLine.safeParse({ suite: 'slab', case: 'reuse', unit: 'ns' }).success).toBe(false);
   });
 });
 
 describe('paired comparison', () => {
+  const at = (name: string, side: 'baseline' | 'patched', round: number, boot: number, samples: number[], peer?: string): Metric =>
+    ({ ...metric(side, 'uml', round, samples), name, suite: name.split('/')[0]!, case: name.split('/')[1]!, boot, ...(peer ? { peer } : {}) });
+
   it('pairs sides by round and counts rounds, not samples', () => {
     const ms = [
-      metric('baseline', 'uml', 0, [100, 100, 100]), metric('patched', 'uml', 0, [90, 90, 90]),
-      metric('baseline', 'uml', 1, [200, 200, 200]), metric('patched', 'uml', 1, [190, 190, 190]),
+      at('slab/reuse', 'baseline', 0, 0, [100, 100, 100]), at('slab/reuse', 'patched', 0, 1, [90, 90, 90]),
+      at('slab/reuse', 'baseline', 1, 2, [200, 200, 200]), at('slab/reuse', 'patched', 1, 3, [190, 190, 190]),
       // A round without its peer does not pair.
-      metric('patched', 'uml', 2, [1, 1, 1]),
+      at('slab/reuse', 'patched', 2, 4, [1, 1, 1]),
     ];
-    const [c] = comparisons(ms);
-    const d = pairedChange(c!, 'baseline', 'patched')!;
-    expect(d.n).toBe(2);
-    expect(d.minPct).toBeCloseTo(-10);
-    expect(d.maxPct).toBeCloseTo(-5);
-    expect(d.medianPct).toBeCloseTo(-7.5);
+    const [c] = sideComparisons(Results.parse({ ...results, metrics: ms }));
+    expect(c).toMatchObject({ name: 'slab/reuse', ref: 'baseline', side: 'patched', backend: 'uml' });
+    expect(c!.stat.n).toBe(2);
+    expect(c!.stat.verdict).toBe('inconclusive');
+    expect(c!.stat.ratio).toBeGreaterThan(0.9);
+    expect(c!.stat.ratio).toBeLessThan(0.95);
+  });
+
+  it('compares a case with its peer in the same boot, boot by boot, and checks the goal', () => {
+    const ms: Metric[] = [];
+    for (let i = 0; i < 8; i++) {
+      const noise = 1 + (i % 3) * 0.01;
+      ms.push(at('slab/reuse', 'patched', i, i, [20 * noise, 21 * noise]), at('qmempool/reuse', 'patched', i, i, [6 * noise, 6.2 * noise], 'slab/reuse'));
+    }
+    const r = Results.parse({ ...results, metrics: ms });
+    const [p] = peerComparisons(r);
+    expect(p).toMatchObject({ name: 'qmempool/reuse', peer: 'slab/reuse', side: 'patched', backend: 'uml' });
+    expect(p!.stat.n).toBe(8);
+    expect(p!.stat.verdict).toBe('faster');
+    const g = goals(r).find((x) => x.goal.id === 'qmempool-reuse')!;
+    expect(g.state).toBe('met');
+    const md = renderReport(r, { startedAt: 'now' });
+    expect(md.indexOf('## Benchmarks: the headline')).toBeLessThan(md.indexOf('## Boots'));
+    expect(md).toMatch(/\| qmempool fast path vs SLUB instant reuse \(qmempool\/reuse ÷ slab\/reuse\) \| uml \| patched \| 6\.\d+ \/ 20\.\d+ \| 0\.29\d×/);
+    expect(md).toMatch(/≤0\.35×: \*\*met\*\*/);
   });
 });
 
 describe('report', () => {
-  it('summarizes with median and spread', () => {
-    expect(summarize([3, 1, 2, 10])).toMatchObject({ n: 4, median: 2.5, min: 1, max: 10 });
-  });
-
   it('puts the sides next to each other per backend, never across backends', () => {
     const md = renderReport(Results.parse(results), { startedAt: '2026-11-27T00:00:00Z', reproduce: 'npx zx scripts/run.mjs' });
-    expect(md).toContain('| slab/kmem_cache_alloc_free_256 | tcg | ns | 110.0 [100.0–120.0] n=3, b=1 | 95.00 [90.00–100.0] n=3, b=1 | -13.6% (1 round) |');
-    expect(md).toContain('| slab/kmem_cache_alloc_free_256 | uml | ns | 30.50 [30.00–31.00] n=2, b=1 | not run | – |');
+    expect(md).toContain('| slab/kmem_cache_alloc_free_256 | tcg | ns | 110.0 [100.0–120.0] 1×3 | 95.00 [90.00–100.0] 1×3 | – |');
+    expect(md).toContain('| slab/kmem_cache_alloc_free_256 | uml | ns | 30.50 [30.00–31.00] 1×2 | not run | – |');
+    expect(md).toMatch(/\| slab\/kmem_cache_alloc_free_256 \| tcg \| patched vs baseline \| 95\.00 \/ 110\.0 ns \| 0\.864× \| 1 \| inconclusive/);
     expect(md).toContain('patched on uml: round 0');
     expect(md).toMatch(/tcg: emulated time/);
     expect(md).toContain('| example | baseline | tcg | normal | 1 | 0 | 0 | 0 |');
     expect(md).toContain('- reproduce: `npx zx scripts/run.mjs`');
+  });
+
+  it('lists cases a kernel could not run, with the reason, once per case', () => {
+    const skip = (side: string, round: number) => ({ side, variant: 'baseline', backend: 'tcg', round, position: 0, boot: round, suite: 'qmempool', case: 'reuse', status: 'skip', reason: 'CONFIG_QMEMPOOL is not set in this kernel' });
+    const md = renderReport(Results.parse({ ...results, benchStatus: [skip('baseline', 0), skip('baseline', 1)] }), { startedAt: 'now' });
+    expect(md).toContain('| qmempool/reuse | skip | baseline | tcg | CONFIG_QMEMPOOL is not set in this kernel |');
   });
 });
 

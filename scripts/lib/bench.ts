@@ -1,0 +1,174 @@
+/**
+ * What a run's benchmark figures say: sides compared round by round,
+ * cases compared with their peer in the same boot (qmempool vs SLUB,
+ * alf_queue vs ptr_ring), the goals set for the series, and the 2014
+ * reference figures. Pure functions of results.json; report.md, the CSV,
+ * the charts and compare.mjs all read them from here.
+ */
+import { median } from 'simple-statistics';
+import { pairedStat, type PairedStat } from './stats.ts';
+import type { Backend, Metric, Results } from './results.ts';
+
+/** One boot's figure for a case: the median of its samples. */
+function bootMedians(metrics: readonly Metric[]): Map<number, Map<string, Metric & { med: number }>> {
+  const byBoot = new Map<number, Map<string, Metric & { med: number }>>();
+  for (const m of metrics) {
+    if (m.flavor !== 'normal') continue;
+    const b = byBoot.get(m.boot) ?? new Map();
+    b.set(m.name, { ...m, med: median([...m.samples]) });
+    byBoot.set(m.boot, b);
+  }
+  return byBoot;
+}
+
+export interface SideComparison {
+  readonly name: string;
+  readonly unit: string;
+  readonly backend: Backend;
+  /** Reference side (earlier in the run's side order) and the side measured against it. */
+  readonly ref: string;
+  readonly side: string;
+  /** Median over rounds of each side's per-boot medians. */
+  readonly refMedian: number;
+  readonly sideMedian: number;
+  /** side / ref, paired by round. */
+  readonly stat: PairedStat;
+}
+
+/** Every later side against every earlier one, per case and backend, paired by round. */
+export function sideComparisons(r: Results): SideComparison[] {
+  const order = sideOrder(r);
+  const perRound = new Map<string, Map<string, Map<number, number>>>(); // key → side → round → median
+  const units = new Map<string, string>();
+  for (const b of bootMedians(r.metrics).values()) {
+    for (const m of b.values()) {
+      const key = `${m.backend}\0${m.name}`;
+      units.set(key, m.unit);
+      const sides = perRound.get(key) ?? new Map<string, Map<number, number>>();
+      const rounds = sides.get(m.side) ?? new Map<number, number>();
+      rounds.set(m.round, m.med);
+      sides.set(m.side, rounds);
+      perRound.set(key, sides);
+    }
+  }
+  const out: SideComparison[] = [];
+  for (const [key, sides] of perRound) {
+    const [backend, name] = key.split('\0') as [Backend, string];
+    for (let i = 0; i < order.length; i++) {
+      for (let j = i + 1; j < order.length; j++) {
+        const a = sides.get(order[j]!);
+        const b = sides.get(order[i]!);
+        if (!a || !b) continue;
+        const pairs = [...a].flatMap(([round, v]) => (b.has(round) ? [[v, b.get(round)!] as [number, number]] : []));
+        const stat = pairedStat(pairs, backend);
+        if (!stat) continue;
+        out.push({ name, unit: units.get(key) ?? '', backend, ref: order[i]!, side: order[j]!, refMedian: median([...b.values()]), sideMedian: median([...a.values()]), stat });
+      }
+    }
+  }
+  return out.sort((x, y) => x.backend.localeCompare(y.backend) || x.name.localeCompare(y.name) || order.indexOf(x.ref) - order.indexOf(y.ref) || order.indexOf(x.side) - order.indexOf(y.side));
+}
+
+/** Side names in the run's order (sides without a declaration last). */
+export function sideOrder(r: Results): string[] {
+  const seen = [...new Set(r.metrics.map((m) => m.side))];
+  return [...r.sides.map((s) => s.name).filter((n) => seen.includes(n)), ...seen.filter((n) => !r.sides.some((s) => s.name === n))];
+}
+
+export interface WithinBoot {
+  readonly name: string;
+  readonly peer: string;
+  readonly backend: Backend;
+  readonly side: string;
+  /** name / peer, one pair per boot. */
+  readonly stat: PairedStat;
+  readonly nameMedian: number;
+  readonly peerMedian: number;
+}
+
+/** `name` against `peer` in the same boots of one side and backend. */
+export function withinBoot(r: Results, name: string, peer: string): WithinBoot[] {
+  const groups = new Map<string, [number, number][]>();
+  for (const b of bootMedians(r.metrics).values()) {
+    const a = b.get(name);
+    const p = b.get(peer);
+    if (!a || !p) continue;
+    const key = `${a.backend}\0${a.side}`;
+    groups.set(key, [...(groups.get(key) ?? []), [a.med, p.med]]);
+  }
+  const out: WithinBoot[] = [];
+  for (const [key, pairs] of groups) {
+    const [backend, side] = key.split('\0') as [Backend, string];
+    const stat = pairedStat(pairs, backend);
+    if (stat) out.push({ name, peer, backend, side, stat, nameMedian: median(pairs.map((x) => x[0])), peerMedian: median(pairs.map((x) => x[1])) });
+  }
+  return out;
+}
+
+/** Every case that names a peer, against it, per backend and side. */
+export function peerComparisons(r: Results): WithinBoot[] {
+  const pairs = new Map<string, string>();
+  for (const m of r.metrics) if (m.peer) pairs.set(m.name, m.peer);
+  return [...pairs].flatMap(([name, peer]) => withinBoot(r, name, peer))
+    .sort((x, y) => x.backend.localeCompare(y.backend) || x.name.localeCompare(y.name) || x.side.localeCompare(y.side));
+}
+
+/**
+ * The goals the series is held to, as ratios of two cases in one boot; set
+ * a little past the original work's own (0.40, 0.26, 0.16). UML has no SMP
+ * (LOCK prefixes patched out), so atomic-heavy ratios come from tcg.
+ */
+export const GOALS = [
+  { id: 'qmempool-reuse', label: 'qmempool fast path vs SLUB instant reuse', name: 'qmempool/reuse', peer: 'slab/reuse', max: 0.35, original: 0.4, backends: ['uml', 'tcg', 'kvm', 'icount'] },
+  { id: 'qmempool-pattern', label: 'qmempool vs SLUB, 256 objects outstanding', name: 'qmempool/pattern_n256', peer: 'slab/pattern_n256', max: 0.25, original: 0.26, backends: ['uml', 'tcg', 'kvm', 'icount'] },
+  { id: 'qmempool-softirq', label: 'qmempool vs SLUB from softirq', name: 'qmempool/reuse_softirq', peer: 'slab/reuse_softirq', max: 0.35, original: 11.8 / 45, backends: ['uml', 'tcg', 'kvm', 'icount'] },
+  { id: 'alf-bulk16', label: 'alf_queue MPMC bulk-16 per element vs one MPMC op', name: 'alf_queue/mpmc_bulk_b16', peer: 'alf_queue/mpmc_single', max: 0.15, original: 1.55 / 9.5, backends: ['tcg', 'kvm', 'icount'] },
+  { id: 'alf-xcpu', label: 'alf_queue cross-CPU vs ptr_ring cross-CPU', name: 'alf_queue/xcpu_mpmc', peer: 'ptr_ring/xcpu', max: 1.0, original: undefined, backends: ['tcg', 'kvm'] },
+] as const;
+
+/**
+ * Figures of the original work (Jesper Dangaard Brouer's 2014 qmempool and
+ * alf_queue RFC, Xeon E5-2695), shown beside ours as a reference, never
+ * compared with them: another CPU, another kernel, another decade.
+ */
+export const REFERENCE_2014: Readonly<Record<string, number>> = {
+  'slab/reuse': 19.5,
+  'slab/pattern_n256': 45,
+  'qmempool/reuse': 7.8,
+  'qmempool/reuse_softirq': 11.8,
+  'alf_queue/mpmc_single': 9.5,
+  'alf_queue/spsc_single': 1.3,
+  'alf_queue/mpmc_bulk_b16': 1.55,
+};
+
+export type GoalState = 'met' | 'not met' | 'unclear';
+
+export interface GoalResult {
+  readonly goal: (typeof GOALS)[number];
+  readonly result: WithinBoot;
+  readonly state: GoalState;
+  /** Whether this backend is the one to read this goal on. */
+  readonly fit: boolean;
+}
+
+/** Met when the whole interval is at or under the goal, not met when all of it is above. */
+export function goalState(s: PairedStat, max: number): GoalState {
+  const lo = s.ci?.lo ?? s.ratio;
+  const hi = s.ci?.hi ?? s.ratio;
+  if (!s.ci && s.verdict === 'inconclusive') return 'unclear';
+  if (hi <= max) return 'met';
+  if (lo > max) return 'not met';
+  return 'unclear';
+}
+
+export function goals(r: Results): GoalResult[] {
+  return GOALS.flatMap((goal) => withinBoot(r, goal.name, goal.peer).map((result) => ({
+    goal,
+    result,
+    state: goalState(result.stat, goal.max),
+    fit: (goal.backends as readonly string[]).includes(result.backend),
+  })));
+}
+
+/** Cases whose change across sides leads the report: the sk_buff paths the series changes, and a slab control. */
+export const HEADLINE_SIDE_CASES = ['skb/alloc_free', 'skb/napi_alloc_consume', 'skb/build_skb', 'slab/reuse'] as const;

@@ -1,0 +1,150 @@
+/**
+ * The benchmark sections of report.md: ratios first (goals, the series
+ * against its peers, the sides against each other), then every figure,
+ * then what did not run. Every row names the backend that produced it.
+ */
+import { median } from 'simple-statistics';
+import { GOALS, HEADLINE_SIDE_CASES, REFERENCE_2014, goals, peerComparisons, sideComparisons, sideOrder, type SideComparison, type WithinBoot } from './bench.ts';
+import { chartData } from './charts.ts';
+import { fmtStat, MIN_PAIRS, ICOUNT_THRESHOLD } from './stats.ts';
+import type { Backend, Results } from './results.ts';
+
+export const BACKEND_MEANING = {
+  kvm: 'real time under hardware virtualization (noisy: compare medians)',
+  tcg: 'emulated time under QEMU TCG: meaningful only beside its peer from this run',
+  icount: 'one "ns" per guest instruction (QEMU icount): repeatable, blind to cache misses and atomics',
+  uml: 'native CPU time of kernel code, User-Mode Linux, uniprocessor (no LOCK prefixes: atomics are cheap)',
+} as const satisfies Record<Backend, string>;
+
+const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(2));
+
+function statCells(s: WithinBoot['stat']): string[] {
+  return [fmtStat(s), String(s.n), `${s.verdict} (${s.basis})`];
+}
+
+function sideRow(c: SideComparison): string {
+  return `| ${c.name} | ${c.backend} | ${c.side} vs ${c.ref} | ${fmt(c.sideMedian)} / ${fmt(c.refMedian)} ${c.unit} | ${statCells(c.stat).join(' | ')} |`;
+}
+
+function peerRow(p: WithinBoot): string {
+  return `| ${p.name} ÷ ${p.peer} | ${p.backend} | ${p.side} | ${fmt(p.nameMedian)} / ${fmt(p.peerMedian)} | ${statCells(p.stat).join(' | ')} |`;
+}
+
+export function renderBenchSections(r: Results): string[] {
+  const L: string[] = [];
+  const metrics = r.metrics.filter((m) => m.flavor === 'normal');
+  L.push('## Benchmarks: the headline', '');
+  if (metrics.length === 0) {
+    L.push('No benchmark produced a figure in this run.', '');
+    return [...L, ...renderNotRunCases(r)];
+  }
+  L.push(
+    'Lower is better (time per operation). A ratio is A ÷ B from this run only; in brackets its 95% rank-based interval (Hodges–Lehmann, ' +
+      `from the Wilcoxon signed-rank distribution); n counts pairs: boots for cases in the same boot, rounds for sides. Fewer than ${MIN_PAIRS} pairs give "inconclusive". ` +
+      `On icount one pair decides: a ratio beyond ±${(ICOUNT_THRESHOLD * 100).toFixed(1)}% is a change.`,
+    '',
+  );
+  const g = goals(r);
+  L.push('### Goals (ratios of two cases in one boot)', '');
+  if (g.length === 0) {
+    L.push(`No goal could be evaluated: none of ${GOALS.map((x) => `${x.name} ÷ ${x.peer}`).join(', ')} ran with its peer (they need the patched kernel and the headline cases).`, '');
+  } else {
+    L.push('| goal | backend | side | A / B | ratio [95%] | n | verdict | goal | original work (2014) |', '|---|---|---|---|---|---|---|---|---|');
+    for (const x of g) {
+      const p = x.result;
+      const fit = x.fit ? '' : ' (read this goal on tcg: this backend has no SMP atomics)';
+      const original = x.goal.original === undefined ? '–' : `${x.goal.original.toFixed(2)}×`;
+      L.push(`| ${x.goal.label} (${p.name} ÷ ${p.peer}) | ${p.backend} | ${p.side} | ${fmt(p.nameMedian)} / ${fmt(p.peerMedian)} | ${statCells(p.stat).join(' | ')} | ≤${x.goal.max}×: **${x.state}**${fit} | ${original} |`);
+    }
+    const fitting = g.filter((x) => x.fit);
+    const count = (s: string) => fitting.filter((x) => x.state === s).length;
+    L.push('', `On the backends each goal is read on: ${count('met')} met, ${count('not met')} not met, ${count('unclear')} unclear. A goal not met is a result, reported as measured.`, '');
+  }
+  const sides = sideComparisons(r);
+  const head = sides.filter((c) => (HEADLINE_SIDE_CASES as readonly string[]).includes(c.name));
+  if (head.length > 0) {
+    L.push('### Sides compared, paired by round (the sk_buff paths the series changes; slab/reuse as a control)', '');
+    L.push('| case | backend | sides | medians | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    for (const c of head) L.push(sideRow(c));
+    L.push('');
+  }
+  L.push('What the backends\' numbers mean:', '');
+  for (const be of new Set(metrics.map((m) => m.backend))) L.push(`- ${be}: ${BACKEND_MEANING[be]}`);
+  L.push('');
+
+  const peers = peerComparisons(r);
+  if (peers.length > 0) {
+    L.push('## Every case against its peer in the same boot', '', '| case ÷ peer | backend | side | medians (ns) | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    for (const p of peers) L.push(peerRow(p));
+    L.push('');
+  }
+  if (sides.length > 0) {
+    L.push('## Every case across sides, paired by round', '', '| case | backend | sides | medians | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    for (const c of sides) L.push(sideRow(c));
+    L.push('');
+  }
+  const charts = chartData(r);
+  if (charts.length > 0) {
+    L.push('## Charts', '', 'Median of the per-boot medians per side; error bars: the 95% rank interval of that median, or the range when there are too few boots for one. Data: results.csv.', '');
+    for (const c of charts) L.push(`![${c.title}](charts/${c.file})`);
+    L.push('');
+  }
+  L.push(...renderFigures(r), ...renderNotRunCases(r));
+  return L;
+}
+
+/** Per case, backend and side: median of per-boot medians and the spread of all samples. */
+function renderFigures(r: Results): string[] {
+  const order = sideOrder(r);
+  const L = ['## Every figure', '', `Per side: median of the per-boot medians, [min–max] of all samples, b boots × s samples. The 2014 column is the original work's figure on a Xeon E5-2695, for reference only.`, ''];
+  const cols = ['case', 'backend', 'unit', ...order, '2014 reference'];
+  L.push(`| ${cols.join(' | ')} |`, `|${cols.map(() => '---|').join('')}`);
+  const keys = [...new Set(r.metrics.filter((m) => m.flavor === 'normal').map((m) => `${m.backend}\0${m.name}`))].sort();
+  for (const key of keys) {
+    const [backend, name] = key.split('\0');
+    const ms = r.metrics.filter((m) => m.flavor === 'normal' && m.backend === backend && m.name === name);
+    const unit = `${ms[0]!.unit}${ms[0]!.per ? `/${ms[0]!.per}` : ''}`;
+    const cells = order.map((side) => {
+      const s = ms.filter((m) => m.side === side);
+      if (s.length === 0) return r.benchStatus.some((x) => x.side === side && x.backend === backend && `${x.suite}/${x.case}` === name) ? 'skipped (below)' : 'not run';
+      const all = s.flatMap((m) => m.samples);
+      return `${fmt(median(s.map((m) => median([...m.samples]))))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}`;
+    });
+    const ref = REFERENCE_2014[name!];
+    L.push(`| ${name} | ${backend} | ${unit} | ${cells.join(' | ')} | ${ref === undefined ? '–' : `${ref} ns`} |`);
+  }
+  L.push('');
+  return L;
+}
+
+function renderNotRunCases(r: Results): string[] {
+  if (r.benchStatus.length === 0) return [];
+  const seen = new Map<string, { sides: Set<string>; backends: Set<string> }>();
+  for (const s of r.benchStatus) {
+    const key = `${s.status}\0${s.suite}/${s.case}\0${s.reason}`;
+    const e = seen.get(key) ?? { sides: new Set(), backends: new Set() };
+    e.sides.add(s.side);
+    e.backends.add(s.backend);
+    seen.set(key, e);
+  }
+  const L = ['## Benchmark cases without figures', '', '| case | status | sides | backends | reason |', '|---|---|---|---|---|'];
+  for (const [key, e] of [...seen].sort()) {
+    const [status, name, reason] = key.split('\0');
+    L.push(`| ${name} | ${status} | ${[...e.sides].join(', ')} | ${[...e.backends].join(', ')} | ${reason!.replace(/\|/g, '\\|')} |`);
+  }
+  L.push('');
+  return L;
+}
+
+/** A few lines for the terminal at the end of a run: the goals and the headline side changes. */
+export function headlineSummary(r: Results): string[] {
+  const L: string[] = [];
+  for (const x of goals(r).filter((g) => g.fit)) {
+    const p = x.result;
+    L.push(`  ${p.name} ÷ ${p.peer} on ${p.backend} (${p.side}): ${fmtStat(p.stat)} n=${p.stat.n}, ${p.stat.verdict}; goal ≤${x.goal.max}×: ${x.state}`);
+  }
+  for (const c of sideComparisons(r).filter((s) => (HEADLINE_SIDE_CASES as readonly string[]).includes(s.name))) {
+    L.push(`  ${c.name} on ${c.backend}: ${c.side} ÷ ${c.ref} ${fmtStat(c.stat)} n=${c.stat.n}, ${c.stat.verdict}`);
+  }
+  return L.length > 0 ? ['headline (ratios from this run; lower is better):', ...L] : [];
+}

@@ -1,0 +1,64 @@
+/**
+ * The slow tier's benchmark runs: the full sweep the README documents
+ * (`npm run bench:full`: every case on uml and tcg, baseline and patched, 8
+ * interleaved rounds) and icount's promise that a run repeats to the digit.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { goals } from '../../scripts/lib/bench.ts';
+import { runTool } from '../integration/tool.ts';
+
+const qk = inject('qk');
+const tool = (name: string, args: string[]) => runTool(qk, `slow-${name}-${Date.now().toString(36)}`, args);
+
+/** Cases of `--bench full` that need the series (skipped on baseline) or two CPUs (skipped on uml). */
+const SERIES_SUITES = ['qmempool', 'alf_queue'];
+
+describe('benchmarks', () => {
+  it('the full sweep: every case, both kernels, uml and tcg, 8 rounds, each with its interval and verdict', async () => {
+    const pkg = JSON.parse(await readFile(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const args = pkg.scripts['bench:full']!.split(' ').slice(2); // after "zx scripts/run.mjs"
+    expect(args).toEqual(['--backend', 'uml,tcg', '--bench', 'full', '--boots', '8']);
+    const r = await tool('full-sweep', args);
+    expect(r.exitCode, r.output.slice(-3000)).toBe(0);
+    const res = await r.results();
+    const names = (side: string, backend: string) => new Set(res.metrics.filter((m) => m.side === side && m.backend === backend).map((m) => m.name));
+    const patchedTcg = names('patched', 'tcg');
+    // Everything baseline measured, patched measured too; and the series' own cases on top.
+    for (const n of names('baseline', 'tcg')) expect(patchedTcg.has(n), n).toBe(true);
+    for (const suite of [...SERIES_SUITES, 'slab', 'skb', 'ptr_ring', 'kfifo', 'objpool']) {
+      expect([...patchedTcg].some((n) => n.startsWith(`${suite}/`)), suite).toBe(true);
+    }
+    expect(res.benchStatus.filter((s) => s.status === 'error')).toEqual([]);
+    for (const s of res.benchStatus) {
+      const why = s.side === 'baseline' && SERIES_SUITES.includes(s.suite) ? /CONFIG_/ : s.backend === 'uml' ? /CPU/ : /./;
+      expect(s.reason, `${s.suite}/${s.case} on ${s.side}/${s.backend}`).toMatch(why);
+    }
+    for (const name of patchedTcg) {
+      const rounds = res.metrics.filter((m) => m.name === name && m.side === 'patched' && m.backend === 'tcg');
+      expect(rounds.map((m) => m.round).sort((a, b) => a - b), name).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    }
+    for (const g of goals(res).filter((x) => x.fit)) {
+      expect(g.result.stat.n, g.goal.id).toBe(8);
+      expect(g.result.stat.ci, g.goal.id).toBeDefined();
+      expect(g.result.stat.verdict, g.goal.id).not.toBe('inconclusive');
+    }
+    const charts = await readdir(join(r.runDir, 'charts'));
+    expect(charts.length).toBeGreaterThan(8);
+    expect((await readFile(join(r.runDir, 'results.csv'), 'utf8')).trim().split('\n')).toHaveLength(res.metrics.length + 1);
+  });
+
+  it('icount repeats to the digit: two runs give the same figures for every single-CPU case', async () => {
+    const args = ['--backend', 'icount', '--variants', 'patched', '--boots', '1'];
+    const [a, b] = [await tool('icount-a', args), await tool('icount-b', args)];
+    for (const r of [a, b]) expect(r.exitCode, r.output.slice(-2000)).toBe(0);
+    const figures = async (r: typeof a) => new Map((await r.results()).metrics
+      .filter((m) => !String(m.guest?.['cpus'] ?? '').includes(','))
+      .map((m) => [m.name, m.samples]));
+    const [fa, fb] = [await figures(a), await figures(b)];
+    expect(fa.size).toBeGreaterThan(5);
+    expect([...fb.keys()].sort()).toEqual([...fa.keys()].sort());
+    for (const [name, samples] of fa) expect(fb.get(name), name).toEqual(samples);
+  });
+});

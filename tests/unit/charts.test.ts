@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { chartData, renderSvg, resultsCsv } from '../../scripts/lib/charts.ts';
+import { Results, type Metric } from '../../scripts/lib/results.ts';
+
+const m = (suite: string, side: 'baseline' | 'patched', param: number, boot: number, samples: number[]): Metric => ({
+  name: `${suite}/bulk_b${param}`, suite, case: `bulk_b${param}`, unit: 'ns', per: 'object', group: 'bulk', param,
+  side, variant: side, backend: 'uml', flavor: 'normal', round: boot, position: 0, boot, samples,
+});
+const results = Results.parse({
+  schemaVersion: 2, runId: 'r', class: 'ok',
+  sides: [{ name: 'baseline', variant: 'baseline', cmdline: [] }, { name: 'patched', variant: 'patched', cmdline: [] }],
+  boots: [], tests: [], notRun: [],
+  metrics: [m('slab', 'baseline', 8, 0, [10, 11]), m('slab', 'patched', 8, 1, [10, 12]), m('qmempool', 'patched', 8, 1, [4, 5]), m('slab', 'patched', 16, 1, [9, 9.5]), m('qmempool', 'patched', 16, 1, [3, 3.5])],
+});
+
+describe('charts and CSV', () => {
+  it('groups by backend and group, x by parameter, suites and sides as series', () => {
+    const [c] = chartData(results);
+    expect(c!.file).toBe('uml-bulk.svg');
+    expect(c!.rows.map((r) => `${r.x}:${r.series}`)).toEqual(['8:qmempool · patched', '8:slab · baseline', '8:slab · patched', '16:qmempool · patched', '16:slab · patched']);
+    expect(c!.rows[0]).toMatchObject({ center: 4.5, lo: 4.5, hi: 4.5, boots: 1, interval: 'range' });
+  });
+
+  it('renders an SVG with vega, headlessly', async () => {
+    const svg = await renderSvg(chartData(results)[0]!);
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).toContain('bulk on uml');
+    expect((svg.match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length + (svg.match(/role-mark[^"]*mark-rect/g) ?? []).length).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('writes one CSV row per case per boot', () => {
+    const lines = resultsCsv(results).trim().split('\n');
+    expect(lines[0]).toBe('run,side,variant,backend,flavor,round,position,boot,suite,case,group,param,unit,per,loops,samples,median,min,max,peer');
+    expect(lines).toHaveLength(6);
+    expect(lines[1]).toBe('r,baseline,baseline,uml,normal,0,0,0,slab,bulk_b8,bulk,8,ns,object,,2,10.5,10,11,');
+  });
+});

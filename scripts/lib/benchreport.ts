@@ -89,7 +89,7 @@ export function renderBenchSections(r: Results): string[] {
     for (const c of charts) L.push(`![${c.title}](charts/${c.file})`);
     L.push('');
   }
-  L.push(...renderFigures(r), ...renderNotRunCases(r));
+  L.push(...renderFigures(r), ...renderPoolCounters(r), ...renderNotRunCases(r));
   return L;
 }
 
@@ -147,4 +147,34 @@ export function headlineSummary(r: Results): string[] {
     L.push(`  ${c.name} on ${c.backend}: ${c.side} ÷ ${c.ref} ${fmtStat(c.stat)} n=${c.stat.n}, ${c.stat.verdict}`);
   }
   return L.length > 0 ? ['headline (ratios from this run; lower is better):', ...L] : [];
+}
+
+/**
+ * The pool's own counters per case, summed over a side's boots: proof that
+ * a qmempool or sk_buff case went through the pool (allocs) and which paths
+ * it took. Hits are allocations the pool served without the slab fallback.
+ */
+function renderPoolCounters(r: Results): string[] {
+  const sums = new Map<string, { boots: number; c: Record<string, number>; note?: string }>();
+  for (const m of r.metrics) {
+    const pool = m.guest?.['pool'];
+    const note = typeof m.guest?.['pool_note'] === 'string' ? (m.guest['pool_note'] as string) : undefined;
+    if ((pool === undefined || pool === null) && !note) continue;
+    const key = `${m.name}\0${m.backend}\0${m.side}`;
+    const e = sums.get(key) ?? { boots: 0, c: {} };
+    e.boots++;
+    if (pool && typeof pool === 'object') for (const [k, v] of Object.entries(pool)) if (typeof v === 'number' && k !== 'cached') e.c[k] = (e.c[k] ?? 0) + v;
+    if (note) e.note = note;
+    sums.set(key, e);
+  }
+  if (sums.size === 0) return [];
+  const L = ['## Pool counters', '', 'Summed over the boots of each side (deltas over the timed samples). hits = allocs − fallback_alloc: allocations the pool served itself; refills and flushes show which level of the pool moved objects.', '',
+    '| case | backend | side | boots | allocs | hits | shared refill / flush | slab refill / flush | fallback alloc / free | note |', '|---|---|---|---|---|---|---|---|---|---|'];
+  for (const [key, e] of [...sums].sort()) {
+    const [name, backend, side] = key.split('\0');
+    const c = (k: string) => e.c[k] ?? 0;
+    L.push(`| ${name} | ${backend} | ${side} | ${e.boots} | ${c('allocs')} | ${c('allocs') - c('fallback_alloc')} | ${c('shared_refill')} / ${c('shared_flush')} | ${c('slab_refill')} / ${c('slab_flush')} | ${c('fallback_alloc')} / ${c('fallback_free')} | ${e.note ?? ''} |`);
+  }
+  L.push('');
+  return L;
 }

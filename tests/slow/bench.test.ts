@@ -19,14 +19,16 @@ describe('benchmarks', () => {
   it('the full sweep: every case, both kernels, uml and tcg, 8 rounds, each with its interval and verdict', async () => {
     const pkg = JSON.parse(await readFile(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     const args = pkg.scripts['bench:full']!.split(' ').slice(2); // after "zx scripts/run.mjs"
-    expect(args).toEqual(['--backend', 'uml,tcg', '--bench', 'full', '--boots', '8']);
+    expect(args.slice(0, 6)).toEqual(['--backend', 'uml,tcg', '--bench', 'full', '--boots', '8']);
     const r = await tool('full-sweep', args);
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
     const res = await r.results();
     const names = (side: string, backend: string) => new Set(res.metrics.filter((m) => m.side === side && m.backend === backend).map((m) => m.name));
-    const patchedTcg = names('patched', 'tcg');
+    expect(res.sides.map((s) => s.name)).toEqual(['baseline', 'off', 'on']);
+    const patchedTcg = names('on', 'tcg');
     // Everything baseline measured, patched measured too; and the series' own cases on top.
     for (const n of names('baseline', 'tcg')) expect(patchedTcg.has(n), n).toBe(true);
+    expect([...names('off', 'tcg')].sort()).toEqual([...patchedTcg].sort());
     for (const suite of [...SERIES_SUITES, 'slab', 'skb', 'ptr_ring', 'kfifo', 'objpool']) {
       expect([...patchedTcg].some((n) => n.startsWith(`${suite}/`)), suite).toBe(true);
     }
@@ -36,9 +38,13 @@ describe('benchmarks', () => {
       expect(s.reason, `${s.suite}/${s.case} on ${s.side}/${s.backend}`).toMatch(why);
     }
     for (const name of patchedTcg) {
-      const rounds = res.metrics.filter((m) => m.name === name && m.side === 'patched' && m.backend === 'tcg');
+      const rounds = res.metrics.filter((m) => m.name === name && m.side === 'on' && m.backend === 'tcg');
       expect(rounds.map((m) => m.round).sort((a, b) => a - b), name).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     }
+    // The sk_buff pool: on uses it, off does not.
+    const skb = (side: string) => res.metrics.find((m) => m.side === side && m.backend === 'uml' && m.name === 'skb/alloc_free')!.guest?.['pool'] as Record<string, number>;
+    expect(skb('on')['allocs']).toBeGreaterThan(0);
+    expect(skb('off')['allocs']).toBe(0);
     for (const g of goals(res).filter((x) => x.fit)) {
       expect(g.result.stat.n, g.goal.id).toBe(8);
       expect(g.result.stat.ci, g.goal.id).toBeDefined();

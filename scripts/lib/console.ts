@@ -118,12 +118,33 @@ export interface ProtoLine {
  */
 const PROTO_RE = /\b(QK-(BEGIN|BENCH|INFO|END)) (.*?)\s*$/;
 
+/**
+ * A userspace line and a kernel message share the console: an init's echo can
+ * get a printk record ("[    2.110735] tsc: ...") between its text and its
+ * newline. The payload is then the part before that record.
+ */
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const at = text.search(/\[\s*\d+\.\d{6}\] /);
+    if (at > 0) {
+      try {
+        return JSON.parse(text.slice(0, at));
+      } catch {
+        // Not that: report the original error.
+      }
+    }
+    throw e;
+  }
+}
+
 export function parseProtoLine(line: string, lineNo: number): ProtoLine | { error: string; line: number } | undefined {
   const m = PROTO_RE.exec(stripPrintkPrefix(line));
   if (!m) return undefined;
   const kind = m[2]!.toLowerCase() as ProtoKind;
   try {
-    const data: unknown = JSON.parse(m[3]!);
+    const data: unknown = parsePayload(m[3]!);
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       return { error: `${m[1]} payload is not a JSON object`, line: lineNo };
     }

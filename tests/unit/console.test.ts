@@ -86,6 +86,14 @@ describe('guest protocol', () => {
     expect(parseProtoLine('QK-BENCH [1,2]', 2)).toMatchObject({ error: expect.stringContaining('not a JSON object') });
   });
 
+  it('reads a protocol line that a kernel message cut into before its newline', () => {
+    // Recorded on tcg (run full-mx4qhfev, round 5): init's echo, then printk, then the newline.
+    const line = 'QK-BEGIN {"proto":1,"run":"full-mx4qhfev","variant":"patched","side":"patched","backend":"tcg","attempt":"1"}[    2.110735] tsc: Refined TSC clocksource calibration: 2096.010 MHz';
+    expect(parseProtoLine(line, 7)).toEqual({ kind: 'begin', line: 7, data: { proto: 1, run: 'full-mx4qhfev', variant: 'patched', side: 'patched', backend: 'tcg', attempt: '1' } });
+    // A payload cut short stays an error even with a kernel message after it.
+    expect(parseProtoLine('QK-BENCH {"suite":"s","case"[    2.110735] tsc: x', 7)).toMatchObject({ error: expect.stringContaining('not valid JSON') });
+  });
+
   it('a guest without the sentinel is a boot failure, a non-zero status a test failure', () => {
     const begin = 'QK-BEGIN {"proto":1}';
     expect(classify([begin], 'exited').verdict.class).toBe('boot-failure');

@@ -95,7 +95,8 @@ export function pairedStat(pairs: readonly (readonly [number, number])[], backen
   const ratio = Math.exp(estimate);
   const eci = ci ? { lo: Math.exp(ci.lo), hi: Math.exp(ci.hi), level: ci.level } : undefined;
   let p: number | undefined;
-  if (n >= 2 && d.some((x) => x !== 0)) p = wilcoxon(d, { alpha: ALPHA }).pValue;
+  // The exact two-sided p counts the centre twice when T sits on it and can exceed 1: clamp.
+  if (n >= 2 && d.some((x) => x !== 0)) p = Math.min(1, wilcoxon(d, { alpha: ALPHA }).pValue);
   else if (n >= 2) p = 1;
   let verdict: Verdict;
   let basis: string;

@@ -48,6 +48,14 @@ describe('paired statistics', () => {
     expect(s.ci!.hi).toBeGreaterThan(1);
   });
 
+  it('never reports a p-value above 1 (the exact two-sided p of a centred statistic)', () => {
+    // Log ratios recorded on tcg: skb/napi_alloc_consume, on vs off, 8 rounds (run full-sweep-1).
+    const d = [-0.3237429991522999, -0.09215433845367134, 0.007543577922307018, 0.023593977165300803, 0.0020329100841575834, -0.04947912328929594, 0.5610820996993924, 0.020697699723131655];
+    const s = pairedStat(d.map((x) => [Math.exp(x), 1] as [number, number]), 'tcg')!;
+    expect(s.p).toBe(1);
+    expect(s.verdict).toBe('no significant change');
+  });
+
   it('on icount, a difference beyond 0.5% is a change from one pair', () => {
     expect(pairedStat([[1004, 1000]], 'icount')).toMatchObject({ n: 1, verdict: 'no significant change' });
     expect(pairedStat([[1010, 1000]], 'icount')).toMatchObject({ n: 1, verdict: 'slower' });

@@ -8,9 +8,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseArgs } from './command.ts';
 import { median } from 'simple-statistics';
-import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
+import { QkError, formatError, exitCodeOf } from './errors.ts';
 import { REPO_ROOT } from './kbuild.ts';
 import { peerComparisons, sideComparisons } from './bench.ts';
 import { fmtStat, type PairedStat } from './stats.ts';
@@ -163,16 +164,8 @@ export async function compareMain(argv: readonly string[]): Promise<number> {
     .addHelpText('after', '\nExit codes: 0 no regression; 1 a chosen metric regressed past the threshold; 2 bad arguments or unreadable runs.\n\nExample:\n  npx zx scripts/compare.mjs results/20261201-120000-abcd results/20261202-120000-efgh --metric qmempool/reuse --threshold 3')
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
-  try {
-    cmd.parse([...argv], { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.exitCode === 0) return 0;
-      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/compare.mjs --help\n`);
-      return EXIT_CODE['usage-error'];
-    }
-    throw e;
-  }
+  const early = parseArgs(cmd, argv);
+  if (early !== undefined) return early;
   const o = cmd.opts<{ metric?: string[]; threshold: string; json?: boolean }>();
   try {
     const threshold = Number(o.threshold);

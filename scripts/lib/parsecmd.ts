@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseArgs } from './command.ts';
 import { classify, inferEnding, logLines, type BootEnding, type Classification, type Verdict } from './classify.ts';
 import type { KtapResult } from './ktap.ts';
 import type { BenchLine } from './results.ts';
@@ -57,16 +58,8 @@ export async function parseMain(argv: readonly string[]): Promise<number> {
     .addHelpText('after', '\nExit codes: the class\'s exit code (0 ok, 1 a failure class); 2 bad input.\nWith --run --check: 0 identical, 1 different.')
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
-  try {
-    cmd.parse([...argv], { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.exitCode === 0) return 0;
-      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/parse.mjs --help\n`);
-      return EXIT_CODE['usage-error'];
-    }
-    throw e;
-  }
+  const early = parseArgs(cmd, argv);
+  if (early !== undefined) return early;
   const o = cmd.opts<{ json?: boolean; run?: string; check?: boolean }>();
   try {
     if (o.run) return await parseRun(o.run, Boolean(o.check));

@@ -9,15 +9,33 @@ import { median } from 'simple-statistics';
 import { pairedStat, type PairedStat } from './stats.ts';
 import type { Backend, Metric, Results } from './results.ts';
 
+const figures = new WeakMap<Metric, number>();
+
 /** One boot's figure for a case: the median of its samples. */
-function bootMedians(metrics: readonly Metric[]): Map<number, Map<string, Metric & { med: number }>> {
-  const byBoot = new Map<number, Map<string, Metric & { med: number }>>();
+export function bootFigure(m: Metric): number {
+  let f = figures.get(m);
+  if (f === undefined) {
+    f = median([...m.samples]);
+    figures.set(m, f);
+  }
+  return f;
+}
+
+type ByBoot = Map<number, Map<string, Metric & { med: number }>>;
+const byBootCache = new WeakMap<readonly Metric[], ByBoot>();
+
+/** Normal-flavor figures by boot and case name; computed once per results' metrics. */
+function bootMedians(metrics: readonly Metric[]): ByBoot {
+  const cached = byBootCache.get(metrics);
+  if (cached) return cached;
+  const byBoot: ByBoot = new Map();
   for (const m of metrics) {
     if (m.flavor !== 'normal') continue;
     const b = byBoot.get(m.boot) ?? new Map();
-    b.set(m.name, { ...m, med: median([...m.samples]) });
+    b.set(m.name, { ...m, med: bootFigure(m) });
     byBoot.set(m.boot, b);
   }
+  byBootCache.set(metrics, byBoot);
   return byBoot;
 }
 

@@ -4,7 +4,7 @@
  * then what did not run. Every row names the backend that produced it.
  */
 import { median } from 'simple-statistics';
-import { GOALS, HEADLINE_SIDE_CASES, REFERENCE_2014, goals, peerComparisons, sideComparisons, sideOrder, type SideComparison, type WithinBoot } from './bench.ts';
+import { GOALS, HEADLINE_SIDE_CASES, bootFigure, REFERENCE_2014, goals, peerComparisons, sideComparisons, sideOrder, type SideComparison, type WithinBoot } from './bench.ts';
 import { chartData } from './charts.ts';
 import { fmtStat, MIN_PAIRS, ICOUNT_THRESHOLD } from './stats.ts';
 import type { Backend, Results } from './results.ts';
@@ -108,7 +108,7 @@ function renderFigures(r: Results): string[] {
       const s = ms.filter((m) => m.side === side);
       if (s.length === 0) return r.benchStatus.some((x) => x.side === side && x.backend === backend && `${x.suite}/${x.case}` === name) ? 'skipped (below)' : 'not run';
       const all = s.flatMap((m) => m.samples);
-      return `${fmt(median(s.map((m) => median([...m.samples]))))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}`;
+      return `${fmt(median(s.map(bootFigure)))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}`;
     });
     const ref = REFERENCE_2014[name!];
     L.push(`| ${name} | ${backend} | ${unit} | ${cells.join(' | ')} | ${ref === undefined ? '–' : `${ref} ns`} |`);

@@ -7,8 +7,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { median } from 'simple-statistics';
-import { sideOrder } from './bench.ts';
+import { bootFigure, sideOrder } from './bench.ts';
 import { locationInterval } from './stats.ts';
 import type { Results } from './results.ts';
 import type { TopLevelSpec } from 'vega-lite';
@@ -48,7 +47,7 @@ export function chartData(r: Results): Chart[] {
       const x = byParam ? String(m.param) : m.case;
       const k = `${x}\0${series}`;
       const c = cells.get(k) ?? { x, order: byParam ? m.param! : 0, series, medians: [] };
-      c.medians.push(median([...m.samples]));
+      c.medians.push(bootFigure(m));
       cells.set(k, c);
     }
     const rows = [...cells.values()].map((c) => {
@@ -107,7 +106,7 @@ const csvCell = (v: unknown): string => {
 export function resultsCsv(r: Results): string {
   const rows = r.metrics.map((m) => [
     r.runId, m.side, m.variant, m.backend, m.flavor, m.round, m.position, m.boot, m.suite, m.case, m.group, m.param, m.unit, m.per, m.loops,
-    m.samples.length, median([...m.samples]), Math.min(...m.samples), Math.max(...m.samples), m.peer,
+    m.samples.length, bootFigure(m), Math.min(...m.samples), Math.max(...m.samples), m.peer,
   ].map(csvCell).join(','));
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
 }

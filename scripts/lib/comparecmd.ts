@@ -13,7 +13,7 @@ import { parseArgs } from './command.ts';
 import { median } from 'simple-statistics';
 import { QkError, formatError, exitCodeOf } from './errors.ts';
 import { REPO_ROOT } from './kbuild.ts';
-import { peerComparisons, sideComparisons } from './bench.ts';
+import { bootFigure, peerComparisons, sideComparisons } from './bench.ts';
 import { fmtStat, type PairedStat } from './stats.ts';
 import { readResults, type Results } from './results.ts';
 
@@ -84,7 +84,7 @@ export function compareRuns(a: Results, b: Results, o: { metrics: readonly strin
     for (const x of r.metrics) {
       if (x.backend !== 'icount' || x.flavor !== 'normal') continue;
       const k = `${x.name}\0${x.side}`;
-      m.set(k, [...(m.get(k) ?? []), median([...x.samples])]);
+      m.set(k, [...(m.get(k) ?? []), bootFigure(x)]);
     }
     return new Map([...m].map(([k, v]) => [k, median(v)]));
   };

@@ -16,7 +16,7 @@ import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type Build
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
-import { planRun, bootPlan, kernelName, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import { planRun, bootPlan, inRounds, kernelName, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
@@ -347,8 +347,8 @@ async function bootStep(step: BootStep, k: Kernel, series: Series, c: { opts: Ru
   const seen: AttemptVerdict[] = [];
   const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}, ${step.purpose === 'kunit' ? 'KUnit' : 'benchmarks'}`;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const when = step.purpose === 'kunit' && step.flavor === 'normal' ? '' : ` (round ${step.round + 1}/${opts.boots}${attempt > 1 ? `, attempt ${attempt}` : ''})`;
-    log.info(`boot ${label}${when || (attempt > 1 ? ` (attempt ${attempt})` : '')} ...`);
+    const when = [...(inRounds(step) ? [`round ${step.round + 1}/${opts.boots}`] : []), ...(attempt > 1 ? [`attempt ${attempt}`] : [])];
+    log.info(`boot ${label}${when.length > 0 ? ` (${when.join(', ')})` : ''} ...`);
     const req = bootRequest(step, k, series, attempt, c);
     const run = await rec.stage('boot', { variant: step.side.name, backend: step.backend, ...(step.flavor === 'normal' ? {} : { arch: targetName(k.plan.target) }) }, () => boot(req), () => false, signal);
     await rec.recordAttempt({
@@ -393,7 +393,7 @@ function bootRequest(step: BootStep, k: Kernel, series: Series, attempt: number,
     attempt,
     ...(opts.provoke ? { provoke: opts.provoke } : {}),
   };
-  const what = step.purpose === 'kunit' && step.flavor === 'normal' ? 'kunit' : `r${step.round}`;
+  const what = inRounds(step) ? `r${step.round}` : 'kunit';
   const name = `console-${step.side.name}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-${what}${attempt > 1 ? `-a${attempt}` : ''}.log`;
   return {
     backend: step.backend,

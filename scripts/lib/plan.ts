@@ -35,6 +35,11 @@ export interface BootStep {
 export const BOOT_PURPOSES = ['kunit', 'bench'] as const;
 export type BootPurpose = (typeof BOOT_PURPOSES)[number];
 
+/** KUnit boots of normal kernels run once, before the rounds; every other boot belongs to a round. */
+export function inRounds(step: Pick<BootStep, 'purpose' | 'flavor'>): boolean {
+  return !(step.purpose === 'kunit' && step.flavor === 'normal');
+}
+
 export interface RunPlan {
   readonly sides: readonly Side[];
   /** Kernel trees the sides need, in a fixed order (also the lock order). */

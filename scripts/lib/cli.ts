@@ -13,13 +13,15 @@ import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
 import { headlineSummary } from './benchreport.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
-import { parseSide, sidesFromVariants } from './plan.ts';
+import { checkOtherSeries, parseSide, sidesFromVariants } from './plan.ts';
 import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import type { SourceSpec } from './source.ts';
 
 const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
 const TCG_THREADS = ['single', 'multi'] as const;
+/** Trees compared when neither --variants nor --side is given (other too when --other-series is). */
+const DEFAULT_VARIANTS: readonly VariantName[] = ['baseline', 'patched'];
 /** The benchmark modules in module/, loaded in this order. */
 export const DEFAULT_BENCH_MODULES = ['qk_bench', 'qk_bench_queue', 'qk_bench_skb'] as const;
 
@@ -55,13 +57,14 @@ export function buildCommand(): Command {
         'boot them (QEMU kvm/tcg/icount, UML) and write results/<run-id>/ (manifest, logs, results.json, report.md).',
     )
     .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default('auto,uml'))
-    .option('--variants <list>', `kernel trees to compare, each booted with the series' command line: ${VARIANTS.join(', ')} (default: both)`)
+    .option('--variants <list>', `kernel trees to compare, each booted with its series' command line: ${VARIANTS.join(', ')} (default: baseline,patched; with --other-series also other)`)
     .option('--side <NAME=TREE[:ARGS]>', "a side to compare instead of --variants: a kernel tree plus kernel arguments, e.g. --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on (repeatable; ARGS come after the series' own)", (v: string, prev: string[] = []) => [...prev, v])
     .option('--tree <path>', 'kernel source: a git checkout (never modified; cloned with --shared)')
     .option('--ref <ref>', 'with --tree: commit to use (default HEAD); with --git: branch or tag')
     .option('--tarball <file>', 'kernel source: a source tarball')
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
-    .option('--series <dir>', 'patch series directory', join(REPO_ROOT, 'kernel-patches'))
+    .option('--series <dir>', 'patch series directory (the patched tree)', join(REPO_ROOT, 'kernel-patches'))
+    .option('--other-series <dir|rev>', "the series at another version, for the 'other' tree: a directory, or a revision of this repository (its kernel-patches/ is extracted into the run directory). Compare old and new with --side old=other --side new=patched")
     .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
     .option('--memory <MiB>', 'guest memory', '1024')
     .option('--boots <n>', 'benchmark rounds per side and backend (interleaved A/B, order alternating; 8 pairs is the least a signed-rank verdict can use)', '8')
@@ -95,7 +98,9 @@ Examples:
   npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml
   npx zx scripts/run.mjs --backend icount --boots 3
   npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml
-  npx zx scripts/run.mjs --backend tcg --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on --boots 5`,
+  npx zx scripts/run.mjs --backend tcg --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on --boots 5
+  npx zx scripts/run.mjs --backend tcg --bench full --other-series 9a40062 --side old=other --side new=patched
+                                                  # the series at commit 9a40062 against kernel-patches/ now`,
     )
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
@@ -112,6 +117,7 @@ interface RawFlags {
   tarball?: string;
   git?: string;
   series: string;
+  otherSeries?: string;
   smp: string;
   memory: string;
   boots: string;
@@ -150,10 +156,13 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
   const modules = f.modules.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
   if (f.side && f.variants) throw new QkError('usage-error', 'choose --variants or --side, not both (a side names its tree)');
-  const sides = f.side ? f.side.map(parseSide) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? VARIANTS.join(',')));
+  const defaults = f.otherSeries === undefined ? DEFAULT_VARIANTS : [...DEFAULT_VARIANTS, 'other'];
+  const sides = f.side ? f.side.map(parseSide) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? defaults.join(',')));
+  checkOtherSeries(sides, f.otherSeries);
   return {
     source,
     seriesDir: resolve(f.series),
+    ...(f.otherSeries !== undefined ? { otherSeries: f.otherSeries } : {}),
     sides,
     backends: list<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend),
     smp: int('--smp', 1, 64)(f.smp),

@@ -87,7 +87,7 @@ export function buildDir(tree: VariantTree, t: Target): string {
 
 /**
  * Fragment files in merge order: common and arch, trimming, flavor, the
- * series' own fragment (patched only), then the user's extra fragments.
+ * series' own fragment (patched and other: the tree's series), then the user's extra fragments.
  */
 export function fragmentPaths(t: Target, profile: ConfigProfile, o: { series?: readonly string[]; extra?: readonly string[] } = {}): string[] {
   const spec = ARCH_SPECS[t.arch];

@@ -10,8 +10,8 @@ import { basename, join, relative } from 'node:path';
 import { QkError } from './errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
 import { prepareSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
-import { readSeries, type Series } from './series.ts';
-import { prepareVariant, treesDir, type VariantTree } from './variants.ts';
+import { loadSeries, readSeries, type Series } from './series.ts';
+import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
@@ -33,6 +33,8 @@ export type BackendChoice = Backend | 'auto';
 export interface RunOptions {
   readonly source: SourceSpec;
   readonly seriesDir: string;
+  /** The series of the `other` tree: a directory, or a revision of this repository (its kernel-patches/). */
+  readonly otherSeries?: string;
   /** What to compare: kernel trees with their command lines. */
   readonly sides: readonly Side[];
   readonly backends: readonly BackendChoice[];
@@ -82,7 +84,7 @@ export interface Kernel {
 }
 
 export interface Built {
-  readonly series: Series;
+  readonly series: TreeSeries;
   readonly kernels: readonly Kernel[];
 }
 
@@ -182,9 +184,31 @@ async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise
 
 /* ---- build all -------------------------------------------------------------- */
 
+/**
+ * The series of each tree, recorded in the manifest: --series, and
+ * --other-series (a directory, or a revision of this repository extracted
+ * into the run directory's other-series/).
+ */
+async function readTreeSeries(opts: RunOptions, rec: Recorder): Promise<TreeSeries> {
+  const m = rec.manifest;
+  const patched = await readSeries(opts.seriesDir);
+  m.series = { dir: patched.dir, hash: patched.hash, patches: patched.patches.map((p) => p.name) };
+  if (opts.otherSeries === undefined) return { patched };
+  const other = await loadSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT, dest: join(rec.runDir, 'other-series') });
+  m.otherSeries = {
+    dir: other.series.dir,
+    hash: other.series.hash,
+    patches: other.series.patches.map((p) => p.name),
+    ...(other.revision ? { revision: other.revision.spec, commit: other.revision.commit } : {}),
+  };
+  return { patched, other: other.series };
+}
+
 /** Host check, source, trees (locked for the run), then config, build, modules and image per kernel. */
 async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<Built> {
   const m = rec.manifest;
+  // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
+  const series = await readTreeSeries(opts, rec);
   await rec.stage('host-check', {}, () => hostCheck({
     needDebianSource: opts.source.kind === 'debian',
     needQemu: plan.arches.includes('x86_64'),
@@ -194,8 +218,6 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   }), (r) => r.installed.length === 0, signal);
   m.toolchain = await toolchainVersions();
   const toolchainKey = [m.toolchain['gcc'], m.toolchain['ld']].join('|');
-  const series = await readSeries(opts.seriesDir);
-  m.series = { dir: series.dir, hash: series.hash, patches: series.patches.map((p) => p.name) };
 
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
   const key = await sourceKey(opts.source);
@@ -222,7 +244,8 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   for (const k of plan.kernels) {
     const tree = trees.find((t) => t.name === k.variant);
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
-    const seriesFragments = k.variant === 'patched' ? series.configFragments : [];
+    const own = seriesOf(k.variant, series);
+    const seriesFragments = own?.configFragments ?? [];
     // Variants with identical trees and fragments (an empty series) share one build.
     const buildKey = `${tree.treeHash}:${targetName(k.target)}:${seriesFragments.join(',')}`;
     const twin = kernels[buildKeys.indexOf(buildKey)];
@@ -232,7 +255,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
       m.stages.push({ stage: 'build', variant: k.variant, arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
       kernel = { ...twin, plan: k };
     } else {
-      kernel = await buildKernelFor(k, tree, seriesFragments, series, { opts, rec, log, signal, toolchainKey });
+      kernel = await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey });
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
@@ -250,21 +273,21 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   return { series, kernels };
 }
 
+/** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
 async function buildKernelFor(
   k: KernelPlan,
   tree: VariantTree,
-  seriesFragments: readonly string[],
-  series: Series,
+  own: Series | undefined,
   c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string },
 ): Promise<Kernel> {
   const { opts, rec, log, signal } = c;
   const tname = targetName(k.target);
   const buildLog = join(rec.logs, `build-${k.variant}-${tname}.log`);
   const tags = { variant: k.variant, arch: tname };
-  const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments, extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
+  const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal);
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
-  const kunit = k.variant === 'patched' ? await findKunitModules(kb.buildDir, series.kunitModules) : [];
+  const kunit = await findKunitModules(kb.buildDir, own?.kunitModules ?? []);
   const all = [...mods.modules, ...kunit];
   const imageDir = join(tree.root, `image-${tname}`);
   const image = await rec.stage('image', tags, () =>
@@ -342,7 +365,7 @@ async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: 
 }
 
 /** Boot one step; on tcg, boot again while a crash needs confirming (classify.ts). */
-async function bootStep(step: BootStep, k: Kernel, series: Series, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
+async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
   const { opts, rec, log, signal } = c;
   const seen: AttemptVerdict[] = [];
   const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}, ${step.purpose === 'kunit' ? 'KUnit' : 'benchmarks'}`;
@@ -379,7 +402,14 @@ async function bootStep(step: BootStep, k: Kernel, series: Series, c: { opts: Ru
   }
 }
 
-function bootRequest(step: BootStep, k: Kernel, series: Series, attempt: number, c: { opts: RunOptions; rec: Recorder; signal: AbortSignal }): BootRequest {
+/** What one boot attempt of a step boots: the side's kernel with its series' command line, then the side's, then --append. */
+export function bootRequest(
+  step: BootStep,
+  k: Pick<Kernel, 'kb' | 'image' | 'kunit'>,
+  series: TreeSeries,
+  attempt: number,
+  c: { opts: RunOptions; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
+): BootRequest {
   const { opts } = c;
   const params = {
     run: opts.runId,
@@ -402,7 +432,7 @@ function bootRequest(step: BootStep, k: Kernel, series: Series, attempt: number,
     smp: opts.smp,
     memoryMB: opts.memoryMB,
     guest: params,
-    extraCmdline: [...(step.side.variant === 'patched' ? series.cmdline : []), ...step.side.cmdline, ...opts.extraCmdline],
+    extraCmdline: [...(seriesOf(step.side.variant, series)?.cmdline ?? []), ...step.side.cmdline, ...opts.extraCmdline],
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
     tcgThreads: step.flavor === 'normal' ? opts.tcgThreads : 'single',
     consoleLog: join(c.rec.logs, name),

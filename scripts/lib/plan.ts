@@ -71,14 +71,14 @@ export function targetsFor(arches: readonly Arch[], flavors: readonly Flavor[]):
   return out;
 }
 
-/** The default sides: one per variant, the series' own command line only. */
+/** The default sides: one per variant, its series' own command line only. */
 export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
   return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
 }
 
 /**
- * Parse `--side NAME=TREE[:ARGS]`: e.g. `off=patched:skb_qmempool=off`.
- * ARGS are kernel arguments separated by spaces.
+ * Parse `--side NAME=TREE[:ARGS]`: e.g. `off=patched:skb_qmempool=off`,
+ * `old=other`. ARGS are kernel arguments separated by spaces.
  */
 export function parseSide(spec: string): Side {
   const m = /^([\w.-]+)=(\w+)(?::(.*))?$/.exec(spec.trim());
@@ -121,9 +121,29 @@ export function bootPlan(
   return plan;
 }
 
+/**
+ * The `other` tree carries the series named by --other-series: a side on it
+ * needs that flag, and the flag needs a side on it (else it would be read,
+ * extracted and ignored).
+ */
+export function checkOtherSeries(sides: readonly Side[], otherSeries: string | undefined): void {
+  const onOther = sides.filter((s) => s.variant === 'other').map((s) => s.name);
+  if (onOther.length > 0 && otherSeries === undefined) {
+    throw new QkError('usage-error', `${onOther.length > 1 ? 'sides' : 'side'} ${onOther.join(', ')} ${onOther.length > 1 ? 'boot' : 'boots'} the 'other' kernel tree, which carries the series given by --other-series, and there is none`, {
+      hint: 'add --other-series DIR|REV (a series directory, or a revision of this repository), e.g. --other-series 9a40062 --side old=other --side new=patched',
+    });
+  }
+  if (onOther.length === 0 && otherSeries !== undefined) {
+    throw new QkError('usage-error', `--other-series ${otherSeries} is given, but no side boots the 'other' kernel tree`, {
+      hint: 'add a side on it, e.g. --side old=other --side new=patched (or leave out --side and --variants: then baseline, patched and other are compared)',
+    });
+  }
+}
+
 /** Make and check the plan. Throws a usage error for what cannot work. */
-export function planRun(o: Pick<RunOptions, 'sides' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId'>): RunPlan {
+export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId'>): RunPlan {
   if (o.sides.length === 0) throw new QkError('usage-error', 'nothing to run: no side (--variants or --side) given');
+  checkOtherSeries(o.sides, o.otherSeries);
   const names = new Set<string>();
   for (const s of o.sides) {
     if (names.has(s.name)) throw new QkError('usage-error', `side '${s.name}' is given twice`);

@@ -74,6 +74,8 @@ export interface Manifest {
   sides: readonly Side[];
   source?: { description: string; version: string; baseCommit: string; key: string };
   series?: { dir: string; hash: string; patches: string[] };
+  /** The series of the `other` tree (--other-series): a directory, or a revision of this repository extracted into the run directory. */
+  otherSeries?: { dir: string; hash: string; patches: string[]; revision?: string; commit?: string };
   variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
   backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string };
   stages: StageRecord[];
@@ -93,7 +95,7 @@ export interface Attempt {
  * a crash confirmed or found flaky (classify.ts), records tagged with side,
  * round and position. Pure: the live run and `parse.mjs --run` both call it.
  */
-export function assembleResults(input: { runId: string; errorClass: RunClass | undefined; sides: readonly Side[]; notRun: Manifest['notRun']; attempts: readonly Attempt[] }): Results {
+export function assembleResults(input: { runId: string; errorClass: RunClass | undefined; sides: readonly Side[]; series?: Results['series']; notRun: Manifest['notRun']; attempts: readonly Attempt[] }): Results {
   const boots: BootRecord[] = [];
   const tests: TestRecord[] = [];
   const metrics: Metric[] = [];
@@ -150,7 +152,18 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
     }
   }
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
-  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, boots, tests, metrics, stress, benchStatus, notRun });
+  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics, stress, benchStatus, notRun });
+}
+
+/** The series each tree carried, as results.json names them (the manifest has them once they were read). */
+export function treeSeries(m: Pick<Manifest, 'series' | 'otherSeries'>): Results['series'] {
+  if (!m.series) return undefined;
+  const o = m.otherSeries;
+  const from = o?.revision && o.commit ? `revision ${o.revision} (commit ${o.commit.slice(0, 12)})` : o?.dir;
+  return {
+    patched: { hash: m.series.hash, patches: m.series.patches, from: m.series.dir },
+    ...(o && from ? { other: { hash: o.hash, patches: o.patches, from } } : {}),
+  };
 }
 
 export function reportContext(m: Manifest): Parameters<typeof renderReport>[1] {
@@ -227,7 +240,7 @@ export class Recorder {
   }
 
   private async writeResults(): Promise<Results> {
-    const results = assembleResults({ runId: this.manifest.runId, errorClass: this.errorClass, sides: this.manifest.sides, notRun: this.manifest.notRun, attempts: this.attempts });
+    const results = assembleResults({ runId: this.manifest.runId, errorClass: this.errorClass, sides: this.manifest.sides, series: treeSeries(this.manifest), notRun: this.manifest.notRun, attempts: this.attempts });
     await writeFileAtomic(join(this.runDir, 'results.json'), serialize(results));
     await writeFileAtomic(join(this.runDir, 'report.md'), renderReport(results, reportContext(this.manifest)));
     try {
@@ -282,7 +295,7 @@ export async function regenerate(runDir: string): Promise<{ results: Results; js
     attempts.push({ facts, lines: logLines(log) });
   }
   const errorClass = m.state === 'complete' ? undefined : m.class;
-  const results = assembleResults({ runId: m.runId, errorClass, sides: m.sides, notRun: m.notRun, attempts });
+  const results = assembleResults({ runId: m.runId, errorClass, sides: m.sides, series: treeSeries(m), notRun: m.notRun, attempts });
   return { results, json: serialize(results), report: renderReport(results, reportContext(m)) };
 }
 

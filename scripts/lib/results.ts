@@ -15,8 +15,11 @@ export const RESULTS_SCHEMA_VERSION = 2;
 
 export const BACKENDS = ['kvm', 'tcg', 'icount', 'uml'] as const;
 export type Backend = (typeof BACKENDS)[number];
-/** Kernel trees: the base, and the base with the series applied. */
-export const VARIANTS = ['baseline', 'patched'] as const;
+/**
+ * Kernel trees: the base, the base with the series applied (`--series`), and
+ * the base with the series at another version (`--other-series`).
+ */
+export const VARIANTS = ['baseline', 'patched', 'other'] as const;
 export type VariantName = (typeof VARIANTS)[number];
 export const FLAVOR_NAMES = ['normal', 'debug', 'kcsan'] as const;
 const flavor = z.enum(FLAVOR_NAMES).default('normal');
@@ -131,6 +134,10 @@ export const BenchStatus = z.object({
 });
 export type BenchStatus = z.infer<typeof BenchStatus>;
 
+/** A series a kernel tree carried: its hash, its patches and where it came from (a directory, or a revision of this repository). */
+export const SeriesRef = z.object({ hash: z.string(), patches: z.array(z.string()), from: z.string() });
+export type SeriesRef = z.infer<typeof SeriesRef>;
+
 export const NotRun = z.object({ side: z.string().optional(), variant: z.string(), backend: z.string(), reason: z.string() });
 
 export const Results = z.object({
@@ -138,6 +145,8 @@ export const Results = z.object({
   runId: z.string(),
   class: z.enum(RUN_CLASSES),
   sides: z.array(Side),
+  /** The series each tree carried (baseline: none); absent in runs written before --other-series. */
+  series: z.object({ patched: SeriesRef.optional(), other: SeriesRef.optional() }).optional(),
   boots: z.array(BootRecord),
   tests: z.array(TestRecord),
   metrics: z.array(Metric),
@@ -258,6 +267,13 @@ export interface ReportContext {
 
 const cellEsc = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** The series a side's tree carried, for the Sides table. */
+function seriesCell(r: Results, variant: VariantName): string {
+  if (variant === 'baseline') return 'none';
+  const s = r.series?.[variant];
+  return s ? cellEsc(`${s.hash.slice(0, 12)}: ${s.patches.length} patch(es) from ${s.from}`) : '–';
+}
+
 export function renderReport(r: Results, ctx: ReportContext): string {
   const L: string[] = [];
   L.push(`# qmempool-kit run ${r.runId}`, '');
@@ -265,11 +281,13 @@ export function renderReport(r: Results, ctx: ReportContext): string {
   L.push(`- started: ${ctx.startedAt}`);
   if (ctx.source) L.push(`- kernel: ${ctx.source.version} (${ctx.source.description})`);
   if (ctx.series) L.push(`- series: ${ctx.series.patches.length} patch(es), hash ${ctx.series.hash.slice(0, 12)}`);
+  const other = r.series?.other;
+  if (other) L.push(`- other = the series from ${other.from}: ${other.patches.length} patch(es), hash ${other.hash.slice(0, 12)}`);
   if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
   L.push('', ...renderBenchSections(r));
   if (r.sides.length > 0) {
-    L.push('## Sides', '', '| side | kernel tree | extra command line |', '|---|---|---|');
-    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
+    L.push('## Sides', '', '| side | kernel tree | series | extra command line |', '|---|---|---|---|');
+    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} | ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
   L.push('## Boots', '', '| side | backend | flavor | purpose | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|---|');

@@ -3,21 +3,22 @@
  * file name a line, '#' comments), git format-patch style. Without a series
  * file, every NNNN-*.patch but the 0000 cover letter is taken in name order.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { QkError } from './errors.ts';
 import { exists, sha256 } from './fsutil.ts';
+import { capture, spawn, tryCapture } from './proc.ts';
 
 export interface Series {
   readonly dir: string;
   readonly patches: readonly { readonly name: string; readonly path: string; readonly sha256: string }[];
   /** Hash over names and contents; the empty series has a fixed hash. */
   readonly hash: string;
-  /** The series' own Kconfig fragment (`kernel.config`), for the patched variant. */
+  /** The series' own Kconfig fragment (`kernel.config`), for the tree that carries the series (patched, or other). */
   readonly configFragments: readonly string[];
   /** In-tree KUnit modules the series adds (`kunit-modules`, one name a line). */
   readonly kunitModules: readonly string[];
-  /** Kernel command-line arguments for patched boots (`cmdline`), e.g. a runtime switch. */
+  /** Kernel command-line arguments for boots of the tree that carries the series (`cmdline`), e.g. a runtime switch. */
   readonly cmdline: readonly string[];
 }
 
@@ -68,6 +69,38 @@ export async function readSeries(dir: string): Promise<Series> {
     kunitModules,
     cmdline: (await exists(join(abs, 'cmdline'))) ? parseArgsFile(await readFile(join(abs, 'cmdline'), 'utf8')) : [],
   };
+}
+
+/** The series directory inside a revision of this repository. */
+export const SERIES_PATH = 'kernel-patches';
+
+/** A series named on the command line, and where it came from. */
+export interface LoadedSeries {
+  readonly series: Series;
+  /** The revision as given and the commit it names, when the series came from git. */
+  readonly revision?: { readonly spec: string; readonly commit: string };
+}
+
+/**
+ * A series given as DIR|REV (`--other-series`): an existing directory is
+ * read as it is; anything else must be a revision of the git repository
+ * `repo`, whose kernel-patches/ is extracted into `dest` (created) and read
+ * from there. Neither: a usage error, with a hint.
+ */
+export async function loadSeries(spec: string, o: { flag: string; repo: string; dest: string }): Promise<LoadedSeries> {
+  if (await stat(resolve(spec)).then((s) => s.isDirectory(), () => false)) return { series: await readSeries(spec) };
+  const hint = `give a directory of git format-patch files, or a revision of ${o.repo} that has ${SERIES_PATH}/ (see: git -C ${o.repo} log --oneline -- ${SERIES_PATH})`;
+  const commit = spec.startsWith('-') ? undefined : await tryCapture('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${spec}^{commit}`], o.repo);
+  if (!commit) throw new QkError('usage-error', `${o.flag} '${spec}' is neither a directory nor a revision of ${o.repo}`, { hint });
+  if ((await tryCapture('git', ['cat-file', '-t', `${commit}:${SERIES_PATH}`], o.repo)) !== 'tree') {
+    throw new QkError('usage-error', `${o.flag} '${spec}': revision ${commit.slice(0, 12)} has no ${SERIES_PATH}/ directory`, { hint });
+  }
+  await mkdir(o.dest, { recursive: true });
+  const tar = join(o.dest, '.series.tar');
+  await capture('git', ['archive', '--format=tar', `--output=${tar}`, `${commit}:${SERIES_PATH}`], { what: `extracting ${SERIES_PATH}/ of ${spec}`, cwd: o.repo });
+  await spawn('tar', ['-xf', tar, '-C', o.dest], { what: `unpacking ${SERIES_PATH}/ of ${spec}` });
+  await rm(tar);
+  return { series: await readSeries(o.dest), revision: { spec, commit } };
 }
 
 /**

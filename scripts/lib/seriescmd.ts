@@ -82,38 +82,105 @@ export async function seriesEdit(c: Common & { force: boolean }, log: Logger): P
 }
 
 export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
+  // The patches are signed off by whoever exports them: know who, before anything is written.
+  const me = await gitIdentity();
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (!(await exists(join(dir, '.git')))) throw new QkError('usage-error', `no edit worktree at ${dir}`, { hint: 'run: npx zx scripts/series.mjs edit' });
   const n = Number(await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir }));
   if (n === 0) throw new QkError('usage-error', `${dir} has no commits on the base: nothing to export`);
-  const hasDesc = await capture('git', ['config', '--get', `branch.${BRANCH}.description`], { what: 'reading the description', cwd: dir }).then(() => true, () => false);
   // Staged beside the series (same filesystem: renames into place are atomic).
   await removeStaleStages(series.dir);
   const out = join(series.dir, `.export-${process.pid}`);
   await rm(out, { recursive: true, force: true });
   await mkdir(out);
   try {
-    // Stable output: zero From hashes, no version signature, fixed base, no per-run noise.
-    await spawn(
-      'git',
-      ['format-patch', '-q', '--zero-commit', '--no-signature', `--base=${source.baseCommit}`, '--cover-letter', ...(hasDesc ? ['--cover-from-description=subject'] : []), '-o', out, `${source.baseCommit}..HEAD`],
-      { what: 'git format-patch', cwd: dir, env: { LC_ALL: 'C' } },
-    );
-    const files = (await readdir(out)).filter((f) => PATCH_FILE.test(f)).sort();
+    const files = await formatSeries({ dir, base: source.baseCommit, out, me });
     const patches = files.filter((f) => !f.startsWith('0000-'));
-    // The cover letter takes its sender and date from the last patch, not
-    // from whoever exports it when: re-exporting changes no byte.
-    const coverFile = join(out, '0000-cover-letter.patch');
-    if (await exists(coverFile)) {
-      const last = await readFile(join(out, patches[patches.length - 1]!), 'utf8');
-      await writeFile(coverFile, copyHeaders(await readFile(coverFile, 'utf8'), last, ['From', 'Date']));
-    }
     await installExport(series.dir, out, files);
-    log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}`);
+    log.info(`exported ${patches.length} patch(es) and the cover letter to ${series.dir}, signed off by ${formatIdentity(me)}`);
     return patches;
   } finally {
     await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** A person as git names one: user.name and user.email. */
+export interface GitIdentity {
+  readonly name: string;
+  readonly email: string;
+}
+
+/** The identity the kit gives the commits it makes itself (source.ts); exported patches never carry it. */
+export const PLACEHOLDER_IDENTITY: GitIdentity = { name: GIT_IDENTITY.GIT_AUTHOR_NAME, email: GIT_IDENTITY.GIT_AUTHOR_EMAIL };
+
+export function formatIdentity(id: GitIdentity): string {
+  return `${id.name} <${id.email}>`;
+}
+
+/**
+ * The exporter's identity: `git config user.name` and `user.email` as git
+ * looks them up in `cwd` (this repository's config, then the global one;
+ * `env` may point GIT_CONFIG_GLOBAL elsewhere). Unset: a usage error.
+ */
+export async function gitIdentity(o: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): Promise<GitIdentity> {
+  const cwd = o.cwd ?? REPO_ROOT;
+  const get = (key: string) => capture('git', ['config', '--get', key], { what: `git config ${key}`, cwd, ...(o.env ? { env: o.env } : {}) }).catch(() => '');
+  const [name, email] = [await get('user.name'), await get('user.email')];
+  const unset = [...(name ? [] : ['user.name']), ...(email ? [] : ['user.email'])];
+  const hint = "set your identity: git config --global user.name 'Your Name'; git config --global user.email you@example.org";
+  if (unset.length > 0) {
+    throw new QkError('usage-error', `the exported patches are signed off with your git identity, and ${unset.join(' and ')} ${unset.length > 1 ? 'are' : 'is'} not set (git config in ${cwd}): ${hint}`, { hint });
+  }
+  if (/[<>\n]/.test(name + email)) throw new QkError('usage-error', `git identity '${name} <${email}>' cannot go into a mail header (it contains '<', '>' or a line break)`, { hint });
+  return { name, email };
+}
+
+/**
+ * `git format-patch` of base..HEAD in the edit worktree `dir` into `out`,
+ * with the exporter `me` where the kit's placeholder identity was: the
+ * cover letter is from `me` (its shortlog maps the placeholder to `me`, its
+ * date is the last patch's), and each patch gets `signPatch`. Stable: the
+ * same branch and identity give the same bytes. Returns the file names,
+ * cover letter first.
+ */
+export async function formatSeries(o: { dir: string; base: string; out: string; me: GitIdentity }): Promise<string[]> {
+  const { dir, base, out, me } = o;
+  const range = `${base}..HEAD`;
+  const hasDesc = await capture('git', ['config', '--get', `branch.${BRANCH}.description`], { what: 'reading the description', cwd: dir }).then(() => true, () => false);
+  // A mailmap of one line, placeholder -> exporter, for the cover letter's shortlog and git's rendering of a From: header.
+  const mailmap = join(out, '.qk-mailmap');
+  await writeFile(mailmap, `${formatIdentity(me)} ${formatIdentity(PLACEHOLDER_IDENTITY)}\n`);
+  const env = { LC_ALL: 'C', GIT_COMMITTER_NAME: me.name, GIT_COMMITTER_EMAIL: me.email };
+  try {
+    // Stable output: zero From hashes, no version signature, fixed base, no per-run noise.
+    await spawn(
+      'git',
+      ['-c', `mailmap.file=${mailmap}`, 'format-patch', '-q', '--zero-commit', '--no-signature', `--base=${base}`, '--cover-letter', ...(hasDesc ? ['--cover-from-description=subject'] : []), '-o', out, range],
+      { what: 'git format-patch', cwd: dir, env },
+    );
+    // The exporter's From: header as git writes it for a patch (quoting, RFC 2047), from a commit with the placeholder author.
+    const placeholderCommit = await capture('git', ['log', '-1', '--format=%H', '--fixed-strings', `--author=${formatIdentity(PLACEHOLDER_IDENTITY)}`, range], { what: 'finding placeholder commits', cwd: dir, env });
+    const from = placeholderCommit
+      ? mailHeader(await capture('git', ['-c', `mailmap.file=${mailmap}`, 'log', '-1', '--use-mailmap', '--pretty=email', '--no-patch', placeholderCommit], { what: 'rendering the From: header', cwd: dir, env }), 'From')
+      : undefined;
+    const files = (await readdir(out)).filter((f) => PATCH_FILE.test(f)).sort();
+    const patches = files.filter((f) => !f.startsWith('0000-'));
+    for (const f of patches) {
+      const text = await readFile(join(out, f), 'utf8');
+      const signed = signPatch(text, me, from);
+      if (signed !== text) await writeFile(join(out, f), signed);
+    }
+    // The cover letter is from the exporter (format-patch's committer), dated
+    // by the last patch rather than by when it is exported: re-exporting changes no byte.
+    const coverFile = join(out, '0000-cover-letter.patch');
+    if ((await exists(coverFile)) && patches.length > 0) {
+      const last = await readFile(join(out, patches[patches.length - 1]!), 'utf8');
+      await writeFile(coverFile, copyHeaders(await readFile(coverFile, 'utf8'), last, ['Date']));
+    }
+    return files;
+  } finally {
+    await rm(mailmap, { force: true });
   }
 }
 
@@ -156,15 +223,55 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** A mail header with its folded continuation lines: `^Name: ...`. */
+const headerRe = (name: string): RegExp => new RegExp(`^${name}: .*(?:\\n[ \\t].*)*$`, 'm');
+
+/** The header `name` (with its folded lines) of a mail's header block. */
+export function mailHeader(mail: string, name: string): string | undefined {
+  return headerRe(name).exec(mail.split('\n\n')[0] ?? '')?.[0];
+}
+
 /** Replace mail headers (with their folded continuation lines) by the source's. */
 export function copyHeaders(target: string, source: string, names: readonly string[]): string {
   let out = target;
   for (const n of names) {
-    const re = new RegExp(`^${n}: .*(?:\\n[ \\t].*)*$`, 'm');
-    const h = re.exec(source)?.[0];
-    if (h) out = out.replace(re, h);
+    const h = headerRe(n).exec(source)?.[0];
+    if (h) out = out.replace(headerRe(n), h);
   }
   return out;
+}
+
+const TRAILER = /^[A-Za-z0-9-]+: \S/;
+const MIME_HEADERS = ['MIME-Version: 1.0', 'Content-Type: text/plain; charset=UTF-8', 'Content-Transfer-Encoding: 8bit'];
+
+/**
+ * Give one exported patch the exporter `me` where it has the kit's
+ * placeholder identity: the From: header (replaced by `from`, git's
+ * rendering of `me`, when given) and Signed-off-by lines of the commit
+ * message. Other people's trailers stay as they are; a message without
+ * any Signed-off-by gets the exporter's, last, before the `---` line.
+ * Only the mail headers and the message are touched, never the diff.
+ */
+export function signPatch(text: string, me: GitIdentity, from: string | undefined): string {
+  const headerEnd = text.indexOf('\n\n');
+  const dashes = text.indexOf('\n---\n', headerEnd);
+  if (headerEnd < 0 || dashes < 0) return text;
+  let head = text.slice(0, headerEnd);
+  const fromHeader = mailHeader(head, 'From');
+  if (from && fromHeader && fromHeader.replace(/\n[ \t]+/g, ' ') === `From: ${formatIdentity(PLACEHOLDER_IDENTITY)}`) head = head.replace(fromHeader, from);
+  const mine = `Signed-off-by: ${formatIdentity(me)}`;
+  const placeholder = `Signed-off-by: ${formatIdentity(PLACEHOLDER_IDENTITY)}`;
+  // The message: from the blank line after the headers to the "---" line.
+  let msg = text.slice(headerEnd + 1, dashes + 1).split('\n').slice(0, -1);
+  msg = msg.includes(mine) ? msg.filter((l) => l.trimEnd() !== placeholder) : msg.map((l) => (l.trimEnd() === placeholder ? mine : l));
+  if (!msg.some((l) => /^Signed-off-by:/i.test(l))) {
+    const para = msg.slice(msg.lastIndexOf('') + 1);
+    msg.push(...(para.length === 0 || para.every((l) => TRAILER.test(l)) ? [mine] : ['', mine]));
+  }
+  const body = `${msg.join('\n')}\n${text.slice(dashes + 1)}`;
+  // git writes these headers when a message is not ASCII; a new sign-off may have made it so.
+  if (/[^\x00-\x7f]/.test(msg.join('\n')) && !/^Content-Type:/im.test(head)) head = [head, ...MIME_HEADERS].join('\n');
+  return `${head}\n${body}`;
 }
 
 export interface PatchCheck {
@@ -194,7 +301,7 @@ export async function seriesCheck(
   const save = () => writeJsonAtomic(join(runDir, 'series-check.json'), { source: source.version, baseCommit: source.baseCommit, seriesHash: series.hash, patches: checks });
 
   // checkpatch needs a kernel tree around it: the baseline worktree is one.
-  const base = await prepareVariant('baseline', { source, series, workDir: c.workDir, log, logFile: join(logs, 'trees.log') });
+  const base = await prepareVariant('baseline', { source, series: { patched: series }, workDir: c.workDir, log, logFile: join(logs, 'trees.log') });
   for (const [i, p] of series.patches.entries()) {
     const r = await spawn('perl', [join(base.src, 'scripts', 'checkpatch.pl'), '--strict', '--no-color', p.path], {
       what: `checkpatch ${p.name}`,

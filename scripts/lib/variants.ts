@@ -16,7 +16,7 @@ import type { VariantName } from './results.ts';
 import type { Logger } from './log.ts';
 
 export interface VariantTree {
-  /** baseline, patched, or a helper tree such as "bisect". */
+  /** baseline, patched, other, or a helper tree such as "bisect". */
   readonly name: VariantName | 'bisect';
   /** <trees>/<variant>: holds src/, build-<arch>/, module-<arch>/ ... */
   readonly root: string;
@@ -38,13 +38,31 @@ export function treesDir(workDir: string, source: SourceResult): string {
   return join(workDir, 'trees', source.key);
 }
 
+/** The series of each kernel tree: baseline carries none, patched `--series`, other `--other-series`. */
+export interface TreeSeries {
+  readonly patched: Series;
+  readonly other?: Series;
+}
+
+/** The series a tree carries (its patches, Kconfig fragment, KUnit modules and command line). */
+export function seriesOf(variant: VariantName, s: TreeSeries): Series | undefined {
+  switch (variant) {
+    case 'baseline':
+      return undefined;
+    case 'patched':
+      return s.patched;
+    case 'other':
+      if (!s.other) throw new QkError('usage-error', "the 'other' kernel tree needs a series: --other-series DIR|REV", { hint: 'e.g. --other-series 9a40062 --side old=other --side new=patched' });
+      return s.other;
+  }
+}
+
 export async function prepareVariant(
   name: VariantName,
-  o: { source: SourceResult; series: Series; workDir: string; log: Logger; logFile: string },
+  o: { source: SourceResult; series: TreeSeries; workDir: string; log: Logger; logFile: string },
 ): Promise<VariantTree> {
-  return name === 'patched'
-    ? prepareTree(name, { ...o, patches: o.series.patches, seriesHash: o.series.hash })
-    : prepareTree(name, { ...o, patches: [], seriesHash: 'none' });
+  const own = seriesOf(name, o.series);
+  return prepareTree(name, { ...o, series: own ?? o.series.patched, patches: own?.patches ?? [], seriesHash: own?.hash ?? 'none' });
 }
 
 /** A worktree of the base with these patches applied, reused when it already is. */

@@ -196,7 +196,7 @@ describe('guest image helpers', () => {
 });
 
 describe('series export', () => {
-  it('gives the cover letter the last patch sender and date, folded lines included', () => {
+  it('copies mail headers from another mail, folded lines included (the cover letter takes the last patch date)', () => {
     const cover = 'From 0000 Mon Sep 17 00:00:00 2001\nFrom: Someone Else\n <else@example.invalid>\nDate: Fri, 27 Nov 2026 02:00:00 +0000\nSubject: [PATCH 0/3] x\n\nbody\n';
     const last = 'From 0000 Mon Sep 17 00:00:00 2001\nFrom: qmempool-kit <qmempool-kit@localhost>\nDate: Fri, 27 Nov 2026 01:08:23 +0000\nSubject: [PATCH 3/3] y\n';
     expect(copyHeaders(cover, last, ['From', 'Date'])).toBe('From 0000 Mon Sep 17 00:00:00 2001\nFrom: qmempool-kit <qmempool-kit@localhost>\nDate: Fri, 27 Nov 2026 01:08:23 +0000\nSubject: [PATCH 0/3] x\n\nbody\n');

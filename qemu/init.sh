@@ -103,6 +103,22 @@ load_modules() {
 	done
 }
 
+# debugfs: failslab's knobs (below) and kmemleak's scan (at the end).
+debugfs=0
+[ -d /sys/kernel/debug ] && $BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null && debugfs=1
+
+# On a kernel with CONFIG_FAILSLAB, arm slab fault injection for tasks that
+# opt in (task->make_it_fail, set by the series' KUnit fallback tests around
+# the calls that must fail), quietly; every other task is unaffected.
+# Allocations that may sleep are still never failed (ignore-gfp-wait).
+fs=/sys/kernel/debug/failslab
+if [ "$debugfs" = 1 ] && [ -d "$fs" ] && [ -n "$(param kunit)" ]; then
+	echo Y >"$fs/task-filter" && echo 100 >"$fs/probability" &&
+		echo 1 >"$fs/interval" && echo -1 >"$fs/times" &&
+		echo 0 >"$fs/verbose" && echo "qk-init: failslab armed for make-it-fail tasks" ||
+		echo "qk-init: could not arm failslab"
+fi
+
 # In-tree KUnit suites built as modules first (KTAP is printed as each
 # loads), then the bench modules.
 load_modules "$(param kunit)"
@@ -111,8 +127,7 @@ load_modules "$(param modules)"
 # On a kmemleak kernel, scan now: leaks are reported on the console
 # ("kmemleak: N new suspected memory leaks"). Objects younger than 5 s are
 # not reported yet, hence the wait.
-if [ -d /sys/kernel/debug ] && $BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null &&
-	[ -e /sys/kernel/debug/kmemleak ]; then
+if [ "$debugfs" = 1 ] && [ -e /sys/kernel/debug/kmemleak ]; then
 	$BB sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
 	echo "qk-init: kmemleak scan done"

@@ -196,7 +196,8 @@ const STRESS_RE = /^\s*# ([\w.-]+): stress: (.*)$/;
 
 /**
  * Stress totals that our KUnit suites print as diagnostics, in the form
- * `# <case>: stress: cpus=2 producers=2 consumers=2 elements=2000000`.
+ * `# <case>: stress: cpus=2 producers=2 consumers=2 elements=2000000
+ * moved=2000000 result=pass`; `result` becomes `passed` (1 or 0).
  */
 export function parseStressDiagnostics(lines: readonly string[]): StressDiagnostic[] {
   const out: StressDiagnostic[] = [];
@@ -207,6 +208,8 @@ export function parseStressDiagnostics(lines: readonly string[]): StressDiagnost
     for (const kv of m[2]!.trim().split(/\s+/)) {
       const [k, v] = kv.split('=');
       if (k && v !== undefined && /^-?\d+(\.\d+)?$/.test(v)) values[k] = Number(v);
+      // "result=pass|failed": the totals count only when every check held.
+      else if (k === 'result' && v !== undefined) values['passed'] = v === 'pass' ? 1 : 0;
     }
     out.push({ case: m[1]!, values, line: i + 1 });
   });

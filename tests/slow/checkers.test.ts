@@ -29,6 +29,8 @@ describe('the series under the kernel checkers', () => {
       for (const s of stress) {
         expect(s.values['cpus']).toBe(2);
         expect(s.values['elements']).toBeGreaterThan(0);
+        expect(s.values['passed'], `${flavor} ${s.case}`).toBe(1);
+        expect(s.values['moved']).toBe(s.values['elements']);
       }
     }
   });

@@ -92,4 +92,13 @@ describe('stress diagnostics', () => {
     ]);
     expect(d).toEqual([{ case: 'alf_mpmc_stress', values: { cpus: 2, producers: 2, consumers: 2, elements: 2000000 }, line: 2 }]);
   });
+
+  it('turns result=pass|failed into passed=1|0', () => {
+    const d = parseStressDiagnostics([
+      '    # alf_test_mpmc_stress: stress: cpus=4 producers=4 consumers=4 elements=10000000 moved=10000000 result=pass',
+      '    # qmp_test_stress: stress: cpus=4 producers=4 consumers=4 elements=100 moved=99 softirq=5 result=failed',
+    ]);
+    expect(d.map((x) => x.values['passed'])).toEqual([1, 0]);
+    expect(d[0]!.values['moved']).toBe(10000000);
+  });
 });

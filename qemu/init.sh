@@ -4,7 +4,8 @@
 # the console and nothing else is parsed by the host:
 #   QK-BEGIN {json}   init started (userspace reached)
 #   QK-INFO  {json}   facts about the guest
-#   QK-BENCH {json}   printed by the bench modules through printk
+#   QK-BENCH {json}   printed by the bench modules through printk, and by
+#                     the packet scenarios (net/net.sh)
 #   QK-END   {json}   final sentinel with the guest's exit status
 # Parameters come from the kernel command line (qk_*=...); qk_attempt=N
 # numbers the boots of one kernel and command line (a crash is re-booted).
@@ -123,6 +124,18 @@ fi
 # loads), then the bench modules.
 load_modules "$(param kunit)"
 load_modules "$(param modules)"
+
+# Packet scenarios (qk_net=drop,forward,...): qemu/net/net.sh, beside the
+# modules' directory in the image.
+if net=$(param net); then
+	if [ -r "${moddir%/modules}/net.sh" ]; then
+		. "${moddir%/modules}/net.sh"
+		net_run "$net"
+	else
+		echo "qk-init: ${moddir%/modules}/net.sh is missing from the image"
+		status=1
+	fi
+fi
 
 # On a kmemleak kernel, scan now: leaks are reported on the console
 # ("kmemleak: N new suspected memory leaks"). Objects younger than 5 s are

@@ -17,6 +17,7 @@ import type { BootEnding } from './classify.ts';
 import { killGroup, trackChild, untrackChild } from './proc.ts';
 import type { Backend } from './results.ts';
 import type { ImageResult } from './image.ts';
+import { freeUdpPorts, netCmdline, virtioQemuArgs, VirtioHost, wantsVirtio, type NetSpec, type VirtioPorts } from './net.ts';
 
 export type QemuBackend = Exclude<Backend, 'uml'>;
 
@@ -37,6 +38,8 @@ export interface GuestParams {
   readonly side?: string;
   /** Cases the qk_bench* modules run (their `set` parameter). */
   readonly benchSet?: BenchSet;
+  /** Packet scenarios (qemu/net/net.sh) to run after the modules. */
+  readonly net?: NetSpec;
 }
 
 /** headline: the cases the report leads with; full: every case and sweep. */
@@ -55,6 +58,7 @@ export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   if (p.kunit && p.kunit.length > 0) args.push(`qk_kunit=${p.kunit.join(',')}`);
   if (p.modules.length > 0) args.push(`qk_modules=${p.modules.join(',')}`);
   if (p.benchSet && p.modules.length > 0) args.push(`qk_benchset=${p.benchSet}`);
+  if (p.net) args.push(...netCmdline(p.net));
   if (p.provoke) args.push(`qk_provoke=${p.provoke}`);
   if (p.probe) args.push('qk_probe=1');
   if (p.attempt !== undefined) args.push(`qk_attempt=${p.attempt}`);
@@ -152,6 +156,8 @@ export interface BootRequest {
    */
   readonly probe?: boolean;
   readonly consoleLog: string;
+  /** The qk-net helper that floods virtio-net from the host (packet scenarios). */
+  readonly netHelper?: string;
   /** End the boot when the console says nothing for this long. */
   readonly silenceMs: number;
   /** End the boot after this long in any case. */
@@ -166,7 +172,10 @@ export interface BootRequest {
   readonly signal?: AbortSignal;
 }
 
-type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe'>;
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe'> & {
+  /** A virtio-net NIC on these loopback UDP ports (QEMU backends). */
+  readonly virtioPorts?: VirtioPorts;
+};
 
 /** The kernel command line of a request: guest parameters first, then the extra arguments. */
 export function kernelCmdline(r: CommandRequest): string[] {
@@ -181,7 +190,7 @@ export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; c
   if (r.backend === 'uml') return { cmd: r.kernel, args: umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline }), cmdline };
   return {
     cmd: 'qemu-system-x86_64',
-    args: qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }),
+    args: [...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }), ...(r.virtioPorts ? virtioQemuArgs(r.virtioPorts) : [])],
     cmdline,
   };
 }
@@ -201,11 +210,21 @@ export interface BootRun {
 export interface BootSpec extends Pick<BootRequest, 'consoleLog' | 'silenceMs' | 'timeoutMs' | 'graceMs' | 'afterEndMs' | 'signal'> {
   readonly cmd: string;
   readonly args: readonly string[];
+  /** A QK-NET line: the guest asks the host for a virtio-net flood. */
+  readonly onNet?: (data: Record<string, unknown>) => void;
 }
 
 export async function boot(req: BootRequest): Promise<BootRun> {
-  const { cmd, args, cmdline } = bootCommand(req);
-  return { ...(await runGuest({ ...req, cmd, args })), cmdline };
+  // Virtio floods: a NIC on loopback UDP ports, and the host's sender on cue.
+  const virtio = wantsVirtio(req.guest.net) && req.backend !== 'uml' && !req.probe && req.netHelper !== undefined;
+  const ports = virtio ? await freeUdpPorts() : undefined;
+  const { cmd, args, cmdline } = bootCommand({ ...req, ...(ports ? { virtioPorts: ports } : {}) });
+  const host = ports && req.netHelper ? new VirtioHost(req.netHelper, ports, req.consoleLog.replace(/\.log$/, '') + '.host.log') : undefined;
+  try {
+    return { ...(await runGuest({ ...req, cmd, args, ...(host ? { onNet: (d: Record<string, unknown>) => host.request(d) } : {}) })), cmdline };
+  } finally {
+    await host?.stop();
+  }
 }
 
 export async function runGuest(spec: BootSpec): Promise<Omit<BootRun, 'cmdline'>> {
@@ -256,6 +275,7 @@ export async function runGuest(spec: BootSpec): Promise<Omit<BootRun, 'cmdline'>
             // Let the rest of the report (backtrace, end trace) reach the log.
             graceTimer = setTimeout(() => stop('finding'), spec.graceMs ?? 3000);
           }
+          if (ev.type === 'net') spec.onNet?.(ev.data);
           if (ev.type === 'end' && endTimer === undefined) {
             endTimer = setTimeout(() => stop('exited'), spec.afterEndMs ?? 10_000);
           }

@@ -61,7 +61,8 @@ export function classify(lines: readonly string[], ending: BootEnding): Classifi
     case: d.case,
     values: d.values,
   }));
-  const v = decide(w, ending, ktap.counts.fail + ktap.counts.crashed, protocolErrors.length);
+  const benchError = bench.find((b) => b.status === 'error');
+  const v = decide(w, ending, ktap.counts.fail + ktap.counts.crashed, protocolErrors.length, benchError && `${benchError.suite}/${benchError.case}: ${benchError.reason ?? 'failed'}`);
   return { verdict: v, ktap, bench, stress, protocolErrors, signature: crashSignature(lines, v) };
 }
 
@@ -88,6 +89,7 @@ function decide(
   ending: BootEnding,
   testsFailed: number,
   protocolErrors: number,
+  benchError?: string,
 ): Verdict {
   const base = { findings: [...w.findings], reachedUserspace: w.reachedUserspace, guestStatus: w.endStatus };
   if (w.findings.length > 0) {
@@ -99,7 +101,7 @@ function decide(
   if (ending === 'timeout') return { ...base, class: 'hang', reason: 'the guest did not finish within the boot timeout' };
   if (!w.reachedUserspace) return { ...base, class: 'boot-failure', reason: 'the guest exited before its init started (no QK-BEGIN line)' };
   if (w.endStatus === undefined) return { ...base, class: 'boot-failure', reason: 'the guest exited without the QK-END sentinel' };
-  if (w.endStatus !== 0) return { ...base, class: 'test-failure', reason: `the guest init reported status ${w.endStatus}` };
+  if (w.endStatus !== 0) return { ...base, class: 'test-failure', reason: `the guest init reported status ${w.endStatus}${benchError ? ` (${benchError})` : ''}` };
   if (testsFailed > 0) return { ...base, class: 'test-failure', reason: `${testsFailed} KUnit case(s) failed` };
   if (protocolErrors > 0) return { ...base, class: 'test-failure', reason: `${protocolErrors} malformed guest protocol line(s)` };
   return { ...base, class: 'ok', reason: 'the guest finished and reported success' };

@@ -15,6 +15,7 @@ import { headlineSummary } from './benchreport.ts';
 import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
 import { checkOtherSeries, parseSide, sidesFromVariants } from './plan.ts';
 import { BENCH_SETS, PROVOKE } from './boot.ts';
+import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from './net.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import type { SourceSpec } from './source.ts';
 
@@ -78,8 +79,15 @@ export function buildCommand(): Command {
     .addOption(new Option('--config-profile <name>', 'trimmed: defconfig minus drivers a QEMU guest never uses; full: no trimming').choices(CONFIG_PROFILES).default('trimmed'))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
-    .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order', DEFAULT_BENCH_MODULES.join(','))
+    .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order (none: no module)', DEFAULT_BENCH_MODULES.join(','))
     .addOption(new Option('--bench <set>', 'benchmark cases: headline (the cases the report leads with) or full (every case and sweep: bulk sizes, outstanding counts, cross-CPU)').choices(BENCH_SETS).default('headline'))
+    .option('--net <list>', `packet scenarios for the benchmark boots, after the modules: ${NET_SCENARIOS.join(', ')} or all (pktgen into a dummy device: raw-table drop, IP forward, local UDP socket; a loopback TCP stream as control; a UDP flood from the host through virtio-net, dropped or forwarded, QEMU backends only)`)
+    .option('--net-count <n>', 'pktgen packets per sample', String(NET_DEFAULTS.count))
+    .option('--net-samples <n>', 'samples per scenario and boot', String(NET_DEFAULTS.samples))
+    .option('--net-bytes <n>', 'bytes per TCP stream sample', String(NET_DEFAULTS.bytes))
+    .option('--net-virtio-frames <n>', 'frames per virtio flood from the host', String(NET_DEFAULTS.vframes))
+    .option('--net-virtio-seconds <s>', 'at most this long per virtio flood', String(NET_DEFAULTS.vseconds))
+    .addOption(new Option('--net-break <scenario>', "leave a scenario's path unset (no raw rule, forwarding off, no UDP socket), to see its counter check fail").choices(NET_SCENARIOS))
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
@@ -99,6 +107,8 @@ Examples:
   npx zx scripts/run.mjs --backend icount --boots 3
   npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml
   npx zx scripts/run.mjs --backend tcg --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on --boots 5
+  npx zx scripts/run.mjs --backend uml --modules none --net all --side baseline=baseline --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on
+                                                  # packet scenarios only, three sides
   npx zx scripts/run.mjs --backend tcg --bench full --other-series 9a40062 --side old=other --side new=patched
                                                   # the series at commit 9a40062 against kernel-patches/ now`,
     )
@@ -133,6 +143,13 @@ interface RawFlags {
   append?: string;
   modules: string;
   bench: (typeof BENCH_SETS)[number];
+  net?: string;
+  netCount: string;
+  netSamples: string;
+  netBytes: string;
+  netVirtioFrames: string;
+  netVirtioSeconds: string;
+  netBreak?: NetScenario;
   provoke?: (typeof PROVOKE)[number];
   install: boolean;
   quiet?: boolean;
@@ -153,12 +170,23 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
   }
   const runId = f.runId ?? newRunId();
   if (!/^[\w.-]+$/.test(runId)) throw new QkError('usage-error', `--run-id '${runId}' may only contain letters, digits, '.', '_' and '-'`);
-  const modules = f.modules.split(',').map((s) => s.trim()).filter(Boolean);
+  const modules = f.modules === 'none' ? [] : f.modules.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
   if (f.side && f.variants) throw new QkError('usage-error', 'choose --variants or --side, not both (a side names its tree)');
   const defaults = f.otherSeries === undefined ? DEFAULT_VARIANTS : [...DEFAULT_VARIANTS, 'other'];
   const sides = f.side ? f.side.map(parseSide) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? defaults.join(',')));
   checkOtherSeries(sides, f.otherSeries);
+  const scenarios = f.net === undefined ? [] : f.net === 'all' ? [...NET_SCENARIOS] : list<NetScenario>('--net', NET_SCENARIOS)(f.net);
+  if (f.netBreak && !scenarios.includes(f.netBreak)) throw new QkError('usage-error', `--net-break ${f.netBreak}: that scenario is not in --net`);
+  const net = scenarios.length === 0 ? undefined : {
+    scenarios,
+    count: int('--net-count', 1000, 100_000_000)(f.netCount),
+    samples: int('--net-samples', 1, 1000)(f.netSamples),
+    bytes: int('--net-bytes', 65536, 1 << 30)(f.netBytes),
+    vframes: int('--net-virtio-frames', 1000, 100_000_000)(f.netVirtioFrames),
+    vseconds: int('--net-virtio-seconds', 1, 600)(f.netVirtioSeconds),
+    ...(f.netBreak ? { break: f.netBreak } : {}),
+  };
   return {
     source,
     seriesDir: resolve(f.series),
@@ -180,6 +208,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
     modules,
     benchSet: f.bench,
+    ...(net ? { net } : {}),
     provoke: f.provoke,
     tcgThreads: f.tcgThreads,
     lockWaitS: int('--lock-wait', 0)(f.lockWait),

@@ -101,6 +101,8 @@ export const PROTO_PREFIX = {
   bench: 'QK-BENCH ',
   info: 'QK-INFO ',
   end: 'QK-END ',
+  /** The guest asks the host for a virtio-net flood (qemu/net/net.sh). */
+  net: 'QK-NET ',
 } as const;
 
 export type ProtoKind = keyof typeof PROTO_PREFIX;
@@ -116,7 +118,7 @@ export interface ProtoLine {
  * A payload that is not one JSON object (a line cut short, say) is an error,
  * never silently dropped: it may have carried a result.
  */
-const PROTO_RE = /\b(QK-(BEGIN|BENCH|INFO|END)) (.*?)\s*$/;
+const PROTO_RE = /\b(QK-(BEGIN|BENCH|INFO|END|NET)) (.*?)\s*$/;
 
 /**
  * A userspace line and a kernel message share the console: an init's echo can
@@ -159,7 +161,8 @@ export function parseProtoLine(line: string, lineNo: number): ProtoLine | { erro
 export type WatchEvent =
   | { type: 'finding'; finding: Finding; fatal: boolean }
   | { type: 'userspace' }
-  | { type: 'end'; status: number };
+  | { type: 'end'; status: number }
+  | { type: 'net'; data: Record<string, unknown> };
 
 /**
  * Feed console lines one at a time; tells the boot runner when to stop.
@@ -196,6 +199,8 @@ export class ConsoleWatcher {
         const st = typeof p.data['status'] === 'number' ? (p.data['status'] as number) : -1;
         this.endStatus = st;
         events.push({ type: 'end', status: st });
+      } else if (p.kind === 'net') {
+        events.push({ type: 'net', data: p.data });
       }
     }
     return events;

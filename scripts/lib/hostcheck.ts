@@ -37,6 +37,7 @@ export function requirements(o: { needDebianSource: boolean; needQemu: boolean }
     { probe: { cmd: 'cpio' }, pkg: 'cpio', why: 'guest image' },
     { probe: { cmd: 'ip' }, pkg: 'iproute2', why: 'guest network set-up' },
     { probe: { cmd: 'xtables-legacy-multi' }, pkg: 'iptables', why: 'iptables scenarios in the guest' },
+    { probe: { file: '/usr/lib/x86_64-linux-gnu/libc.a' }, pkg: 'libc6-dev', why: 'the guest helper qk-net, linked statically' },
   ];
   if (o.needQemu) r.push({ probe: { cmd: 'qemu-system-x86_64' }, pkg: 'qemu-system-x86', why: 'QEMU backends (kvm, tcg, icount)' });
   if (o.needDebianSource) r.push({ probe: { file: DEBIAN_SOURCE_TARBALL }, pkg: 'linux-source-6.12', why: 'the default kernel source' });

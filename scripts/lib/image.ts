@@ -116,9 +116,16 @@ async function findHostFiles(): Promise<{ path: string; source: string; link?: s
   return files;
 }
 
+/** A file for the guest beside the modules' directory (the packet scenarios' script and helper). */
+export interface GuestFile {
+  readonly name: string;
+  readonly source: string;
+}
+
 export async function buildInitramfs(o: {
   dir: string;
   modules: readonly string[];
+  files?: readonly GuestFile[];
   genInitCpio: string;
   logFile: string;
 }): Promise<ImageResult> {
@@ -128,6 +135,7 @@ export async function buildInitramfs(o: {
     { type: 'file', path: '/init', source: GUEST_INIT, mode: '0755' },
     { type: 'file', path: '/bin/busybox', source: '/bin/busybox', mode: '0755' },
     ...o.modules.map((m): CpioEntry => ({ type: 'file', path: `${GUEST_MODULE_DIR}/${basename(m)}`, source: m, mode: '0644' })),
+    ...(o.files ?? []).map((f): CpioEntry => ({ type: 'file', path: `${dirname(GUEST_MODULE_DIR)}/${f.name}`, source: f.source, mode: '0755' })),
     ...host.map((h): CpioEntry => ({ type: 'file', path: h.path, source: h.source, mode: '0755' })),
   ];
   const links: CpioEntry[] = [
@@ -173,13 +181,18 @@ export async function buildInitramfs(o: {
 export const UML_IMAGE_MOUNT = '/run/qk';
 
 /** UML: the init and the modules in a host directory; the root is the host's. */
-export async function prepareHostfsImage(o: { dir: string; modules: readonly string[] }): Promise<ImageResult> {
+export async function prepareHostfsImage(o: { dir: string; modules: readonly string[]; files?: readonly GuestFile[] }): Promise<ImageResult> {
   const init = join(o.dir, 'init');
   let changed = await syncFile(GUEST_INIT, init);
   await chmod(init, 0o755);
   const modDir = join(o.dir, 'modules');
   for (const m of o.modules) changed = (await syncFile(m, join(modDir, basename(m)))) || changed;
-  const parts = [await readFile(GUEST_INIT), ...(await Promise.all(o.modules.map((m) => readFile(m))))];
+  for (const f of o.files ?? []) {
+    changed = (await syncFile(f.source, join(o.dir, f.name))) || changed;
+    await chmod(join(o.dir, f.name), 0o755);
+  }
+  const extra = o.files ?? [];
+  const parts = [await readFile(GUEST_INIT), ...(await Promise.all([...o.modules, ...extra.map((f) => f.source)].map((m) => readFile(m)))), ...extra.map((f) => f.name)];
   const key = shortHash(sha256('hostfs-v1', ...parts));
   return { kind: 'hostfs', path: o.dir, init, moduleDir: `${UML_IMAGE_MOUNT}/modules`, key, cached: !changed };
 }

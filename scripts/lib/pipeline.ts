@@ -14,6 +14,7 @@ import { loadSeries, readSeries, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
+import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, inRounds, kernelName, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
@@ -54,6 +55,8 @@ export interface RunOptions {
   readonly modules: readonly string[];
   /** Benchmark set the bench modules run: the headline cases or the full sweeps. */
   readonly benchSet: BenchSet;
+  /** Packet scenarios the benchmark boots run after the modules (none: scenarios empty). */
+  readonly net?: NetSpec;
   readonly provoke: Provoke | undefined;
   /** TCG threading for normal-flavor boots; checker kernels always run single-threaded. */
   readonly tcgThreads: TcgThreads;
@@ -81,6 +84,8 @@ export interface Kernel {
   readonly image: ImageResult;
   /** In-tree KUnit modules in the image (names without .ko). */
   readonly kunit: readonly string[];
+  /** The qk-net helper (also in the image), which floods virtio-net from the host. */
+  readonly netHelper?: string;
 }
 
 export interface Built {
@@ -107,18 +112,26 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
   }
 }
 
-/** Locate the series' in-tree KUnit modules in a build directory. */
-export async function findKunitModules(buildDir: string, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const found = await capture('find', [buildDir, '-name', '*.ko', '-type', 'f'], { what: 'looking for KUnit modules' });
+/**
+ * Locate in-tree modules in a build directory: the series' KUnit suites and
+ * what the packet scenarios load (pktgen, dummy).
+ */
+export async function findBuiltModules(buildDir: string, want: { kunit: readonly string[]; net: readonly string[] }): Promise<{ kunit: string[]; net: string[] }> {
+  const found = await capture('find', [buildDir, '-name', '*.ko', '-type', 'f'], { what: 'looking for in-tree modules' });
   const byName = new Map(found.split('\n').filter(Boolean).map((p) => [basename(p, '.ko'), p]));
-  const missing = names.filter((n) => !byName.has(n));
-  if (missing.length > 0) {
-    throw new QkError('config-failure', `KUnit module(s) ${missing.join(', ')} listed in the series' kunit-modules were not built in ${buildDir}`, {
+  const missingKunit = want.kunit.filter((n) => !byName.has(n));
+  if (missingKunit.length > 0) {
+    throw new QkError('config-failure', `KUnit module(s) ${missingKunit.join(', ')} listed in the series' kunit-modules were not built in ${buildDir}`, {
       hint: "set their options to =m in the series' kernel.config",
     });
   }
-  return names.flatMap((n) => byName.get(n) ?? []);
+  const missingNet = want.net.filter((n) => !byName.has(n));
+  if (missingNet.length > 0) {
+    throw new QkError('config-failure', `module(s) ${missingNet.join(', ')} for the packet scenarios were not built in ${buildDir}`, {
+      hint: 'qemu/config/common.config sets CONFIG_NET_PKTGEN=m and CONFIG_DUMMY=m; check that the kernel tree has them',
+    });
+  }
+  return { kunit: want.kunit.flatMap((n) => byName.get(n) ?? []), net: want.net.flatMap((n) => byName.get(n) ?? []) };
 }
 
 export async function toolchainVersions(): Promise<Record<string, string | undefined>> {
@@ -287,15 +300,17 @@ async function buildKernelFor(
   const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal);
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
-  const kunit = await findKunitModules(kb.buildDir, own?.kunitModules ?? []);
-  const all = [...mods.modules, ...kunit];
+  const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
+  const all = [...mods.modules, ...kunit, ...net];
+  const netHelper = await buildQkNet(opts.workDir, buildLog);
+  const files = [{ name: 'net.sh', source: NET_SCRIPT }, { name: 'qk-net', source: netHelper }];
   const imageDir = join(tree.root, `image-${tname}`);
   const image = await rec.stage('image', tags, () =>
     k.target.arch === 'x86_64'
-      ? buildInitramfs({ dir: imageDir, modules: all, genInitCpio: join(kb.buildDir, 'usr', 'gen_init_cpio'), logFile: buildLog })
-      : prepareHostfsImage({ dir: imageDir, modules: all }),
+      ? buildInitramfs({ dir: imageDir, modules: all, files, genInitCpio: join(kb.buildDir, 'usr', 'gen_init_cpio'), logFile: buildLog })
+      : prepareHostfsImage({ dir: imageDir, modules: all, files }),
   (r) => r.cached, signal);
-  return { plan: k, tree, cfg, kb, mods, image, kunit: kunit.map((x) => basename(x, '.ko')) };
+  return { plan: k, tree, cfg, kb, mods, image, kunit: kunit.map((x) => basename(x, '.ko')), netHelper };
 }
 
 function kernelFor(built: Built, variant: VariantName, target: Target): Kernel {
@@ -405,7 +420,7 @@ async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts
 /** What one boot attempt of a step boots: the side's kernel with its series' command line, then the side's, then --append. */
 export function bootRequest(
   step: BootStep,
-  k: Pick<Kernel, 'kb' | 'image' | 'kunit'>,
+  k: Pick<Kernel, 'kb' | 'image' | 'kunit' | 'netHelper'>,
   series: TreeSeries,
   attempt: number,
   c: { opts: RunOptions; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
@@ -419,7 +434,7 @@ export function bootRequest(
     flavor: step.flavor,
     kunit: step.purpose === 'kunit' ? k.kunit : [],
     modules: step.purpose === 'bench' ? opts.modules : [],
-    ...(step.purpose === 'bench' ? { benchSet: opts.benchSet } : {}),
+    ...(step.purpose === 'bench' ? { benchSet: opts.benchSet, ...(opts.net ? { net: opts.net } : {}) } : {}),
     attempt,
     ...(opts.provoke ? { provoke: opts.provoke } : {}),
   };
@@ -436,6 +451,7 @@ export function bootRequest(
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
     tcgThreads: step.flavor === 'normal' ? opts.tcgThreads : 'single',
     consoleLog: join(c.rec.logs, name),
+    ...(k.netHelper ? { netHelper: k.netHelper } : {}),
     silenceMs: opts.silenceTimeoutS * 1000,
     timeoutMs: opts.bootTimeoutS * 1000,
     signal: c.signal,

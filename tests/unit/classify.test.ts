@@ -26,6 +26,13 @@ describe('one classifier for live and offline', () => {
     expect(results.metrics).toHaveLength(0);
   });
 
+  it('names the failed packet scenario and its counter in a failed boot\'s reason', () => {
+    const c = classify(logLines(fixture('net-drop-unset-uml.log')), 'exited');
+    expect(c.verdict.class).toBe('test-failure');
+    expect(c.verdict.reason).toBe('the guest init reported status 1 (net/pktgen_drop: sample 1: the raw-table DROP rule counted 0 of 100000 packets: they did not take the drop path)');
+    expect(c.bench.map((b) => [b.case, b.status])).toEqual([['pktgen_drop', 'error'], ['tcp_stream', 'ok']]);
+  });
+
   it('reads a recorded good boot into metrics, KTAP and a clean verdict', () => {
     const lines = logLines(fixture('boot-ok-tcg.log'));
     const c = classify(lines, 'exited');

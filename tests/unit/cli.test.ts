@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildCommand, newRunId, optionsFromFlags } from '../../scripts/lib/cli.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
+import { netCmdline } from '../../scripts/lib/net.ts';
 
 function parse(argv: string[]) {
   const cmd = buildCommand();
@@ -38,6 +39,9 @@ describe('command line', () => {
     [['--ref', 'v6.12'], /--ref goes with/],
     [['--run-id', 'a b'], /--run-id/],
     [['--modules', 'x;rm'], /not a module name/],
+    [['--net', 'drop,flood'], /--net: unknown value 'flood'/],
+    [['--net', 'drop', '--net-break', 'udp'], /--net-break udp: that scenario is not in --net/],
+    [['--net', 'all', '--net-count', '10'], /--net-count must be an integer from 1000/],
     [['--side', 'on=patched:a=1', '--variants', 'baseline'], /--variants or --side/],
     [['--side', 'on'], /NAME=TREE/],
   ];
@@ -54,6 +58,15 @@ describe('command line', () => {
       expect((err as Error).message).toMatch(msg);
     });
   }
+
+  it('asks for packet scenarios, and for none by default', () => {
+    expect(parse([]).net).toBeUndefined();
+    const o = parse(['--net', 'all', '--modules', 'none', '--net-count', '5000', '--net-break', 'forward']);
+    expect(o.modules).toEqual([]);
+    expect(o.net).toEqual({ scenarios: ['drop', 'forward', 'udp', 'tcp', 'virtio_drop', 'virtio_forward'], count: 5000, samples: 5, bytes: 128 << 20, vframes: 200_000, vseconds: 5, break: 'forward' });
+    expect(netCmdline(o.net!)).toEqual(['qk_net=drop,forward,udp,tcp,virtio_drop,virtio_forward', 'qk_net_count=5000', 'qk_net_samples=5', `qk_net_bytes=${128 << 20}`, 'qk_net_vcount=200000', 'qk_net_vseconds=5', 'qk_net_break=forward']);
+    expect(parse(['--net', 'udp,drop,udp']).net?.scenarios).toEqual(['udp', 'drop']);
+  });
 
   it('takes sides on one tree with different command lines', () => {
     const o = parse(['--side', 'off=patched:skb_qmempool=off', '--side', 'on=patched:skb_qmempool=on']);

@@ -31,14 +31,23 @@ export interface Chart {
   readonly rows: readonly ChartRow[];
 }
 
+/**
+ * The chart a metric goes into: its group, except that each packet scenario
+ * has a chart of its own (their scales and units differ by orders of
+ * magnitude: ns per packet, per TCP segment).
+ */
+function chartGroup(m: Results['metrics'][number]): string | undefined {
+  return m.suite === 'net' ? `net_${m.case}` : m.group;
+}
+
 /** The data of every chart a run can draw: one per (backend, group). */
 export function chartData(r: Results): Chart[] {
   const order = sideOrder(r);
-  const ms = r.metrics.filter((m) => m.flavor === 'normal' && m.group);
+  const ms = r.metrics.filter((m) => m.flavor === 'normal' && chartGroup(m));
   const out: Chart[] = [];
-  for (const key of [...new Set(ms.map((m) => `${m.backend}\0${m.group}`))].sort()) {
+  for (const key of [...new Set(ms.map((m) => `${m.backend}\0${chartGroup(m)}`))].sort()) {
     const [backend, group] = key.split('\0') as [string, string];
-    const g = ms.filter((m) => m.backend === backend && m.group === group);
+    const g = ms.filter((m) => m.backend === backend && chartGroup(m) === group);
     const suites = new Set(g.map((m) => m.suite));
     const byParam = g.every((m) => m.param !== undefined) && new Set(g.map((m) => m.param)).size > 1;
     const cells = new Map<string, { x: string; order: number; series: string; medians: number[] }>();

@@ -21,6 +21,17 @@ describe('charts and CSV', () => {
     expect(c!.rows[0]).toMatchObject({ center: 4.5, lo: 4.5, hi: 4.5, boots: 1, interval: 'range' });
   });
 
+  it('draws each packet scenario on its own chart (ns per packet and per segment do not share an axis)', () => {
+    const net = (c: string, per: string, side: 'baseline' | 'patched', boot: number, v: number): Metric => ({
+      name: `net/${c}`, suite: 'net', case: c, unit: 'ns', per, group: 'net', param: 1,
+      side, variant: side, backend: 'tcg', flavor: 'normal', round: boot, position: 0, boot, samples: [v],
+    });
+    const r = Results.parse({ ...results, metrics: [net('pktgen_drop', 'packet', 'baseline', 0, 300), net('pktgen_drop', 'packet', 'patched', 1, 290), net('tcp_stream', 'segment', 'baseline', 0, 7000)] });
+    const charts = chartData(r);
+    expect(charts.map((c) => [c.file, c.rows.length])).toEqual([['tcg-net_pktgen_drop.svg', 2], ['tcg-net_tcp_stream.svg', 1]]);
+    expect(charts[1]!.yTitle).toMatch(/^ns per segment/);
+  });
+
   it('renders an SVG with vega, headlessly', async () => {
     const svg = await renderSvg(chartData(results)[0]!);
     expect(svg).toMatch(/^<svg /);

@@ -105,6 +105,11 @@ net_setup() {
 	for c in all default dummy0 dummy1; do
 		$BB sysctl -q -w "net.ipv4.conf.$c.rp_filter=0" >/dev/null || return 1
 	done
+	# No IPv6 chatter (router solicitations, MLD) in the devices' counters.
+	for c in dummy0 dummy1 eth0; do
+		[ -e "/proc/sys/net/ipv6/conf/$c" ] &&
+			$BB sysctl -q -w "net.ipv6.conf.$c.disable_ipv6=1" >/dev/null
+	done
 	$BB sysctl -q -w net.ipv4.ip_forward=0 >/dev/null
 	echo "rem_device_all" >$PG/kpktgend_0 &&
 		echo "add_device dummy0" >$PG/kpktgend_0 || return 1
@@ -203,7 +208,8 @@ fwd_check() {
 	f=$(($(snmp Ip ForwDatagrams) - F0))
 	t=$(($(devstat dummy1 tx_packets) - T0))
 	echo "\"ip_forwarded\":$f,\"dummy1_tx\":$t"
-	[ "$f" -eq "$PG_SENT" ] && [ "$t" -eq "$PG_SENT" ] && return 0
+	# Whatever else leaves dummy1 adds to its count: at least, not exactly.
+	[ "$f" -eq "$PG_SENT" ] && [ "$t" -ge "$PG_SENT" ] && return 0
 	echo "$f of $PG_SENT packets forwarded, $t sent out of dummy1: they did not take the forwarding path" | $BB tee $NET_WHY | $BB sed 's/^/qk-net: /' >&2
 	return 1
 }

@@ -38,7 +38,10 @@ describe('packet scenarios', () => {
         }
         const counters = (c: string) => ms.find((m) => m.case === c)!.guest!['counters'] as Record<string, number>[];
         for (const c of counters('pktgen_drop')) expect(c['raw_drop']).toBe(20000);
-        for (const c of counters('pktgen_forward')) expect([c['ip_forwarded'], c['dummy1_tx']]).toEqual([20000, 20000]);
+        for (const c of counters('pktgen_forward')) {
+          expect(c['ip_forwarded']).toBe(20000);
+          expect(c['dummy1_tx']).toBeGreaterThanOrEqual(20000);
+        }
         for (const c of counters('pktgen_udp')) expect(c['udp_delivered']! + c['udp_rcvbuf_errors']!).toBe(20000);
         for (const c of counters('tcp_stream')) expect(c['tcp_out_segments']).toBeGreaterThan(4194304 / 1500);
         if (backend !== 'tcg') continue;

@@ -14,7 +14,8 @@ import { writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';
-import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type Metric, type StressRecord, type TestRecord } from './results.ts';
+import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from './results.ts';
+import { sideComparisons } from './bench.ts';
 import type { Logger } from './log.ts';
 import { writeBenchArtifacts } from './charts.ts';
 
@@ -152,7 +153,12 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
     }
   }
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
-  return Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics, stress, benchStatus, notRun });
+  const r = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics, stress, benchStatus, notRun });
+  const comparisons: SideVerdict[] = sideComparisons(r).map((c) => ({
+    name: c.name, backend: c.backend, unit: c.unit, ref: c.ref, side: c.side, refMedian: c.refMedian, sideMedian: c.sideMedian,
+    n: c.stat.n, ratio: c.stat.ratio, ...(c.stat.ci ? { lo: c.stat.ci.lo, hi: c.stat.ci.hi } : {}), ...(c.stat.p !== undefined ? { p: c.stat.p } : {}), verdict: c.stat.verdict, basis: c.stat.basis,
+  }));
+  return Results.parse({ ...r, comparisons });
 }
 
 /** The series each tree carried, as results.json names them (the manifest has them once they were read). */

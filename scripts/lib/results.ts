@@ -140,6 +140,30 @@ export type SeriesRef = z.infer<typeof SeriesRef>;
 
 export const NotRun = z.object({ side: z.string().optional(), variant: z.string(), backend: z.string(), reason: z.string() });
 
+/**
+ * A side against an earlier one on one case and backend, paired by round:
+ * bench.ts sideComparisons(), the figures report.md's side tables show.
+ * Derived from `metrics`, kept for readers of results.json.
+ */
+export const SideVerdict = z.object({
+  name: z.string(),
+  backend: z.enum(BACKENDS),
+  unit: z.string(),
+  ref: z.string(),
+  side: z.string(),
+  refMedian: z.number(),
+  sideMedian: z.number(),
+  n: z.number().int(),
+  /** side / ref, with its 95% interval where n allows one. */
+  ratio: z.number(),
+  lo: z.number().optional(),
+  hi: z.number().optional(),
+  p: z.number().optional(),
+  verdict: z.string(),
+  basis: z.string(),
+});
+export type SideVerdict = z.infer<typeof SideVerdict>;
+
 export const Results = z.object({
   schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
   runId: z.string(),
@@ -156,6 +180,8 @@ export const Results = z.object({
   benchStatus: z.array(BenchStatus).default([]),
   /** Benchmarks or boots that were asked for and could not run, with why. */
   notRun: z.array(NotRun),
+  /** Every side against every earlier one (derived from metrics; absent in older runs). */
+  comparisons: z.array(SideVerdict).default([]),
 });
 export type Results = z.infer<typeof Results>;
 

@@ -42,6 +42,11 @@ describe('a recorded benchmark run (uml, 8 rounds)', () => {
     expect(slab).toMatchObject({ ref: 'baseline', side: 'patched' });
     expect(slab.stat.n).toBe(8);
     expect(slab.stat.verdict).toBe('no significant change');
+    // results.json carries the same comparison, interval and verdict.
+    expect(results.comparisons.find((c) => c.name === 'slab/reuse' && c.backend === 'uml')).toEqual({
+      name: 'slab/reuse', backend: 'uml', unit: 'ns', ref: 'baseline', side: 'patched', refMedian: slab.refMedian, sideMedian: slab.sideMedian,
+      n: 8, ratio: slab.stat.ratio, lo: slab.stat.ci!.lo, hi: slab.stat.ci!.hi, p: slab.stat.p, verdict: 'no significant change', basis: slab.stat.basis,
+    });
     // The softirq goal is met on uml in this run, the process-context one is not.
     const g = goals(results);
     expect(g.find((x) => x.goal.id === 'qmempool-softirq')!.state).toBe('met');

@@ -23,6 +23,17 @@ export interface ToolRun {
   results(): Promise<Results>;
 }
 
+/**
+ * The run.mjs arguments of a package.json script that starts with
+ * `npx zx scripts/run.mjs`, shell quotes removed (a quoted value is one word).
+ */
+export async function runScriptArgs(script: string): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = [...pkg.scripts[script]!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+  if (words.slice(0, 3).join(' ') !== 'npx zx scripts/run.mjs') throw new Error(`package.json script ${script} does not run scripts/run.mjs`);
+  return words.slice(3);
+}
+
 /** The README's command, `npx zx scripts/run.mjs`, with node named explicitly (tests may narrow PATH). */
 export function startTool(d: Dirs, runId: string, args: readonly string[], env: Record<string, string> = {}) {
   return execa(process.execPath, [ZX, join(REPO, 'scripts', 'run.mjs'), '--run-id', runId, '-o', d.out, '--work-dir', d.work, ...args], {

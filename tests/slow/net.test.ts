@@ -8,19 +8,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { runTool } from '../integration/tool.ts';
+import { runScriptArgs, runTool } from '../integration/tool.ts';
 
 const qk = inject('qk');
 
-/** The script's words, shell quotes removed (a quoted --side value is one word). */
-function scriptArgs(script: string): string[] {
-  return [...script.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
-}
 
 describe('packet load', () => {
   it('runs every scenario for 8 rounds on three sides and init_on_alloc, with verdicts and charts', async () => {
-    const pkg = JSON.parse(await readFile(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const args = scriptArgs(pkg.scripts['net']!).slice(3); // after "npx zx scripts/run.mjs"
+    const args = await runScriptArgs('net');
     const r = await runTool(qk, `slow-net-${Date.now().toString(36)}`, args);
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
     const res = await r.results();

@@ -4,22 +4,15 @@
  * emulated CPUs, under KASAN (with lockdep, kmemleak and slub_debug) and
  * under KCSAN, with no report. The totals land in results.json.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { runTool } from '../integration/tool.ts';
+import { runScriptArgs, runTool } from '../integration/tool.ts';
 
 const qk = inject('qk');
 
-/** The script's words, shell quotes removed (the --append value is one word). */
-function scriptArgs(script: string): string[] {
-  return [...script.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
-}
 
 describe('long stress', () => {
   it('moves >= 10^7 elements through alf_queue and qmempool on -smp 4 under KASAN and KCSAN, every check passing', async () => {
-    const pkg = JSON.parse(await readFile(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const args = scriptArgs(pkg.scripts['stress:long']!).slice(3); // after "npx zx scripts/run.mjs"
+    const args = await runScriptArgs('stress:long');
     const r = await runTool(qk, `slow-long-stress-${Date.now().toString(36)}`, args);
     const res = await r.results();
     expect(res.boots.map((b) => [b.flavor, b.class])).toEqual([

@@ -12,7 +12,7 @@ import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
 import { headlineSummary } from './benchreport.ts';
-import { runPipeline, type BackendChoice, type RunOptions } from './pipeline.ts';
+import { runPipeline, STOP_AFTER, type BackendChoice, type RunOptions, type StopAfter } from './pipeline.ts';
 import { checkOtherSeries, parseSide, sidesFromVariants } from './plan.ts';
 import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from './net.ts';
@@ -90,6 +90,7 @@ export function buildCommand(): Command {
     .addOption(new Option('--net-break <scenario>', "leave a scenario's path unset (no raw rule, forwarding off, no UDP socket), to see its counter check fail").choices(NET_SCENARIOS))
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
+    .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies) or build (the kernels and modules build)').choices(STOP_AFTER))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
     .option('-q, --quiet', 'only print the summary and errors')
@@ -153,6 +154,7 @@ interface RawFlags {
   provoke?: (typeof PROVOKE)[number];
   install: boolean;
   quiet?: boolean;
+  stopAfter?: StopAfter;
 }
 
 export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
@@ -213,6 +215,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     tcgThreads: f.tcgThreads,
     lockWaitS: int('--lock-wait', 0)(f.lockWait),
     allowInstall: f.install,
+    ...(f.stopAfter ? { stopAfter: f.stopAfter } : {}),
     argv,
   };
 }

@@ -63,8 +63,13 @@ export interface RunOptions {
   /** How long to wait for another run's lock on a tree (0: refuse at once). */
   readonly lockWaitS: number;
   readonly allowInstall: boolean;
+  /** End the run after this stage (bisection by a criterion that needs no boot). */
+  readonly stopAfter?: StopAfter;
   readonly argv: readonly string[];
 }
+
+export const STOP_AFTER = ['apply', 'build'] as const;
+export type StopAfter = (typeof STOP_AFTER)[number];
 
 export interface RunOutcome {
   readonly runDir: string;
@@ -101,8 +106,12 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
   const releases: Array<() => Promise<void>> = [];
   try {
     const built = await buildAll(opts, plan, rec, releases, log, signal);
-    const backends = await resolveBackends(opts, built, rec, log, signal);
-    await bootAll(opts, plan, built, backends, rec, log, signal);
+    if (opts.stopAfter) {
+      log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
+    } else {
+      const backends = await resolveBackends(opts, built, rec, log, signal);
+      await bootAll(opts, plan, built, backends, rec, log, signal);
+    }
     const done = await rec.complete(t0);
     return { runDir: rec.runDir, class: done.class, exitCode: done.exitCode, manifest: rec.manifest, results: done.results };
   } catch (e) {
@@ -250,6 +259,10 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     const t = await rec.stage('variant', { variant: v }, () => prepareVariant(v, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${v}.log`) }), (r) => r.cached, signal);
     trees.push(t);
     m.variants[v] = { head: t.head, treeHash: t.treeHash, patches: t.applied, builds: {} };
+  }
+  if (opts.stopAfter === 'apply') {
+    await rec.save();
+    return { series, kernels: [] };
   }
 
   const kernels: Kernel[] = [];

@@ -141,7 +141,7 @@ export function checkOtherSeries(sides: readonly Side[], otherSeries: string | u
 }
 
 /** Make and check the plan. Throws a usage error for what cannot work. */
-export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId'>): RunPlan {
+export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId' | 'stopAfter'>): RunPlan {
   if (o.sides.length === 0) throw new QkError('usage-error', 'nothing to run: no side (--variants or --side) given');
   checkOtherSeries(o.sides, o.otherSeries);
   const names = new Set<string>();
@@ -163,6 +163,10 @@ export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends'
   for (const f of o.flavors) {
     if (f === 'normal' || !o.backends.includes('uml')) continue;
     for (const s of o.sides) notRun.push({ side: s.name, variant: s.variant, backend: 'uml', reason: `the ${f} flavor is built for x86_64 only (QEMU backends)` });
+  }
+  if (o.stopAfter) {
+    const what = o.stopAfter === 'apply' ? 'the series was applied; nothing was built or booted' : 'the kernels were built; nothing was booted';
+    for (const s of o.sides) for (const b of o.backends) notRun.push({ side: s.name, variant: s.variant, backend: b, reason: `--stop-after ${o.stopAfter}: ${what}` });
   }
   if (kernels.length === 0) throw new QkError('usage-error', 'nothing to build: the flavors asked for do not run on the backends asked for', { hint: 'checker flavors (debug, kcsan) need a QEMU backend' });
   return { sides: o.sides, variants, arches, kernels, notRun };

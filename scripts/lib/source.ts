@@ -70,8 +70,19 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
   const description = describeSource(spec);
   const state = await readJson<BaseState>(stateFile);
   if (state && state.identity === identity && (await exists(join(repo, '.git')))) {
+    let baseCommit = state.baseCommit;
+    if (spec.kind === 'tree') {
+      // One base per checkout, whatever its commit: a bisection's steps move
+      // it (the clone shares the checkout's objects) and reuse its trees.
+      baseCommit = await treeCommit(spec);
+      if (baseCommit !== state.baseCommit) {
+        o.log.info(`source: ${spec.path} moves to ${baseCommit.slice(0, 12)}`);
+        await spawn('git', ['update-ref', 'refs/heads/qk-base', baseCommit], { what: 'recording the base commit', cwd: repo, logFile: o.logFile });
+        await writeJsonAtomic(stateFile, { baseCommit, version: await kernelVersion(repo, baseCommit), identity } satisfies BaseState);
+      }
+    }
     // The version is re-read (cheap) so that a fix to its parsing reaches cached bases.
-    return { key, repo, baseCommit: state.baseCommit, version: await kernelVersion(repo, state.baseCommit), description, cached: true };
+    return { key, repo, baseCommit, version: await kernelVersion(repo, baseCommit), description, cached: true };
   }
   // Unfinished or stale: start over.
   await rm(dir, { recursive: true, force: true });
@@ -100,11 +111,7 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
     await git(['-c', 'commit.gpgsign=false', 'commit', '-q', '-m', `base: ${description}`], 'git commit of the base tree');
     baseCommit = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: repo });
   } else if (spec.kind === 'tree') {
-    const ref = spec.ref ?? 'HEAD';
-    const commit = await capture('git', ['-C', spec.path, 'rev-parse', '--verify', `${ref}^{commit}`], {
-      what: `resolving ${ref} in ${spec.path}`,
-      failClass: 'usage-error',
-    });
+    const commit = await treeCommit(spec);
     o.log.info(`source: cloning ${spec.path} (${commit.slice(0, 12)}) without touching it`);
     await spawn('git', ['clone', '-q', '--shared', '--no-checkout', spec.path, repo], { what: `git clone --shared ${spec.path}`, logFile: o.logFile, failClass: 'usage-error' });
     await git(['update-ref', 'refs/heads/qk-base', commit], 'recording the base commit');
@@ -138,21 +145,26 @@ async function sourceIdentity(spec: SourceSpec): Promise<string> {
       }
       return `tarball:${await realpath(p)}:${st.size}:${st.mtimeMs}`;
     }
-    case 'tree': {
-      if (!(await exists(spec.path))) throw new QkError('usage-error', `--tree ${spec.path} does not exist`);
-      const commit = await capture('git', ['-C', spec.path, 'rev-parse', '--verify', `${spec.ref ?? 'HEAD'}^{commit}`], {
-        what: `reading ${spec.path}`,
-        failClass: 'usage-error',
-      }).catch(() => {
-        throw new QkError('usage-error', `--tree ${spec.path} is not a git checkout with ${spec.ref ?? 'HEAD'}`, {
-          hint: 'for a plain directory, make a tarball of it and pass --tarball FILE',
-        });
-      });
-      return `tree:${await realpath(spec.path)}:${commit}`;
-    }
+    case 'tree':
+      // The commit is not part of it: see prepareSource.
+      await treeCommit(spec);
+      return `tree:${await realpath(spec.path)}`;
     case 'git':
       return `git:${spec.url}:${spec.ref}`;
   }
+}
+
+/** The commit a --tree source asks for (--ref, default HEAD). */
+async function treeCommit(spec: { readonly path: string; readonly ref?: string }): Promise<string> {
+  if (!(await exists(spec.path))) throw new QkError('usage-error', `--tree ${spec.path} does not exist`);
+  return capture('git', ['-C', spec.path, 'rev-parse', '--verify', `${spec.ref ?? 'HEAD'}^{commit}`], {
+    what: `reading ${spec.path}`,
+    failClass: 'usage-error',
+  }).catch(() => {
+    throw new QkError('usage-error', `--tree ${spec.path} is not a git checkout with ${spec.ref ?? 'HEAD'}`, {
+      hint: 'for a plain directory, make a tarball of it and pass --tarball FILE',
+    });
+  });
 }
 
 /** Read VERSION, PATCHLEVEL, SUBLEVEL and EXTRAVERSION from the top Makefile. */

@@ -74,3 +74,11 @@ export async function parseTool(args: readonly string[]): Promise<{ exitCode: nu
   const res = await execa(process.execPath, [ZX, join(REPO, 'scripts', 'parse.mjs'), ...args], { cwd: REPO, all: true, reject: false, stdin: 'ignore' });
   return { exitCode: res.exitCode, output: String(res.all ?? '') };
 }
+
+/** Another entry point (`npx zx scripts/<script>`), in the suite's directories; its output goes to the tool log too. */
+export async function runScript(d: Dirs, script: string, args: readonly string[]): Promise<{ exitCode: number | undefined; output: string }> {
+  const res = await execa(process.execPath, [ZX, join(REPO, 'scripts', script), ...args], { cwd: REPO, env: { CI: '1' }, all: true, reject: false, stdin: 'ignore' });
+  const output = String(res.all ?? '');
+  await appendFile(d.toolLog, `\n===== ${script} ${args.join(' ')} (exit ${res.exitCode})\n${output}\n`);
+  return { exitCode: res.exitCode, output };
+}

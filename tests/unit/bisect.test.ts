@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classVerdict, criterionArgs, judgeMetric, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect.ts';
+import { buildBisectCommand, mergeAppend } from '../../scripts/lib/bisectcmd.ts';
+import { readSeries } from '../../scripts/lib/series.ts';
+import { REPO_ROOT } from '../../scripts/lib/kbuild.ts';
+
+describe('bisection verdicts', () => {
+  it('a failure at the criterion is bad, before it skip (kernel) or bad (series), after it good', () => {
+    expect(classVerdict('build', 'build-failure', 'kernel')).toBe('bad');
+    expect(classVerdict('build', 'config-failure', 'kernel')).toBe('bad');
+    expect(classVerdict('build', 'ok', 'kernel')).toBe('good');
+    expect(classVerdict('metric', 'build-failure', 'kernel')).toBe('skip');
+    expect(classVerdict('metric', 'build-failure', 'series')).toBe('bad');
+    expect(classVerdict('boot', 'apply-failure', 'kernel')).toBe('skip');
+    expect(classVerdict('boot', 'oops', 'kernel')).toBe('bad');
+    expect(classVerdict('boot', 'test-failure', 'kernel')).toBe('good');
+    expect(classVerdict('kunit', 'test-failure', 'series')).toBe('bad');
+    expect(classVerdict('kunit', 'hang', 'kernel')).toBe('skip');
+    expect(classVerdict('metric', 'ok', 'kernel')).toBe('measure');
+    expect(classVerdict('metric', 'flaky', 'kernel')).toBe('measure');
+    for (const c of ['infra-error', 'usage-error', 'missing-dependency', 'interrupted'] as const) expect(classVerdict('build', c, 'kernel')).toBe('abort');
+  });
+
+  it('runs only what the criterion needs', () => {
+    expect(criterionArgs('build', { repeat: 1 })).toEqual(['--stop-after', 'build']);
+    expect(criterionArgs('apply', { repeat: 1 })).toEqual(['--stop-after', 'apply']);
+    expect(criterionArgs('metric', { metric: 'skb/alloc_free', repeat: 5 })).toEqual(['--modules', 'qk_bench_skb', '--append', 'qk_bench_skb.only=skb/alloc_free', '--boots', '5']);
+    expect(metricModule('alf_queue/mpmc_single').module).toBe('qk_bench_queue');
+    expect(() => metricModule('reuse')).toThrow(/suite\/case/);
+    expect(() => metricModule('net/drop')).toThrow(/no benchmark module/);
+  });
+
+  it('merges the criterion’s --append with the user’s', () => {
+    expect(mergeAppend(['a', '--append', 'x=1', 'b', '--append=y=2'])).toEqual(['a', 'b', '--append', 'x=1 y=2']);
+    expect(mergeAppend(['a'])).toEqual(['a']);
+  });
+
+  it('judges a figure against the good end: icount by threshold, noisy backends by a permutation test', () => {
+    expect(judgeMetric([136.4], [136.38], { backend: 'icount', threshold: 0.02 }).verdict).toBe('good');
+    const slow = judgeMetric([180.1], [136.38], { backend: 'icount', threshold: 0.02 });
+    expect(slow.verdict).toBe('bad');
+    expect(slow.ratio).toBeCloseTo(180.1 / 136.38, 6);
+    // Five boots a side, clearly apart: bad; overlapping: the ratio decides good; past the threshold but not significant: skip.
+    const rng = (() => {
+      let s = 1;
+      return () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    })();
+    expect(judgeMetric([12, 12.4, 12.2, 12.1, 12.3], [10, 10.2, 10.1, 9.9, 10.05], { backend: 'uml', threshold: 0.05, rng }).verdict).toBe('bad');
+    expect(judgeMetric([10.1, 10.2, 9.9, 10, 10.1], [10, 10.2, 10.1, 9.9, 10.05], { backend: 'uml', threshold: 0.05, rng }).verdict).toBe('good');
+    expect(judgeMetric([9, 14, 8, 15, 12], [10, 10.2, 9, 11, 10.05], { backend: 'uml', threshold: 0.05, rng }).verdict).toBe('skip');
+    expect(judgeMetric([], [1], { backend: 'icount', threshold: 0.02 }).verdict).toBe('skip');
+  });
+
+  it('reads git bisect run’s answer, with and without skipped commits', () => {
+    const sha = 'a'.repeat(40);
+    expect(parseBisectOutput(`running ...\n${sha} is the first bad commit\ncommit ${sha}\n`).first).toBe(sha);
+    const b = 'b'.repeat(40);
+    const r = parseBisectOutput(`There are only 'skip'ped commits left to test.\nThe first bad commit could be any of:\n${sha}\n${b}\nWe cannot bisect more!\n`);
+    expect(r.first).toBeUndefined();
+    expect(r.candidates).toEqual([sha, b]);
+  });
+
+  it('cuts the series’ config and KUnit modules to what a prefix adds', async () => {
+    const s = await readSeries(join(REPO_ROOT, 'kernel-patches'));
+    const patches = await Promise.all(s.patches.map((p) => readFile(p.path, 'utf8')));
+    const config = await readFile(join(s.dir, 'kernel.config'), 'utf8');
+    const kunit = await readFile(join(s.dir, 'kunit-modules'), 'utf8');
+    const one = prefixFiles({ patches, k: 1, config: `${config}CONFIG_SLUB=y\n`, kunit });
+    expect(one.config).toContain('CONFIG_ALF_QUEUE_KUNIT_TEST=m');
+    expect(one.config).not.toContain('CONFIG_QMEMPOOL=y');
+    expect(one.config).not.toContain('CONFIG_SKB_QMEMPOOL');
+    expect(one.config).toContain('CONFIG_SLUB=y'); // no patch introduces it: a base symbol stays
+    expect(one.kunit.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['alf_queue_kunit']);
+    const two = prefixFiles({ patches, k: 2, config, kunit });
+    expect(two.config).toContain('CONFIG_QMEMPOOL=y');
+    expect(two.config).not.toContain('CONFIG_SKB_QMEMPOOL=y');
+    expect(two.kunit.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['alf_queue_kunit', 'qmempool_kunit']);
+    const all = prefixFiles({ patches, k: patches.length, config, kunit });
+    expect(all).toEqual({ config, kunit });
+  });
+
+  it('has --help and rejects a bad criterion', () => {
+    const cmd = buildBisectCommand();
+    expect(cmd.helpInformation()).toContain('kernel');
+    expect(() => cmd.parse(['kernel', '--tree', 't', '--good', 'a', '--bad', 'b', '--criterion', 'speed'], { from: 'user' })).toThrow(/speed/);
+  });
+});

@@ -1,0 +1,241 @@
+/**
+ * nightly.mjs: one night of kernel CI for one base kernel. It runs the
+ * pipeline (baseline and patched trees, KUnit, the benchmarks), compares
+ * the night with the stored history of that base (nightly.ts), and writes
+ * the night's record, JUnit XML and KCIDB JSON.
+ *
+ * History: <history>/<base>/<night>.json, one record per night and base
+ * (schema: night.ts); the night's run directories in <history>/<base>/runs/.
+ *
+ * A series that does not apply, or a patched tree that does not build, is
+ * a result of the night (exit 1): the baseline kernel is then run on its
+ * own, so its figures and tests are still recorded. Exit 2 is for the tool.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { parseArgs, reportFailure } from './command.ts';
+import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
+import { consoleLogger, type Logger } from './log.ts';
+import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { spawn } from './proc.ts';
+import { withInterrupts } from './signals.ts';
+import { REPO_ROOT } from './kbuild.ts';
+import { readResults } from './results.ts';
+import type { Manifest } from './recorder.ts';
+import { Night, NIGHT_VERSION } from './night.ts';
+import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from './nightly.ts';
+import { toJunit } from './junit.ts';
+import { toKcidb, validateKcidb } from './kcidb.ts';
+
+const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
+
+/** Base kernels known by name; others need --tree, --tarball or --git. */
+export const KNOWN_BASES: Readonly<Record<string, { tarball?: string; apt?: string; description: string }>> = {
+  'debian-6.12': { description: "Debian's linux-source-6.12 (the default source)", apt: 'linux-source-6.12' },
+  'debian-6.1': { tarball: '/usr/src/linux-source-6.1.tar.xz', apt: 'linux-source-6.1', description: "Debian's linux-source-6.1" },
+};
+
+interface Flags {
+  base: string;
+  tree?: string;
+  ref?: string;
+  tarball?: string;
+  git?: string;
+  history: string;
+  night?: string;
+  backend: string;
+  boots?: string;
+  variants: string;
+  threshold: string;
+  confirm: boolean;
+  workDir: string;
+  install: boolean;
+  origin: string;
+}
+
+/** The run.mjs source flags of a base. */
+async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
+  const given = [f.tree, f.tarball, f.git].filter(Boolean).length;
+  if (given > 1) throw new QkError('usage-error', 'choose one kernel source: --tree, --tarball or --git');
+  if (f.tree) return ['--tree', resolve(f.tree), ...(f.ref ? ['--ref', f.ref] : [])];
+  if (f.tarball) return ['--tarball', resolve(f.tarball)];
+  if (f.git) {
+    if (!f.ref) throw new QkError('usage-error', '--git needs --ref (a tag or branch)');
+    return ['--git', f.git, '--ref', f.ref];
+  }
+  const known = KNOWN_BASES[f.base];
+  if (!known) throw new QkError('usage-error', `--base ${f.base}: not a known base (${Object.keys(KNOWN_BASES).join(', ')}); give its source with --tree, --tarball or --git`);
+  if (!known.tarball) return [];
+  if (!(await exists(known.tarball))) {
+    if (!f.install || process.getuid?.() !== 0) {
+      throw new QkError('missing-dependency', `${known.tarball} is missing`, { hint: `apt-get install ${known.apt}` });
+    }
+    log.info(`installing ${known.apt} (${known.description})`);
+    await spawn('apt-get', ['install', '-y', '-q', '--no-install-recommends', known.apt!], { what: `apt-get install ${known.apt}`, env: { DEBIAN_FRONTEND: 'noninteractive' }, failClass: 'missing-dependency', timeoutMs: 30 * 60_000 });
+  }
+  return ['--tarball', known.tarball];
+}
+
+async function readRun(runDir: string): Promise<NightRun | undefined> {
+  const manifest = await readJson<Manifest>(join(runDir, 'manifest.json'));
+  if (!manifest) return undefined;
+  const raw = await readJson(join(runDir, 'results.json'));
+  return { runDir, manifest, results: raw ? readResults(raw) : undefined };
+}
+
+/** Every stored night of a base, oldest first; a record that does not parse is an error naming the file. */
+export async function readHistory(dir: string): Promise<Night[]> {
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+  const out: Night[] = [];
+  for (const name of files) {
+    const parsed = Night.safeParse(JSON.parse(await readFile(join(dir, name), 'utf8')));
+    if (!parsed.success) throw new QkError('usage-error', `${join(dir, name)} is not a night record: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { hint: 'move it out of the history directory' });
+    out.push(parsed.data);
+  }
+  return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+export async function nightly(f: Flags & { extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
+  const t0 = Date.now();
+  if (!/^[\w.-]+$/.test(f.base)) throw new QkError('usage-error', `--base '${f.base}' may only contain letters, digits, '.', '_' and '-'`);
+  const night = f.night ?? new Date().toISOString().slice(0, 10);
+  if (!/^[\w.-]+$/.test(night)) throw new QkError('usage-error', `--night '${night}' may only contain letters, digits, '.', '_' and '-'`);
+  const threshold = Number(f.threshold) / 100;
+  if (!(threshold > 0)) throw new QkError('usage-error', `--threshold must be a percentage above 0, not '${f.threshold}'`);
+  const historyDir = resolve(f.history);
+  const baseDir = join(historyDir, f.base);
+  const runsDir = join(baseDir, 'runs');
+  const recordFile = join(baseDir, `${night}.json`);
+  if (await exists(recordFile)) throw new QkError('usage-error', `night ${night} of ${f.base} is already recorded: ${recordFile}`, { hint: 'choose another --night' });
+  const previous = await readHistory(baseDir);
+  await mkdir(runsDir, { recursive: true });
+  const source = await sourceArgs(f, log);
+  const variants = f.variants.split(',').filter(Boolean);
+  // icount repeats to the digit: one round; noisy backends: 8 rounds, the least a signed-rank interval can use.
+  const boots = f.boots ?? (f.backend.split(',').every((b) => b === 'icount') ? '1' : '8');
+  const common = ['--backend', f.backend, '--boots', boots, '-o', runsDir, '--work-dir', resolve(f.workDir), ...(f.install ? [] : ['--no-install'])];
+  const runLog = join(runsDir, `${night}.nightly.log`);
+
+  const run = async (runId: string, vs: readonly string[]): Promise<NightRun | undefined> => {
+    const args = [RUN_MJS, ...source, '--variants', vs.join(','), ...common, '--run-id', runId, ...f.extra];
+    log.info(`night ${night} of ${f.base}: run ${runId} (${vs.join(', ')})`);
+    await writeFile(runLog, `node ${args.join(' ')}\n`, { flag: 'a' });
+    await spawn(process.execPath, args, { what: `nightly run ${runId}`, logFile: runLog, allowFailure: true, signal, timeoutMs: 12 * 3600_000 });
+    return readRun(join(runsDir, runId));
+  };
+
+  const runs: NightRun[] = [];
+  const first = await run(night, variants);
+  if (!first) throw new QkError('infra-error', `the nightly run left no manifest in ${join(runsDir, night)}`, { logFile: runLog });
+  runs.push(first);
+  // The patched tree failing to apply or build ends that run: the baseline kernel still gets its night.
+  const failedTree = first.manifest.stages.find((s) => s.status === 'failed')?.variant;
+  const treeFailure = first.manifest.class === 'apply-failure' || (['build-failure', 'config-failure'].includes(first.manifest.class ?? '') && failedTree !== 'baseline');
+  if (treeFailure && variants.includes('baseline') && variants.length > 1) {
+    log.info(`the patched tree failed (${first.manifest.class}): running the baseline kernel on its own`);
+    const again = await run(`${night}-baseline`, ['baseline']);
+    if (again) runs.push(again);
+  }
+  const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'interrupted'];
+  const infra = runs.some((r) => infraClasses.includes(r.manifest.class ?? 'infra-error'));
+
+  const m = first.manifest;
+  const partial = {
+    version: NIGHT_VERSION,
+    night,
+    base: f.base,
+    startedAt: new Date(t0).toISOString(),
+    wallMs: 0,
+    kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? source.join(' ') },
+    tool: { ...(m.tool.commit ? { commit: m.tool.commit } : {}) },
+    series: { hash: m.series?.hash ?? '', patches: m.series?.patches ?? [] },
+    runDir: relative(baseDir, first.runDir),
+    report: relative(baseDir, join(first.runDir, 'report.md')),
+    trees: variants.map((v) => treeStatus(v, runs)),
+    tests: nightTests(runs),
+    metrics: nightMetrics(runs),
+    crashes: nightCrashes(runs),
+  } as const;
+  let { findings, crashes } = compareNights(partial, previous, threshold);
+
+  // A regression of a noisy backend's figure counts only if a second run shows it too.
+  const noisy = findings.filter((x) => x.kind === 'regression' && !x.key.includes('/icount'));
+  if (noisy.length > 0 && f.confirm && !infra) {
+    log.info(`confirming ${noisy.length} regression(s) on noisy backends with a second run`);
+    const again = await run(`${night}-confirm`, variants);
+    const confirmed = again ? compareNights({ ...partial, metrics: nightMetrics([again]) }, previous, threshold).findings : [];
+    findings = findings.flatMap((x) => {
+      if (!noisy.includes(x)) return [x];
+      const c = confirmed.find((y) => y.kind === 'regression' && y.key === x.key);
+      return c ? [{ ...x, message: `${x.message}; confirmed by run ${night}-confirm: ${c.message}` }] : [{ kind: 'flaky' as const, key: x.key, message: `not confirmed: ${x.message}; run ${night}-confirm did not show it` }];
+    });
+  }
+  const { result, exitCode } = nightResult(findings, infra);
+  const record = Night.parse({ ...partial, crashes, findings, result, exitCode, wallMs: Date.now() - t0 });
+  await writeJsonAtomic(recordFile, record);
+
+  // The outputs for CI systems, in the night's run directory.
+  await writeFileAtomic(join(first.runDir, 'junit.xml'), toJunit(record));
+  const kcidb = toKcidb(record, { origin: f.origin });
+  const valid = validateKcidb(kcidb);
+  if (!valid.ok) throw new QkError('infra-error', `the KCIDB data of night ${night} does not match the kept schema: ${valid.errors.slice(0, 3).join('; ')}`);
+  await writeJsonAtomic(join(first.runDir, 'kcidb.json'), kcidb);
+
+  log.info(`\nnight ${night} of ${f.base} (${record.kernel.version}): ${result}`);
+  for (const t of record.trees) log.info(`  ${t.variant}: apply ${t.apply}, build ${t.build}, boot ${t.boot}, kunit ${t.kunit}${t.reason ? ` (${t.reason})` : ''}`);
+  for (const x of findings) log.info(`  ${x.kind}: ${x.message}`);
+  log.info(`record: ${recordFile}\nJUnit: ${join(first.runDir, 'junit.xml')}\nKCIDB: ${join(first.runDir, 'kcidb.json')}`);
+  return exitCode;
+}
+
+export function buildNightlyCommand(): Command {
+  return new Command('nightly.mjs')
+    .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit and KCIDB.')
+    .argument('[run-args...]', 'after --: more run.mjs flags (e.g. --bench full, --append ...)')
+    .option('--base <name>', `the base kernel's name in the history: ${Object.keys(KNOWN_BASES).join(', ')}, or any name with --tree/--tarball/--git`, 'debian-6.12')
+    .option('--tree <path>', 'kernel source: a git checkout')
+    .option('--ref <ref>', 'with --tree or --git: the commit, tag or branch')
+    .option('--tarball <file>', 'kernel source: a tarball')
+    .option('--git <url>', 'kernel source: a git URL (with --ref)')
+    .option('--history <dir>', 'the history directory', join(REPO_ROOT, 'results', 'history'))
+    .option('--night <id>', 'the night’s name (default: today, UTC)')
+    .option('--backend <list>', 'backends (run.mjs --backend)', 'icount')
+    .option('--boots <n>', 'benchmark rounds (default: 1 on icount, else 8)')
+    .option('--variants <list>', 'kernel trees', 'baseline,patched')
+    .option('--threshold <pct>', 'a figure regresses past this many percent', '2')
+    .option('--no-confirm', 'do not re-run to confirm regressions on noisy backends')
+    .option('--origin <name>', 'KCIDB origin of the submitted data', 'qmempool_kit')
+    .option('--work-dir <dir>', 'work directory (shared with run.mjs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+    .addOption(new Option('--no-install', 'never install missing host packages'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 the night is clean; 1 a regression: a tree that does not
+apply, build or boot, a failing test, a figure past the threshold (noisy
+backends: confirmed by a second run), a crash; 2 the tool could not do its
+job (bad flag, missing tool, infrastructure); 130 interrupted.
+
+Examples:
+  npx zx scripts/nightly.mjs                                    # debian-6.12 on icount
+  npx zx scripts/nightly.mjs --base debian-6.1
+  npx zx scripts/nightly.mjs --base v6.18 --git https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git --ref v6.18 --backend uml --boots 5`,
+    );
+}
+
+export async function nightlyMain(argv: readonly string[]): Promise<number> {
+  const log = consoleLogger();
+  return withInterrupts(async (signal) => {
+    const cmd = buildNightlyCommand();
+    const early = parseArgs(cmd, argv);
+    if (early !== undefined) return early;
+    try {
+      return await nightly({ ...cmd.opts<Flags>(), extra: [...cmd.args] }, log, signal);
+    } catch (e) {
+      return reportFailure(e, signal);
+    }
+  });
+}
+

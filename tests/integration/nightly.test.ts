@@ -1,0 +1,78 @@
+/**
+ * Nightly mode for real, on the throwaway kernel history of the bisection
+ * tests (history.ts; the same base and trees): five nights of one base on
+ * icount, with the slab/reuse case only. Two unchanged nights, two nights
+ * whose guest oopses on purpose (the same crash twice), and a night on the
+ * commit that slows kmem_cache_free(). The nights build on each other, in
+ * order, as nights do.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { debianHistory, type History } from './history.ts';
+import { runScript } from './tool.ts';
+import { Night } from '../../scripts/lib/night.ts';
+import { validateKcidb } from '../../scripts/lib/kcidb.ts';
+
+const qk = inject('qk');
+const BASE = 'it-hist';
+let history: History;
+let dir = '';
+
+async function night(name: string, ref: string, extra: string[] = []): Promise<{ exitCode: number | undefined; output: string; record: Night; runDir: string }> {
+  const r = await runScript(qk, 'nightly.mjs', [
+    '--base', BASE, '--tree', history.repo, '--ref', ref, '--history', dir, '--night', name,
+    '--variants', 'baseline', '--backend', 'icount', '--work-dir', qk.work,
+    '--', '--modules', 'qk_bench', '--append', 'qk_bench.only=slab/reuse', ...extra,
+  ]);
+  const record = Night.parse(JSON.parse(await readFile(join(dir, BASE, `${name}.json`), 'utf8')));
+  return { ...r, record, runDir: join(dir, BASE, record.runDir) };
+}
+
+beforeAll(async () => {
+  history = await debianHistory(qk);
+  dir = await mkdtemp(join(qk.out, 'it-nightly-history-'));
+});
+
+describe('nightly mode', () => {
+  it('passes an unchanged night', async () => {
+    const n1 = await night('n1', history.commits.base);
+    expect(n1.exitCode, n1.output.slice(-3000)).toBe(0);
+    // The baseline kernel's KUnit suites are the examples CONFIG_KUNIT_EXAMPLE_TEST builds in.
+    expect(n1.record.trees).toEqual([{ variant: 'baseline', apply: 'pass', build: 'pass', boot: 'pass', kunit: 'pass' }]);
+    // qk_bench.only= matches by substring: reuse_softirq comes along.
+    expect(n1.record.metrics.map((m) => m.key).sort()).toEqual(['slab/reuse@baseline/icount', 'slab/reuse_softirq@baseline/icount']);
+    const n2 = await night('n2', history.commits.base);
+    expect(n2.exitCode, n2.output.slice(-3000)).toBe(0);
+    expect(n2.record.findings).toEqual([]);
+    expect(n2.record.result).toBe('ok');
+  });
+
+  it('recognises a repeated crash by its fingerprint', async () => {
+    const n3 = await night('n3', history.commits.base, ['--provoke', 'oops']);
+    expect(n3.exitCode, n3.output.slice(-3000)).toBe(1);
+    expect(n3.record.crashes).toHaveLength(1);
+    expect(n3.record.crashes[0]!.seen).toBe('new');
+    expect(n3.record.crashes[0]!.frames.join(' ')).toContain('qk_provoke');
+    const n4 = await night('n4', history.commits.base, ['--provoke', 'oops']);
+    expect(n4.exitCode).toBe(1);
+    expect(n4.record.crashes.map((c) => [c.fingerprint, c.seen])).toEqual([[n3.record.crashes[0]!.fingerprint, 'n3']]);
+    expect(n4.output).toContain('same crash as night n3');
+  });
+
+  it('flags an injected regression and writes JUnit and KCIDB', async () => {
+    const n5 = await night('n5', history.commits.slow);
+    expect(n5.exitCode, n5.output.slice(-3000)).toBe(1);
+    const reg = n5.record.findings.filter((f) => f.kind === 'regression');
+    // kmem_cache_free() is on both paths; the crash nights still measured (qk_provoke loads after qk_bench).
+    expect(reg.map((f) => f.key).sort()).toEqual(['slab/reuse@baseline/icount', 'slab/reuse_softirq@baseline/icount']);
+    expect(reg[0]!.message).toContain('on night n4');
+
+    const junit = await readFile(join(n5.runDir, 'junit.xml'), 'utf8');
+    const testcase = /<testcase [^>]*name="slab\/reuse@baseline\/icount"[^>]*>([\s\S]*?)<\/testcase>/.exec(junit);
+    expect(testcase?.[1]).toMatch(/<failure [^>]*type="regression"/);
+    const kcidb = JSON.parse(await readFile(join(n5.runDir, 'kcidb.json'), 'utf8')) as unknown;
+    expect(validateKcidb(kcidb)).toEqual({ ok: true, errors: [] });
+
+  });
+});

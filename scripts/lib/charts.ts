@@ -94,8 +94,13 @@ export function chartSpec(c: Chart): TopLevelSpec {
 
 /** Render one chart to SVG text. */
 export async function renderSvg(c: Chart): Promise<string> {
+  return renderSpecSvg(chartSpec(c));
+}
+
+/** Render any vega-lite specification to SVG text, headlessly (vega's "none" renderer: no DOM, no canvas). */
+export async function renderSpecSvg(lite: TopLevelSpec): Promise<string> {
   const [{ compile }, vega] = await Promise.all([import('vega-lite'), import('vega')]);
-  const spec = compile(chartSpec(c)).spec;
+  const spec = compile(lite).spec;
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
   try {
     return await view.toSVG();

@@ -2,10 +2,11 @@
  * nightly.mjs: one night of kernel CI for one base kernel. It runs the
  * pipeline (baseline and patched trees, KUnit, the benchmarks), compares
  * the night with the stored history of that base (nightly.ts), and writes
- * the night's record, JUnit XML and KCIDB JSON.
+ * the night's record, JUnit XML, KCIDB JSON and the base's history page.
  *
  * History: <history>/<base>/<night>.json, one record per night and base
- * (schema: night.ts); the night's run directories in <history>/<base>/runs/.
+ * (schema: night.ts); the night's run directories in <history>/<base>/runs/;
+ * the page in <history>/<base>/index.html.
  *
  * A series that does not apply, or a patched tree that does not build, is
  * a result of the night (exit 1): the baseline kernel is then run on its
@@ -27,6 +28,7 @@ import { Night, NIGHT_VERSION } from './night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from './nightly.ts';
 import { toJunit } from './junit.ts';
 import { toKcidb, validateKcidb } from './kcidb.ts';
+import { writeHistoryPage } from './historypage.ts';
 
 const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
 
@@ -181,17 +183,18 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const valid = validateKcidb(kcidb);
   if (!valid.ok) throw new QkError('infra-error', `the KCIDB data of night ${night} does not match the kept schema: ${valid.errors.slice(0, 3).join('; ')}`);
   await writeJsonAtomic(join(first.runDir, 'kcidb.json'), kcidb);
+  const page = await writeHistoryPage(historyDir, f.base);
 
   log.info(`\nnight ${night} of ${f.base} (${record.kernel.version}): ${result}`);
   for (const t of record.trees) log.info(`  ${t.variant}: apply ${t.apply}, build ${t.build}, boot ${t.boot}, kunit ${t.kunit}${t.reason ? ` (${t.reason})` : ''}`);
   for (const x of findings) log.info(`  ${x.kind}: ${x.message}`);
-  log.info(`record: ${recordFile}\nJUnit: ${join(first.runDir, 'junit.xml')}\nKCIDB: ${join(first.runDir, 'kcidb.json')}`);
+  log.info(`record: ${recordFile}\nJUnit: ${join(first.runDir, 'junit.xml')}\nKCIDB: ${join(first.runDir, 'kcidb.json')}\nhistory page: ${page.file}`);
   return exitCode;
 }
 
 export function buildNightlyCommand(): Command {
   return new Command('nightly.mjs')
-    .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit and KCIDB.')
+    .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit, KCIDB and the history page.')
     .argument('[run-args...]', 'after --: more run.mjs flags (e.g. --bench full, --append ...)')
     .option('--base <name>', `the base kernel's name in the history: ${Object.keys(KNOWN_BASES).join(', ')}, or any name with --tree/--tarball/--git`, 'debian-6.12')
     .option('--tree <path>', 'kernel source: a git checkout')

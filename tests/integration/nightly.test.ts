@@ -6,8 +6,11 @@
  * commit that slows kmem_cache_free(). The nights build on each other, in
  * order, as nights do.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { debianHistory, type History } from './history.ts';
 import { runScript } from './tool.ts';
@@ -16,6 +19,7 @@ import { validateKcidb } from '../../scripts/lib/kcidb.ts';
 
 const qk = inject('qk');
 const BASE = 'it-hist';
+const CHROMIUM = process.env['QK_CHROMIUM'] ?? '/usr/bin/chromium';
 let history: History;
 let dir = '';
 
@@ -60,7 +64,7 @@ describe('nightly mode', () => {
     expect(n4.output).toContain('same crash as night n3');
   });
 
-  it('flags an injected regression and writes JUnit and KCIDB', async () => {
+  it('flags an injected regression and writes JUnit, KCIDB and the history page, checked in Chromium', async () => {
     const n5 = await night('n5', history.commits.slow);
     expect(n5.exitCode, n5.output.slice(-3000)).toBe(1);
     const reg = n5.record.findings.filter((f) => f.kind === 'regression');
@@ -74,5 +78,23 @@ describe('nightly mode', () => {
     const kcidb = JSON.parse(await readFile(join(n5.runDir, 'kcidb.json'), 'utf8')) as unknown;
     expect(validateKcidb(kcidb)).toEqual({ ok: true, errors: [] });
 
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(pathToFileURL(join(dir, BASE, 'index.html')).href, { waitUntil: 'load' });
+      const chart = page.locator('section.chart[data-metric="slab/reuse@baseline/icount"]');
+      const box = await chart.locator(':scope > svg').boundingBox();
+      expect(box?.width).toBeGreaterThan(100);
+      expect(await chart.locator('g.role-mark.mark-symbol path').count()).toBeGreaterThanOrEqual(3);
+      expect(await chart.locator('g.regression_marks path').count()).toBe(1);
+      await expect(chart.locator('li.regression').getAttribute('data-night')).resolves.toBe('n5');
+      const hrefs = await page.locator('a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+      expect(hrefs).toHaveLength(5);
+      for (const href of hrefs) expect(existsSync(fileURLToPath(new URL(href, page.url()))), href).toBe(true);
+      await page.screenshot({ path: join(qk.out, 'it-nightly-history.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   });
 });

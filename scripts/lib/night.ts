@@ -89,9 +89,9 @@ export const Night = z.object({
   kernel: z.object({ version: z.string(), commit: z.string().optional(), description: z.string() }),
   tool: z.object({ commit: z.string().optional() }),
   series: z.object({ hash: z.string(), patches: z.array(z.string()) }),
-  /** The run directory (relative to the history directory's parent when possible). */
+  /** The night's first run directory, where it was written (its logs go with CI artifacts, not the history). */
   runDir: z.string(),
-  /** report.md of the run, relative to the night record's directory. */
+  /** report.md of the run, copied into the history: <night>/report.md, relative to the record's directory. */
   report: z.string(),
   trees: z.array(TreeStatus),
   tests: z.array(NightTest),

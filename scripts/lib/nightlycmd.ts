@@ -5,14 +5,17 @@
  * the night's record, JUnit XML, KCIDB JSON and the base's history page.
  *
  * History: <history>/<base>/<night>.json, one record per night and base
- * (schema: night.ts); the night's run directories in <history>/<base>/runs/;
- * the page in <history>/<base>/index.html.
+ * (schema: night.ts), and beside it <night>/ with what a reader of the
+ * history needs (report.md and its charts, junit.xml, kcidb.json); the
+ * page in <history>/<base>/index.html. The night's run directories, with
+ * every log, go to the results directory (-o) as any run's do: the history
+ * stays small enough to keep in a git branch.
  *
  * A series that does not apply, or a patched tree that does not build, is
  * a result of the night (exit 1): the baseline kernel is then run on its
  * own, so its figures and tests are still recorded. Exit 2 is for the tool.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
@@ -45,6 +48,7 @@ interface Flags {
   tarball?: string;
   git?: string;
   history: string;
+  output: string;
   night?: string;
   backend: string;
   boots?: string;
@@ -107,7 +111,8 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   if (!(threshold > 0)) throw new QkError('usage-error', `--threshold must be a percentage above 0, not '${f.threshold}'`);
   const historyDir = resolve(f.history);
   const baseDir = join(historyDir, f.base);
-  const runsDir = join(baseDir, 'runs');
+  const runsDir = resolve(f.output);
+  const nightDir = join(baseDir, night);
   const recordFile = join(baseDir, `${night}.json`);
   if (await exists(recordFile)) throw new QkError('usage-error', `night ${night} of ${f.base} is already recorded: ${recordFile}`, { hint: 'choose another --night' });
   const previous = await readHistory(baseDir);
@@ -117,7 +122,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   // icount repeats to the digit: one round; noisy backends: 8 rounds, the least a signed-rank interval can use.
   const boots = f.boots ?? (f.backend.split(',').every((b) => b === 'icount') ? '1' : '8');
   const common = ['--backend', f.backend, '--boots', boots, '-o', runsDir, '--work-dir', resolve(f.workDir), ...(f.install ? [] : ['--no-install'])];
-  const runLog = join(runsDir, `${night}.nightly.log`);
+  const runLog = join(runsDir, `nightly-${f.base}-${night}.log`);
 
   const run = async (runId: string, vs: readonly string[]): Promise<NightRun | undefined> => {
     const args = [RUN_MJS, ...source, '--variants', vs.join(','), ...common, '--run-id', runId, ...f.extra];
@@ -128,15 +133,16 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   };
 
   const runs: NightRun[] = [];
-  const first = await run(night, variants);
-  if (!first) throw new QkError('infra-error', `the nightly run left no manifest in ${join(runsDir, night)}`, { logFile: runLog });
+  const runId = `nightly-${f.base}-${night}`;
+  const first = await run(runId, variants);
+  if (!first) throw new QkError('infra-error', `the nightly run left no manifest in ${join(runsDir, runId)}`, { logFile: runLog });
   runs.push(first);
   // The patched tree failing to apply or build ends that run: the baseline kernel still gets its night.
   const failedTree = first.manifest.stages.find((s) => s.status === 'failed')?.variant;
   const treeFailure = first.manifest.class === 'apply-failure' || (['build-failure', 'config-failure'].includes(first.manifest.class ?? '') && failedTree !== 'baseline');
   if (treeFailure && variants.includes('baseline') && variants.length > 1) {
     log.info(`the patched tree failed (${first.manifest.class}): running the baseline kernel on its own`);
-    const again = await run(`${night}-baseline`, ['baseline']);
+    const again = await run(`${runId}-baseline`, ['baseline']);
     if (again) runs.push(again);
   }
   const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'interrupted'];
@@ -152,8 +158,8 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
     kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? source.join(' ') },
     tool: { ...(m.tool.commit ? { commit: m.tool.commit } : {}) },
     series: { hash: m.series?.hash ?? '', patches: m.series?.patches ?? [] },
-    runDir: relative(baseDir, first.runDir),
-    report: relative(baseDir, join(first.runDir, 'report.md')),
+    runDir: first.runDir,
+    report: `${night}/report.md`,
     trees: variants.map((v) => treeStatus(v, runs)),
     tests: nightTests(runs),
     metrics: nightMetrics(runs),
@@ -165,7 +171,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const noisy = findings.filter((x) => x.kind === 'regression' && !x.key.includes('/icount'));
   if (noisy.length > 0 && f.confirm && !infra) {
     log.info(`confirming ${noisy.length} regression(s) on noisy backends with a second run`);
-    const again = await run(`${night}-confirm`, variants);
+    const again = await run(`${runId}-confirm`, variants);
     const confirmed = again ? compareNights({ ...partial, metrics: nightMetrics([again]) }, previous, threshold).findings : [];
     findings = findings.flatMap((x) => {
       if (!noisy.includes(x)) return [x];
@@ -177,18 +183,25 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const record = Night.parse({ ...partial, crashes, findings, result, exitCode, wallMs: Date.now() - t0 });
   await writeJsonAtomic(recordFile, record);
 
-  // The outputs for CI systems, in the night's run directory.
-  await writeFileAtomic(join(first.runDir, 'junit.xml'), toJunit(record));
+  // For readers of the history: the report with its charts; for CI systems: JUnit and KCIDB.
+  await mkdir(nightDir, { recursive: true });
+  await cp(join(first.runDir, 'report.md'), join(nightDir, 'report.md')).catch(() => writeFile(join(nightDir, 'report.md'), `# nightly ${night}\n\nThe run left no report: see ${first.runDir}.\n`));
+  if (await exists(join(first.runDir, 'charts'))) await cp(join(first.runDir, 'charts'), join(nightDir, 'charts'), { recursive: true });
+  const junit = toJunit(record);
+  await writeFileAtomic(join(nightDir, 'junit.xml'), junit);
+  // Also in the run directory: a CI system collects them from there (results/**/junit.xml).
+  await writeFileAtomic(join(first.runDir, 'junit.xml'), junit);
   const kcidb = toKcidb(record, { origin: f.origin });
   const valid = validateKcidb(kcidb);
   if (!valid.ok) throw new QkError('infra-error', `the KCIDB data of night ${night} does not match the kept schema: ${valid.errors.slice(0, 3).join('; ')}`);
+  await writeJsonAtomic(join(nightDir, 'kcidb.json'), kcidb);
   await writeJsonAtomic(join(first.runDir, 'kcidb.json'), kcidb);
   const page = await writeHistoryPage(historyDir, f.base);
 
   log.info(`\nnight ${night} of ${f.base} (${record.kernel.version}): ${result}`);
   for (const t of record.trees) log.info(`  ${t.variant}: apply ${t.apply}, build ${t.build}, boot ${t.boot}, kunit ${t.kunit}${t.reason ? ` (${t.reason})` : ''}`);
   for (const x of findings) log.info(`  ${x.kind}: ${x.message}`);
-  log.info(`record: ${recordFile}\nJUnit: ${join(first.runDir, 'junit.xml')}\nKCIDB: ${join(first.runDir, 'kcidb.json')}\nhistory page: ${page.file}`);
+  log.info(`record: ${recordFile}\nrun: ${first.runDir}\nJUnit: ${join(nightDir, 'junit.xml')}\nKCIDB: ${join(nightDir, 'kcidb.json')}\nhistory page: ${page.file}`);
   return exitCode;
 }
 
@@ -202,6 +215,7 @@ export function buildNightlyCommand(): Command {
     .option('--tarball <file>', 'kernel source: a tarball')
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
     .option('--history <dir>', 'the history directory', join(REPO_ROOT, 'results', 'history'))
+    .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", join(REPO_ROOT, 'results'))
     .option('--night <id>', 'the night’s name (default: today, UTC)')
     .option('--backend <list>', 'backends (run.mjs --backend)', 'icount')
     .option('--boots <n>', 'benchmark rounds (default: 1 on icount, else 8)')

@@ -23,14 +23,14 @@ const CHROMIUM = process.env['QK_CHROMIUM'] ?? '/usr/bin/chromium';
 let history: History;
 let dir = '';
 
-async function night(name: string, ref: string, extra: string[] = []): Promise<{ exitCode: number | undefined; output: string; record: Night; runDir: string }> {
+async function night(name: string, ref: string, extra: string[] = []): Promise<{ exitCode: number | undefined; output: string; record: Night; nightDir: string }> {
   const r = await runScript(qk, 'nightly.mjs', [
     '--base', BASE, '--tree', history.repo, '--ref', ref, '--history', dir, '--night', name,
-    '--variants', 'baseline', '--backend', 'icount', '--work-dir', qk.work,
+    '--variants', 'baseline', '--backend', 'icount', '--work-dir', qk.work, '-o', qk.out,
     '--', '--modules', 'qk_bench', '--append', 'qk_bench.only=slab/reuse', ...extra,
   ]);
   const record = Night.parse(JSON.parse(await readFile(join(dir, BASE, `${name}.json`), 'utf8')));
-  return { ...r, record, runDir: join(dir, BASE, record.runDir) };
+  return { ...r, record, nightDir: join(dir, BASE, name) };
 }
 
 beforeAll(async () => {
@@ -72,10 +72,10 @@ describe('nightly mode', () => {
     expect(reg.map((f) => f.key).sort()).toEqual(['slab/reuse@baseline/icount', 'slab/reuse_softirq@baseline/icount']);
     expect(reg[0]!.message).toContain('on night n4');
 
-    const junit = await readFile(join(n5.runDir, 'junit.xml'), 'utf8');
+    const junit = await readFile(join(n5.nightDir, 'junit.xml'), 'utf8');
     const testcase = /<testcase [^>]*name="slab\/reuse@baseline\/icount"[^>]*>([\s\S]*?)<\/testcase>/.exec(junit);
     expect(testcase?.[1]).toMatch(/<failure [^>]*type="regression"/);
-    const kcidb = JSON.parse(await readFile(join(n5.runDir, 'kcidb.json'), 'utf8')) as unknown;
+    const kcidb = JSON.parse(await readFile(join(n5.nightDir, 'kcidb.json'), 'utf8')) as unknown;
     expect(validateKcidb(kcidb)).toEqual({ ok: true, errors: [] });
 
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);

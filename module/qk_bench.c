@@ -6,8 +6,9 @@
  * Every case allocates and frees 256-byte objects of its own SLAB_NO_MERGE
  * kmem_cache; qmempool cases put a pool (64 objects per CPU, a shared
  * queue of 1024) in front of it.  The same table runs on every kernel:
- * qmempool cases print a skip line where CONFIG_QMEMPOOL is not set, and
- * two-CPU cases where fewer than two CPUs are online.
+ * qmempool cases print a skip line where CONFIG_QMEMPOOL is not set,
+ * objpool cases before Linux 6.7, which has no lib/objpool.c, and two-CPU
+ * cases where fewer than two CPUs are online.
  *
  *   reuse            alloc + free of one object, per op
  *   pattern_nN       N objects allocated, then all freed, per object
@@ -29,9 +30,11 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/objpool.h>
-
 #include "qk_bench.h"
+
+#if QK_HAVE_OBJPOOL
+#include <linux/objpool.h>
+#endif
 
 /*
  * Operations per sample at loops=100, the same on every kernel: about
@@ -60,7 +63,9 @@
 struct qk_mem {
 	struct kmem_cache *cache;
 	struct qmempool *pool;
+#if QK_HAVE_OBJPOOL
 	struct objpool_head opool;
+#endif
 	unsigned int nobjs;
 	void *objs[];
 };
@@ -77,14 +82,34 @@ static struct qk_mem *qk_mem_alloc(struct qk_run *r)
 	return st;
 }
 
+/**
+ * qk_cache_create() - create a kmem_cache of QK_OBJ_SIZE objects of its own
+ * @name: name of the cache
+ *
+ * SLAB_NO_MERGE keeps slab from merging the cache with another one of the
+ * same size.  Before Linux 6.5, which lacks it, a usercopy region does the
+ * same: slab never merges a cache that has one, and the region is only
+ * looked at by copy_to_user() and copy_from_user().
+ *
+ * Return: the cache, or NULL.
+ */
+static struct kmem_cache *qk_cache_create(const char *name)
+{
+#if QK_HAVE_SLAB_NO_MERGE
+	return kmem_cache_create(name, QK_OBJ_SIZE, 0, SLAB_NO_MERGE, NULL);
+#else
+	return kmem_cache_create_usercopy(name, QK_OBJ_SIZE, 0, 0, 0,
+					  QK_OBJ_SIZE, NULL);
+#endif
+}
+
 static int slab_setup(struct qk_run *r)
 {
 	struct qk_mem *st = qk_mem_alloc(r);
 
 	if (!st)
 		return -ENOMEM;
-	st->cache = kmem_cache_create("qk_bench_256", QK_OBJ_SIZE, 0,
-				      SLAB_NO_MERGE, NULL);
+	st->cache = qk_cache_create("qk_bench_256");
 	if (!st->cache) {
 		kfree(st);
 		return -ENOMEM;
@@ -222,8 +247,7 @@ static int qmp_setup(struct qk_run *r)
 
 	if (!st)
 		return -ENOMEM;
-	st->cache = kmem_cache_create("qk_bench_qmp_256", QK_OBJ_SIZE, 0,
-				      SLAB_NO_MERGE, NULL);
+	st->cache = qk_cache_create("qk_bench_qmp_256");
 	if (!st->cache) {
 		kfree(st);
 		return -ENOMEM;
@@ -381,6 +405,7 @@ static int qmp_remote(struct qk_run *r, unsigned int side)
 #define qmp_remote	NULL
 #endif /* CONFIG_QMEMPOOL */
 
+#if QK_HAVE_OBJPOOL
 static int objpool_setup(struct qk_run *r)
 {
 	struct qk_mem *st = qk_mem_alloc(r);
@@ -454,6 +479,16 @@ static int objpool_remote(struct qk_run *r, unsigned int side)
 {
 	return qk_mem_xphase(r, side, objpool_remote_batch);
 }
+
+#define OBJPOOL_SKIP	NULL
+#else
+/* Without lib/objpool.c the objpool cases only print their skip line. */
+#define OBJPOOL_SKIP		QK_NO_OBJPOOL
+#define objpool_setup		NULL
+#define objpool_teardown	NULL
+#define objpool_reuse		NULL
+#define objpool_remote		NULL
+#endif /* QK_HAVE_OBJPOOL */
 
 #define SLAB_CASE(_name, _group, _per, _param, _ops, _ctx, _hl, _fn)	\
 	{ .suite = "slab", .name = _name, .group = _group, .per = _per,	\
@@ -532,12 +567,14 @@ static const struct qk_case qk_mem_cases[] = {
 
 	{ .suite = "objpool", .name = "reuse", .group = "alloc_reuse",
 	  .per = "op", .param = 1, .ops = QK_OPS_OBJPOOL,
-	  .peer = "slab/reuse", .setup = objpool_setup,
-	  .teardown = objpool_teardown, .sample = objpool_reuse },
+	  .peer = "slab/reuse", .skip = OBJPOOL_SKIP,
+	  .setup = objpool_setup, .teardown = objpool_teardown,
+	  .sample = objpool_reuse },
 	{ .suite = "objpool", .name = "remote", .group = "alloc_remote",
 	  .per = "object", .param = QK_REMOTE_BATCH, .ops = QK_OPS_REMOTE,
-	  .xcpu = true, .peer = "slab/remote_free", .setup = objpool_setup,
-	  .teardown = objpool_teardown, .xsample = objpool_remote },
+	  .xcpu = true, .peer = "slab/remote_free", .skip = OBJPOOL_SKIP,
+	  .setup = objpool_setup, .teardown = objpool_teardown,
+	  .xsample = objpool_remote },
 };
 
 static int __init qk_bench_init(void)

@@ -61,8 +61,8 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/string.h>
-#include <linux/string_choices.h>
 #include <linux/types.h>
+#include <linux/version.h>
 #if IS_ENABLED(CONFIG_QMEMPOOL)
 #include <linux/qmempool.h>
 #endif
@@ -78,6 +78,20 @@
 #define QK_LINE_MAX		900
 /* Largest loops parameter: keeps operation counts within 32 bits. */
 #define QK_MAX_LOOPS		10000
+
+/*
+ * Kernel APIs younger than the oldest base kernel we build (Linux 6.1).  A
+ * case that needs one this kernel lacks is compiled out and prints a skip
+ * line with the reason given here; the harness works around the others.
+ */
+#define QK_HAVE_SLAB_BUILD_SKB	(KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE)
+#define QK_NO_SLAB_BUILD_SKB	"needs slab_build_skb() (Linux 6.2+)"
+#define QK_HAVE_OBJPOOL		(KERNEL_VERSION(6, 7, 0) <= LINUX_VERSION_CODE)
+#define QK_NO_OBJPOOL		"needs lib/objpool.c (Linux 6.7+)"
+/* Else a usercopy region keeps a cache from being merged: qk_bench.c. */
+#define QK_HAVE_SLAB_NO_MERGE	(KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE)
+/* Else the dummy device is set up with init_dummy_netdev(). */
+#define QK_HAVE_NETDEV_DUMMY	(KERNEL_VERSION(6, 10, 0) <= LINUX_VERSION_CODE)
 
 static char *qk_set = "headline";
 module_param_named(set, qk_set, charp, 0444);
@@ -221,7 +235,7 @@ struct qk_run {
 
 /**
  * struct qk_napi - a NAPI context on a dummy net_device to run samples in
- * @dev: the dummy device, from alloc_netdev_dummy()
+ * @dev: the dummy device, from qk_dummy_dev_alloc()
  * @napi: the NAPI context; its poll function runs one sample
  * @done: completed by the poll function
  * @run: the case of the current sample
@@ -442,6 +456,37 @@ static int qk_napi_poll(struct napi_struct *napi, int budget)
 }
 
 /**
+ * qk_dummy_dev_alloc() - allocate a dummy net_device for a NAPI context
+ *
+ * Before Linux 6.10, which has alloc_netdev_dummy(), a dummy device was a
+ * zeroed struct net_device set up by init_dummy_netdev().
+ *
+ * Return: the device, or NULL.
+ */
+static struct net_device *qk_dummy_dev_alloc(void)
+{
+#if QK_HAVE_NETDEV_DUMMY
+	return alloc_netdev_dummy(0);
+#else
+	struct net_device *dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+
+	if (dev)
+		init_dummy_netdev(dev);
+	return dev;
+#endif
+}
+
+/* Free a device from qk_dummy_dev_alloc(). */
+static void qk_dummy_dev_free(struct net_device *dev)
+{
+#if QK_HAVE_NETDEV_DUMMY
+	free_netdev(dev);
+#else
+	kfree(dev);
+#endif
+}
+
+/**
  * qk_napi_get() - create the module's NAPI context if not done yet
  *
  * Context: process context.
@@ -456,7 +501,7 @@ static int qk_napi_get(void)
 	qn = kzalloc(sizeof(*qn), GFP_KERNEL);
 	if (!qn)
 		return -ENOMEM;
-	qn->dev = alloc_netdev_dummy(0);
+	qn->dev = qk_dummy_dev_alloc();
 	if (!qn->dev) {
 		kfree(qn);
 		return -ENOMEM;
@@ -481,7 +526,7 @@ static void qk_napi_put(void)
 		return;
 	napi_disable(&qn->napi);
 	netif_napi_del(&qn->napi);
-	free_netdev(qn->dev);
+	qk_dummy_dev_free(qn->dev);
 	kfree(qn);
 	qk_napi_ctx = NULL;
 }
@@ -508,7 +553,10 @@ static int qk_napi_sample(struct qk_run *r, unsigned int s)
 	qn->err = 0;
 	reinit_completion(&qn->done);
 	local_bh_disable();
-	scheduled = napi_schedule(&qn->napi);
+	/* napi_schedule(), which returns whether it did so since 6.7. */
+	scheduled = napi_schedule_prep(&qn->napi);
+	if (scheduled)
+		__napi_schedule(&qn->napi);
 	local_bh_enable();
 	if (!scheduled)
 		return qk_fail(r, -EBUSY, "the NAPI context was already scheduled");
@@ -604,8 +652,8 @@ static int qk_xcpu_thread(void *arg)
  * @arg: its argument
  * @cpu: the CPU
  *
- * A reference to the task is kept, so that kthread_stop_put() may be
- * called after the thread function returned.
+ * A reference to the task is kept, so that kthread_stop() may be called
+ * after the thread function returned; put_task_struct() drops it.
  *
  * Return: the task, or an ERR_PTR().
  */
@@ -655,7 +703,9 @@ static void qk_run_threads(struct qk_run *r)
 		if (!t[i])
 			continue;
 		wait_for_completion(&r->done[i]);
-		kthread_stop_put(t[i]);
+		/* kthread_stop_put(), which appeared in Linux 6.6. */
+		kthread_stop(t[i]);
+		put_task_struct(t[i]);
 	}
 }
 
@@ -791,8 +841,8 @@ static int qk_report(struct qk_run *r)
 			 "\"context\":\"%s\",\"preempt\":\"%s\",\"hz\":%d,\"init_on_alloc\":%s,\"init_on_free\":%s",
 			 c->xcpu ? "process" : qk_ctx_names[c->ctx],
 			 qk_preempt_model(), HZ,
-			 str_true_false(want_init_on_alloc(GFP_KERNEL)),
-			 str_true_false(want_init_on_free()));
+			 want_init_on_alloc(GFP_KERNEL) ? "true" : "false",
+			 want_init_on_free() ? "true" : "false");
 	if (c->peer)
 		len += scnprintf(buf + len, QK_LINE_MAX - len,
 				 ",\"peer\":\"%s\"", c->peer);

@@ -13,7 +13,8 @@
  *   napi_alloc_consume  napi_alloc_skb() + napi_consume_skb() in a NAPI
  *                       poll (the per-CPU NAPI skb cache in front)
  *   build_skb           kmalloc() of a buffer, slab_build_skb() on it,
- *                       kfree_skb() of both
+ *                       kfree_skb() of both (a skip line before Linux
+ *                       6.2, which has no slab_build_skb())
  *
  * The harness is described in qk_bench.h.
  */
@@ -125,6 +126,7 @@ static int skb_napi_alloc_consume(struct qk_run *r)
 	return 0;
 }
 
+#if QK_HAVE_SLAB_BUILD_SKB
 static int skb_build(struct qk_run *r)
 {
 	struct sk_buff *skb;
@@ -146,16 +148,24 @@ static int skb_build(struct qk_run *r)
 	return 0;
 }
 
-#define SKB_CASE(_name, _ctx, _hl, _fn)					\
+#define BUILD_SKB_SKIP	NULL
+#else
+#define BUILD_SKB_SKIP	QK_NO_SLAB_BUILD_SKB
+#define skb_build	NULL
+#endif /* QK_HAVE_SLAB_BUILD_SKB */
+
+#define SKB_CASE(_name, _ctx, _hl, _skip, _fn)				\
 	{ .suite = "skb", .name = _name, .group = "skb_alloc",		\
 	  .per = "packet", .param = 1, .ops = QK_OPS_SKB, .ctx = _ctx,	\
-	  .headline = _hl, .setup = skb_setup, .sample = _fn }
+	  .headline = _hl, .skip = _skip, .setup = skb_setup,		\
+	  .sample = _fn }
 
 static const struct qk_case qk_skb_cases[] = {
-	SKB_CASE("alloc_free", QK_PROCESS, true, skb_alloc_free),
-	SKB_CASE("alloc_consume", QK_PROCESS, false, skb_alloc_consume),
-	SKB_CASE("napi_alloc_consume", QK_NAPI, true, skb_napi_alloc_consume),
-	SKB_CASE("build_skb", QK_PROCESS, false, skb_build),
+	SKB_CASE("alloc_free", QK_PROCESS, true, NULL, skb_alloc_free),
+	SKB_CASE("alloc_consume", QK_PROCESS, false, NULL, skb_alloc_consume),
+	SKB_CASE("napi_alloc_consume", QK_NAPI, true, NULL,
+		 skb_napi_alloc_consume),
+	SKB_CASE("build_skb", QK_PROCESS, false, BUILD_SKB_SKIP, skb_build),
 };
 
 static int __init qk_bench_skb_init(void)

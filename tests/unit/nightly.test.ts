@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classify, logLines } from '../../scripts/lib/classify.ts';
-import { compareNights, conflictsOf, crashFingerprint, nightResult } from '../../scripts/lib/nightly.ts';
+import { compareNights, conflictsOf, crashFingerprint, nightResult, nightTests, type NightRun } from '../../scripts/lib/nightly.ts';
+import { Results } from '../../scripts/lib/results.ts';
 import { NIGHT_VERSION, type Night, type NightMetric } from '../../scripts/lib/night.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
@@ -99,5 +100,13 @@ describe('a night against the history', () => {
   it('reads the conflicting files of a series that does not apply', () => {
     expect(conflictsOf('error (apply-failure): patch 2/3 0002-mm.patch does not apply to 6.1.192 (abc): conflicts in mm/Kconfig, mm/Makefile\n\nhint: ...')).toBe('patch 2/3 0002-mm.patch does not apply to 6.1.192 (abc): conflicts in mm/Kconfig, mm/Makefile');
     expect(conflictsOf('error (build-failure): x')).toBeUndefined();
+  });
+
+  it('counts a built-in KUnit case once per side and backend, failed if any boot failed it', () => {
+    const origin = { side: 'patched', variant: 'patched', backend: 'icount', flavor: 'normal', round: 0, position: 0 } as const;
+    const t = (status: 'pass' | 'fail', round: number) => ({ ...origin, round, suite: 'example', case: 'example_simple_test', status });
+    const results = Results.parse({ schemaVersion: 2, runId: 'r', class: 'test-failure', sides: [], boots: [], tests: [t('pass', 0), t('fail', 1), t('pass', 2)], metrics: [], notRun: [] });
+    const run = { runDir: '/r', manifest: {}, results } as unknown as NightRun;
+    expect(nightTests([run])).toEqual([{ name: 'kunit.patched.icount.example.example_simple_test', status: 'fail' }]);
   });
 });

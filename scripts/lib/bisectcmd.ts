@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
 import { median } from 'simple-statistics';
-import { EXIT_CODE, QkError, exitCodeOf, formatError, type RunClass } from './errors.ts';
+import { EXIT_CODE, QkError, errorHeadline, exitCodeOf, formatError, type RunClass } from './errors.ts';
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
@@ -133,7 +133,7 @@ async function runStep(
     }
   } else {
     verdict = cv;
-    reason = `${run.class}${run.class === 'ok' ? '' : `: ${firstLine(run.error) ?? bootReason(run.results) ?? 'see the run'}`}`;
+    reason = `${run.class}${run.class === 'ok' ? '' : `: ${errorHeadline(run.error) ?? bootReason(run.results) ?? 'see the run'}`}`;
   }
   const rec: StepRecord = {
     role: step.role,
@@ -156,9 +156,6 @@ async function runStep(
 
 function fmt(x: number): string {
   return x >= 100 ? x.toFixed(1) : x.toFixed(3);
-}
-function firstLine(s: string | undefined): string | undefined {
-  return s?.split('\n').find((l) => l.trim())?.replace(/^error \([\w-]+\): /, '');
 }
 function bootReason(r: Results | undefined): string | undefined {
   const b = r?.boots.find((x) => x.class !== 'ok' && x.class !== 'flaky');

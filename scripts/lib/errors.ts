@@ -86,3 +86,8 @@ export function formatError(err: unknown): string {
 export function exitCodeOf(err: unknown): number {
   return err instanceof QkError ? err.exitCode : EXIT_CODE['infra-error'];
 }
+
+/** The first line of a formatError() text, without its "error (class): " prefix. */
+export function errorHeadline(text: string | undefined): string | undefined {
+  return text?.split('\n').find((l) => l.trim())?.replace(/^error \([\w-]+\): /, '');
+}

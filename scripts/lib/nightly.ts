@@ -15,6 +15,7 @@
  *   the boot's signature), so that a crash is "new" or "same as night N".
  */
 import { median } from 'simple-statistics';
+import { errorHeadline } from './errors.ts';
 import { sha256, shortHash } from './fsutil.ts';
 import { judgeMetric } from './bisect.ts';
 import { sideComparisons } from './bench.ts';
@@ -44,12 +45,12 @@ export function treeStatus(variant: string, runs: readonly NightRun[]): TreeStat
     const sides = m.sides.filter((s) => s.variant === variant).map((s) => s.name);
     if (sides.length === 0) continue;
     if (m.class === 'apply-failure' && variant !== 'baseline') {
-      return { ...st, apply: 'fail', reason: conflictsOf(m.error) ?? firstLine(m.error) ?? 'the series does not apply' };
+      return { ...st, apply: 'fail', reason: conflictsOf(m.error) ?? errorHeadline(m.error) ?? 'the series does not apply' };
     }
     if (!m.variants[variant]) continue;
     st.apply = 'pass';
     const failed = m.stages.find((s) => s.variant === variant && s.status === 'failed' && (s.stage === 'config' || s.stage === 'build' || s.stage === 'modules'));
-    if (failed) return { ...st, build: 'fail', reason: firstLine(m.error) ?? `${failed.stage} failed` };
+    if (failed) return { ...st, build: 'fail', reason: errorHeadline(m.error) ?? `${failed.stage} failed` };
     const built = m.stages.some((s) => s.variant === variant && s.stage === 'build' && s.status === 'ok');
     if (!built) continue;
     st.build = 'pass';
@@ -65,9 +66,6 @@ export function treeStatus(variant: string, runs: readonly NightRun[]): TreeStat
   return st;
 }
 
-function firstLine(s: string | undefined): string | undefined {
-  return s?.split('\n').find((l) => l.trim())?.replace(/^error \([\w-]+\): /, '');
-}
 
 /** KUnit cases and boots as tests. */
 export function nightTests(runs: readonly NightRun[]): NightTest[] {

@@ -3,12 +3,13 @@
  * directory beside the variant's source tree; a stamp of the inputs lets a
  * re-run skip make entirely when nothing changed.
  */
-import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
-import { checkConfig, describeMismatch, mergeRequests, readFragments } from './kconfig.ts';
+import { FragmentSyntaxError, checkConfig, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from './kconfig.ts';
+import { parseKernelVersion } from './source.ts';
 import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
@@ -146,9 +147,20 @@ export async function configure(
   const spec = ARCH_SPECS[arch];
   const out = buildDir(tree, target);
   const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
-  const fragText = await Promise.all(frags.map((f) => readFile(f, 'utf8').catch(() => {
-    throw new QkError('usage-error', `config fragment ${f} does not exist`);
-  })));
+  const label = (p: string) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p);
+  // Fragments as this kernel version reads them (their qk-if blocks resolved).
+  const version = parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8'));
+  const fragText = await Promise.all(frags.map(async (f) => {
+    const text = await readFile(f, 'utf8').catch(() => {
+      throw new QkError('usage-error', `config fragment ${f} does not exist`);
+    });
+    try {
+      return resolveFragment(text, version, label(f));
+    } catch (e) {
+      if (e instanceof FragmentSyntaxError) throw new QkError('usage-error', `config fragment ${e.message}`);
+      throw e;
+    }
+  }));
   const defconfig = defconfigTargets(target);
   const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
@@ -171,7 +183,12 @@ export async function configure(
     });
   const where = `${tree.name}/${targetName(target)}`;
   await make([...defconfig], `${where}: make ${defconfig.join(' ')}`);
-  await spawn('bash', [join(tree.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', out, join(out, '.config'), ...frags], {
+  const resolvedDir = join(out, 'qk-fragments');
+  await rm(resolvedDir, { recursive: true, force: true });
+  await mkdir(resolvedDir, { recursive: true });
+  const resolved = frags.map((f, i) => join(resolvedDir, `${String(i).padStart(2, '0')}-${basename(f)}`));
+  await Promise.all(resolved.map((f, i) => writeFile(f, fragText[i]!)));
+  await spawn('bash', [join(tree.src, 'scripts/kconfig/merge_config.sh'), '-m', '-O', out, join(out, '.config'), ...resolved], {
     what: `${where}: merging config fragments`,
     cwd: out,
     logFile: o.logFile,
@@ -182,7 +199,7 @@ export async function configure(
   // Every line of our fragments must have survived olddefconfig. (The
   // kernel's kvm_guest.config is not checked: it is shared by all
   // architectures and asks for options like S390_GUEST that x86 never has.)
-  const requested = mergeRequests(await readFragments(frags, (p) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p)));
+  const requested = mergeRequests(frags.map((f, i) => parseKconfig(fragText[i]!, label(f))));
   const cfg = await readFile(join(out, '.config'), 'utf8');
   let bad = checkConfig(requested, cfg);
   if (o.allowUndefined && bad.length > 0) {

@@ -3,7 +3,6 @@
  * final .config really has every option a fragment asked for. Kconfig drops
  * an option silently when its dependencies are not met; we do not.
  */
-import { readFile } from 'node:fs/promises';
 
 /** Value of an option; 'n' stands for "# CONFIG_X is not set". */
 export type KconfigValue = string;
@@ -72,6 +71,82 @@ export function describeMismatch(m: ConfigMismatch): string {
   return `${m.option}${m.wanted === 'n' ? ' not set' : '=' + m.wanted} (asked by ${m.source}:${m.line}) is ${show(m.actual)} in the final .config`;
 }
 
-export async function readFragments(paths: readonly string[], label: (p: string) => string): Promise<FragmentEntry[][]> {
-  return Promise.all(paths.map(async (p) => parseKconfig(await readFile(p, 'utf8'), label(p))));
+
+/* ---- version conditions ------------------------------------------------------ */
+
+/**
+ * One set of fragments serves every base: a block between
+ * `# qk-if version >= 6.17` and `# qk-endif` (with an optional `# qk-else`)
+ * applies only to kernels whose version meets the condition. Kconfig sees
+ * nothing of it: the lines of an inactive block are blanked (line numbers
+ * stay, so a dropped option is still named by file and line), and an
+ * active option is checked like any other. Conditions are on the version
+ * only, never on whether the tree happens to define a symbol: an option a
+ * base cannot have is an error, not something to skip.
+ */
+const IF_RE = /^#\s*qk-if\s+version\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+){0,2})\s*$/;
+const ELSE_RE = /^#\s*qk-else\s*$/;
+const ENDIF_RE = /^#\s*qk-endif\s*$/;
+const DIRECTIVE_RE = /^#\s*qk-/;
+
+/** Compare two dotted versions ("7.3.4", "6.17"); missing parts count as 0, a suffix ("-rc1") is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[^\d.]/)[0]!.split('.').filter(Boolean).map(Number);
+  const x = parts(a);
+  const y = parts(b);
+  for (let i = 0; i < Math.max(x.length, y.length, 3); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function holds(op: string, kernel: string, bound: string): boolean {
+  const c = compareVersions(kernel, bound);
+  switch (op) {
+    case '>=':
+      return c >= 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    case '<':
+      return c < 0;
+    case '==':
+      return c === 0;
+    default:
+      return c !== 0;
+  }
+}
+
+export class FragmentSyntaxError extends Error {}
+
+/** The fragment as a kernel of `version` reads it: inactive blocks and directives blanked. */
+export function resolveFragment(text: string, version: string, source: string): string {
+  const stack: { active: boolean; line: number; sawElse: boolean }[] = [];
+  const active = () => stack.every((s) => s.active);
+  const out = text.split('\n').map((raw, i) => {
+    const line = raw.trim();
+    const where = `${source}:${i + 1}`;
+    let m: RegExpExecArray | null;
+    if ((m = IF_RE.exec(line))) {
+      stack.push({ active: holds(m[1]!, version, m[2]!), line: i + 1, sawElse: false });
+      return '';
+    }
+    if (ELSE_RE.test(line)) {
+      const top = stack[stack.length - 1];
+      if (!top || top.sawElse) throw new FragmentSyntaxError(`${where}: qk-else without its qk-if`);
+      stack[stack.length - 1] = { ...top, active: !top.active, sawElse: true };
+      return '';
+    }
+    if (ENDIF_RE.test(line)) {
+      if (!stack.pop()) throw new FragmentSyntaxError(`${where}: qk-endif without its qk-if`);
+      return '';
+    }
+    if (DIRECTIVE_RE.test(line)) throw new FragmentSyntaxError(`${where}: '${line}' is not a condition (# qk-if version >= X.Y, # qk-else, # qk-endif)`);
+    return active() ? raw : '';
+  });
+  const open = stack.pop();
+  if (open) throw new FragmentSyntaxError(`${source}:${open.line}: qk-if without its qk-endif`);
+  return out.join('\n');
 }

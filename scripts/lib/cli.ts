@@ -17,7 +17,7 @@ import { checkOtherSeries, parseSide, sidesFromVariants } from './plan.ts';
 import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from './net.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
-import type { SourceSpec } from './source.ts';
+import { parseSourceSpec, sourceLabel, type SourceSpec } from './source.ts';
 
 const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
 const TCG_THREADS = ['single', 'multi'] as const;
@@ -59,7 +59,8 @@ export function buildCommand(): Command {
     )
     .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default('auto,uml'))
     .option('--variants <list>', `kernel trees to compare, each booted with its series' command line: ${VARIANTS.join(', ')} (default: baseline,patched; with --other-series also other)`)
-    .option('--side <NAME=TREE[:ARGS]>', "a side to compare instead of --variants: a kernel tree plus kernel arguments, e.g. --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on (repeatable; ARGS come after the series' own)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--side <spec>', "a side to compare instead of --variants: 'NAME=TREE[@BASE] [KERNEL ARGS...]', a kernel (a tree: baseline, patched, other; of a base: debian:X.Y, default the run's source) and, after a space, kernel arguments (after the series' own, so they win). Repeatable; sides of one kernel share its build. E.g. --side 'off=patched skb_qmempool=off', --side s612=baseline --side s73=baseline@debian:7.3", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--source <base>', "kernel source: debian (the installed linux-source-6.12, the default) or debian:X.Y (linux-source-X.Y from the Debian registry, e.g. debian:7.3: looked up first, fetched once through a private apt configuration in the work directory)")
     .option('--tree <path>', 'kernel source: a git checkout (never modified; cloned with --shared)')
     .option('--ref <ref>', 'with --tree: commit to use (default HEAD); with --git: branch or tag')
     .option('--tarball <file>', 'kernel source: a source tarball')
@@ -107,8 +108,12 @@ Examples:
   npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml
   npx zx scripts/run.mjs --backend icount --boots 3
   npx zx scripts/run.mjs --tree ~/linux --ref v6.12 --backend uml
-  npx zx scripts/run.mjs --backend tcg --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on --boots 5
-  npx zx scripts/run.mjs --backend uml --modules none --net all --side baseline=baseline --side off=patched:skb_qmempool=off --side on=patched:skb_qmempool=on
+  npx zx scripts/run.mjs --source debian:7.3 --variants baseline --backend uml
+                                                  # Linux 7.3 from the Debian registry
+  npx zx scripts/run.mjs --backend uml,tcg --side s612=baseline --side s73=baseline@debian:7.3
+                                                  # 6.12's SLUB against 7.3's sheaves, paired by round
+  npx zx scripts/run.mjs --backend tcg --side 'off=patched skb_qmempool=off' --side 'on=patched skb_qmempool=on' --boots 6
+  npx zx scripts/run.mjs --backend uml --modules none --net all --side baseline=baseline --side 'off=patched skb_qmempool=off' --side 'on=patched skb_qmempool=on'
                                                   # packet scenarios only, three sides
   npx zx scripts/run.mjs --backend tcg --bench full --other-series 9a40062 --side old=other --side new=patched
                                                   # the series at commit 9a40062 against kernel-patches/ now`,
@@ -121,6 +126,7 @@ interface RawFlags {
   backend: string;
   variants?: string;
   side?: string[];
+  source?: string;
   tcgThreads: (typeof TCG_THREADS)[number];
   lockWait: string;
   tree?: string;
@@ -158,10 +164,13 @@ interface RawFlags {
 }
 
 export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
-  const sources = [f.tree, f.tarball, f.git].filter((x) => x !== undefined);
-  if (sources.length > 1) throw new QkError('usage-error', 'choose one kernel source: --tree, --tarball or --git');
+  const sources = [f.source, f.tree, f.tarball, f.git].filter((x) => x !== undefined);
+  if (sources.length > 1) throw new QkError('usage-error', 'choose one kernel source: --source, --tree, --tarball or --git');
   let source: SourceSpec;
-  if (f.tree) source = { kind: 'tree', path: resolve(f.tree), ...(f.ref ? { ref: f.ref } : {}) };
+  if (f.source) {
+    if (f.ref) throw new QkError('usage-error', '--ref goes with --tree or --git');
+    source = parseSourceSpec(f.source);
+  } else if (f.tree) source = { kind: 'tree', path: resolve(f.tree), ...(f.ref ? { ref: f.ref } : {}) };
   else if (f.tarball) source = { kind: 'tarball', path: resolve(f.tarball) };
   else if (f.git) {
     if (!f.ref) throw new QkError('usage-error', '--git needs --ref (a branch or tag)');
@@ -176,7 +185,8 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
   for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
   if (f.side && f.variants) throw new QkError('usage-error', 'choose --variants or --side, not both (a side names its tree)');
   const defaults = f.otherSeries === undefined ? DEFAULT_VARIANTS : [...DEFAULT_VARIANTS, 'other'];
-  const sides = f.side ? f.side.map(parseSide) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? defaults.join(',')));
+  // A side on the run's own source names no base: one tree, one build.
+  const sides = f.side ? f.side.map(parseSide).map(({ base, ...rest }) => (base === undefined || base === sourceLabel(source) ? rest : { ...rest, base })) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? defaults.join(',')));
   checkOtherSeries(sides, f.otherSeries);
   const scenarios = f.net === undefined ? [] : f.net === 'all' ? [...NET_SCENARIOS] : list<NetScenario>('--net', NET_SCENARIOS)(f.net);
   if (f.netBreak && !scenarios.includes(f.netBreak)) throw new QkError('usage-error', `--net-break ${f.netBreak}: that scenario is not in --net`);

@@ -9,7 +9,8 @@ import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from './errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
-import { prepareSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
+import { parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
+import { registryDir } from './debian.ts';
 import { loadSeries, readSeries, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
@@ -17,7 +18,7 @@ import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
-import { planRun, bootPlan, inRounds, kernelName, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import { planRun, bootPlan, inRounds, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
@@ -33,6 +34,8 @@ export type BackendChoice = Backend | 'auto';
 
 export interface RunOptions {
   readonly source: SourceSpec;
+  /** The other bases sides name (`debian:7.3`), each resolved (resolveSources) before the run starts. */
+  readonly bases?: Readonly<Record<string, SourceSpec>>;
   readonly seriesDir: string;
   /** The series of the `other` tree: a directory, or a revision of this repository (its kernel-patches/). */
   readonly otherSeries?: string;
@@ -98,9 +101,11 @@ export interface Built {
   readonly kernels: readonly Kernel[];
 }
 
-export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
-  const plan = planRun(opts);
+export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
+  const plan = planRun(given);
   const t0 = Date.now();
+  // Registry bases are looked up (a network lookup) before anything is created or built.
+  const opts = await resolveSources(given, plan, log);
   const rec = await Recorder.create(opts.outputDir, await newManifest(opts, plan, t0), log);
   log.info(`run ${opts.runId}: ${relative(process.cwd(), rec.runDir) || rec.runDir}`);
   const releases: Array<() => Promise<void>> = [];
@@ -119,6 +124,14 @@ export async function runPipeline(opts: RunOptions, log: Logger, signal: AbortSi
   } finally {
     for (const release of releases.reverse()) await release().catch(() => undefined);
   }
+}
+
+/** The run's source and every base a side names, looked up in the Debian registry where they come from there. */
+async function resolveSources(opts: RunOptions, plan: RunPlan, log: Logger): Promise<RunOptions> {
+  const o = { workDir: opts.workDir, log, logFile: join(registryDir(opts.workDir), 'lookup.log') };
+  const bases: Record<string, SourceSpec> = {};
+  for (const b of plan.bases) bases[b] = await resolveSource(opts.bases?.[b] ?? parseSourceSpec(b), o);
+  return { ...opts, source: await resolveSource(opts.source, o), bases };
 }
 
 /**
@@ -232,7 +245,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
   const series = await readTreeSeries(opts, rec);
   await rec.stage('host-check', {}, () => hostCheck({
-    needDebianSource: opts.source.kind === 'debian',
+    needDebianSource: [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release),
     needQemu: plan.arches.includes('x86_64'),
     allowInstall: opts.allowInstall,
     log,
@@ -242,23 +255,35 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   const toolchainKey = [m.toolchain['gcc'], m.toolchain['ld']].join('|');
 
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
-  const key = await sourceKey(opts.source);
-  const releaseSource = await lock(join(opts.workDir, 'locks', `source-${key}`), `the kernel source ${key}`);
-  let source: SourceResult;
-  try {
-    source = await rec.stage('source', {}, () => prepareSource(opts.source, { workDir: opts.workDir, log, logFile: join(rec.logs, 'source.log') }), (r) => r.cached, signal);
-  } finally {
-    await releaseSource();
+  // The run's source, then every other base a side names: each a pristine repository of its own.
+  const sources = new Map<string | undefined, SourceResult>();
+  for (const base of [undefined, ...plan.bases]) {
+    const spec = base === undefined ? opts.source : opts.bases?.[base];
+    if (!spec) throw new QkError('infra-error', `internal: base ${base} was not resolved before the run`);
+    const key = await sourceKey(spec);
+    const releaseSource = await lock(join(opts.workDir, 'locks', `source-${key}`), `the kernel source ${key}`);
+    try {
+      const tags = base ? { variant: base } : {};
+      const logFile = join(rec.logs, base ? `source-${base.replace(/[^\w.-]/g, '_')}.log` : 'source.log');
+      sources.set(base, await rec.stage('source', tags, () => prepareSource(spec, { workDir: opts.workDir, log, logFile }), (r) => r.cached, signal));
+    } finally {
+      await releaseSource();
+    }
+    const s = sources.get(base)!;
+    const rec1 = { description: s.description, version: s.version, baseCommit: s.baseCommit, key: s.key, ...(s.package ? { package: s.package } : {}) };
+    if (base === undefined) m.source = rec1;
+    else (m.bases ??= {})[base] = rec1;
   }
-  m.source = { description: source.description, version: source.version, baseCommit: source.baseCommit, key: source.key };
 
   const trees: VariantTree[] = [];
-  for (const v of plan.variants) {
+  for (const t of plan.trees) {
+    const source = sources.get(t.base)!;
+    const id = treeId(t);
     // Held until the run ends: its boots read the images in the tree.
-    releases.push(await lock(join(treesDir(opts.workDir, source), `${v}.lock`), `the ${v} tree of ${source.key}`));
-    const t = await rec.stage('variant', { variant: v }, () => prepareVariant(v, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${v}.log`) }), (r) => r.cached, signal);
-    trees.push(t);
-    m.variants[v] = { head: t.head, treeHash: t.treeHash, patches: t.applied, builds: {} };
+    releases.push(await lock(join(treesDir(opts.workDir, source), `${t.variant}.lock`), `the ${t.variant} tree of ${source.key}`));
+    const tree = await rec.stage('variant', { variant: id }, () => prepareVariant(t.variant, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${id.replace(/[^\w.-]/g, '_')}.log`) }), (r) => r.cached, signal);
+    trees.push(tree);
+    m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
   }
   if (opts.stopAfter === 'apply') {
     await rec.save();
@@ -268,7 +293,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   const kernels: Kernel[] = [];
   const buildKeys: string[] = [];
   for (const k of plan.kernels) {
-    const tree = trees.find((t) => t.name === k.variant);
+    const tree = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
     const own = seriesOf(k.variant, series);
     const seriesFragments = own?.configFragments ?? [];
@@ -277,7 +302,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     const twin = kernels[buildKeys.indexOf(buildKey)];
     let kernel: Kernel;
     if (twin) {
-      log.info(`  ${kernelName(k)}: same tree as ${twin.plan.variant}, sharing its build`);
+      log.info(`  ${kernelName(k)}: same tree as ${treeId(twin.plan)}, sharing its build`);
       m.stages.push({ stage: 'build', variant: k.variant, arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
       kernel = { ...twin, plan: k };
     } else {
@@ -285,7 +310,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
-    const builds = m.variants[k.variant]?.builds;
+    const builds = m.variants[treeId(k)]?.builds;
     if (builds) builds[targetName(k.target)] = {
       configHash: kernel.cfg.configHash,
       optionsSet: kernel.cfg.optionsSet,
@@ -308,8 +333,8 @@ async function buildKernelFor(
 ): Promise<Kernel> {
   const { opts, rec, log, signal } = c;
   const tname = targetName(k.target);
-  const buildLog = join(rec.logs, `build-${k.variant}-${tname}.log`);
-  const tags = { variant: k.variant, arch: tname };
+  const buildLog = join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${tname}.log`);
+  const tags = { variant: treeId(k), arch: tname };
   const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal);
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
@@ -326,9 +351,9 @@ async function buildKernelFor(
   return { plan: k, tree, cfg, kb, mods, image, kunit: kunit.map((x) => basename(x, '.ko')), netHelper };
 }
 
-function kernelFor(built: Built, variant: VariantName, target: Target): Kernel {
-  const k = built.kernels.find((x) => x.plan.variant === variant && targetName(x.plan.target) === targetName(target));
-  if (!k) throw new QkError('infra-error', `internal: no kernel was built for ${variant}/${targetName(target)}`);
+function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base'>, target: Target): Kernel {
+  const k = built.kernels.find((x) => x.plan.variant === side.variant && x.plan.base === side.base && targetName(x.plan.target) === targetName(target));
+  if (!k) throw new QkError('infra-error', `internal: no kernel was built for ${treeId(side)}/${targetName(target)}`);
   return k;
 }
 
@@ -341,7 +366,7 @@ async function resolveBackends(opts: RunOptions, built: Built, rec: Recorder, lo
   for (const b of opts.backends) {
     let pick: Backend = b === 'auto' ? 'tcg' : b;
     if (b === 'auto') {
-      const k = kernelFor(built, opts.sides[0]?.variant ?? 'baseline', { arch: 'x86_64', flavor: 'normal' });
+      const k = kernelFor(built, opts.sides[0] ?? { variant: 'baseline' }, { arch: 'x86_64', flavor: 'normal' });
       const probe = await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, join(rec.logs, 'console-kvm-probe.log'), signal), () => false, signal);
       pick = probe.ok ? 'kvm' : 'tcg';
       note = `auto: ${probe.ok ? 'KVM probe reached userspace, using kvm' : `KVM not usable (${probe.reason}), using tcg`}`;
@@ -387,7 +412,7 @@ async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal:
 async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants)) {
-    const kernel = kernelFor(built, step.side.variant, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
+    const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
     await bootStep(step, kernel, built.series, { opts, rec, log, signal });
   }
 }

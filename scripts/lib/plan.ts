@@ -8,10 +8,19 @@ import { QkError } from './errors.ts';
 import { targetName, type Arch, type Flavor, type Target } from './kbuild.ts';
 import { VARIANTS, type Backend, type Side, type VariantName } from './results.ts';
 import type { RunOptions, BackendChoice } from './pipeline.ts';
+import { parseSourceSpec, sourceLabel } from './source.ts';
 
 export interface KernelPlan {
   readonly variant: VariantName;
+  /** The base's spelling (`debian:7.3`); absent: the run's source. */
+  readonly base?: string;
   readonly target: Target;
+}
+
+/** A kernel tree: a variant of a base. */
+export interface TreePlan {
+  readonly variant: VariantName;
+  readonly base?: string;
 }
 
 export interface BootStep {
@@ -42,8 +51,12 @@ export function inRounds(step: Pick<BootStep, 'purpose' | 'flavor'>): boolean {
 
 export interface RunPlan {
   readonly sides: readonly Side[];
-  /** Kernel trees the sides need, in a fixed order (also the lock order). */
+  /** Variants the sides need, in a fixed order. */
   readonly variants: readonly VariantName[];
+  /** Kernel trees the sides need: the run's base first, then each other base (also the lock order). */
+  readonly trees: readonly TreePlan[];
+  /** Bases other than the run's source, as spelled (`debian:7.3`). */
+  readonly bases: readonly string[];
   readonly arches: readonly Arch[];
   readonly kernels: readonly KernelPlan[];
   /** Boots that were asked for and cannot happen, with why. */
@@ -77,15 +90,33 @@ export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
 }
 
 /**
- * Parse `--side NAME=TREE[:ARGS]`: e.g. `off=patched:skb_qmempool=off`,
- * `old=other`. ARGS are kernel arguments separated by spaces.
+ * Parse `--side 'NAME=TREE[@BASE] [KERNEL ARGS...]'`: a side is a kernel
+ * (a tree of a base) plus a command line. The kernel is one word; the
+ * kernel arguments follow it after white space, as on a kernel command
+ * line. BASE is a base's spelling (`debian:7.3`, `debian`); without it the
+ * side is built from the run's source. Examples: `off=patched skb_qmempool=off`,
+ * `new=baseline@debian:7.3`, `on73=patched@debian:7.3 skb_qmempool=on init_on_alloc=1`.
  */
 export function parseSide(spec: string): Side {
-  const m = /^([\w.-]+)=(\w+)(?::(.*))?$/.exec(spec.trim());
-  if (!m) throw new QkError('usage-error', `--side '${spec}': expected NAME=TREE[:KERNEL ARGS], e.g. off=patched:skb_qmempool=off`);
+  const text = spec.trim();
+  const m = /^([\w.-]+)=([^\s@:]*)(@\S*)?(?:\s+(.*))?$/s.exec(text);
+  const old = /^([\w.-]+)=(\w+):(.*)$/s.exec(text);
+  if (old && !text.includes('@') && (VARIANTS as readonly string[]).includes(old[2]!)) {
+    // The spelling before bases existed: a ':' after the tree started the arguments.
+    throw new QkError('usage-error', `--side '${spec}': kernel arguments now follow the kernel after a space`, {
+      hint: `write --side '${old[1]}=${old[2]} ${old[3]!.trim()}' (a ':' belongs to a base, as in ${old[1]}=${old[2]}@debian:7.3)`,
+    });
+  }
+  if (!m || m[2] === '') throw new QkError('usage-error', `--side '${spec}': expected 'NAME=TREE[@BASE] [KERNEL ARGS]', e.g. 'off=patched skb_qmempool=off' or 'new=baseline@debian:7.3'`);
   const variant = m[2]!;
   if (!(VARIANTS as readonly string[]).includes(variant)) throw new QkError('usage-error', `--side '${spec}': unknown kernel tree '${variant}' (choose from ${VARIANTS.join(', ')})`);
-  return { name: m[1]!, variant: variant as VariantName, cmdline: (m[3] ?? '').split(/\s+/).filter(Boolean) };
+  const base = m[3] === undefined ? undefined : sourceLabel(parseSourceSpec(m[3].slice(1), `--side ${m[1]}: base`));
+  return { name: m[1]!, variant: variant as VariantName, cmdline: (m[4] ?? '').split(/\s+/).filter(Boolean), ...(base ? { base } : {}) };
+}
+
+/** How a side's kernel is written: `patched`, `baseline@debian:7.3`. */
+export function treeId(t: { readonly variant: VariantName; readonly base?: string | undefined }): string {
+  return t.base ? `${t.variant}@${t.base}` : t.variant;
 }
 
 /**
@@ -158,7 +189,11 @@ export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends'
   }
   const arches = archesFor(o.backends);
   const variants = VARIANTS.filter((v) => o.sides.some((s) => s.variant === v));
-  const kernels = targetsFor(arches, o.flavors).flatMap((target) => variants.map((variant) => ({ variant, target })));
+  const bases = [...new Set(o.sides.flatMap((s) => (s.base ? [s.base] : [])))];
+  const trees: TreePlan[] = [undefined, ...bases].flatMap((base) =>
+    VARIANTS.filter((v) => o.sides.some((s) => s.variant === v && s.base === base)).map((variant) => ({ variant, ...(base ? { base } : {}) })),
+  );
+  const kernels = targetsFor(arches, o.flavors).flatMap((target) => trees.map((t) => ({ ...t, target })));
   const notRun: RunPlan['notRun'][number][] = [];
   for (const f of o.flavors) {
     if (f === 'normal' || !o.backends.includes('uml')) continue;
@@ -169,9 +204,9 @@ export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends'
     for (const s of o.sides) for (const b of o.backends) notRun.push({ side: s.name, variant: s.variant, backend: b, reason: `--stop-after ${o.stopAfter}: ${what}` });
   }
   if (kernels.length === 0) throw new QkError('usage-error', 'nothing to build: the flavors asked for do not run on the backends asked for', { hint: 'checker flavors (debug, kcsan) need a QEMU backend' });
-  return { sides: o.sides, variants, arches, kernels, notRun };
+  return { sides: o.sides, variants, trees, bases, arches, kernels, notRun };
 }
 
 export function kernelName(k: KernelPlan): string {
-  return `${k.variant}/${targetName(k.target)}`;
+  return `${treeId(k)}/${targetName(k.target)}`;
 }

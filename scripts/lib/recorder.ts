@@ -73,17 +73,29 @@ export interface Manifest {
   toolchain: Record<string, string | undefined>;
   options: Record<string, unknown>;
   sides: readonly Side[];
-  source?: { description: string; version: string; baseCommit: string; key: string };
+  source?: BaseRecord;
+  /** The other bases sides name (`debian:7.3`), as the source is recorded. */
+  bases?: Record<string, BaseRecord>;
   series?: { dir: string; hash: string; patches: string[] };
   /** The series of the `other` tree (--other-series): a directory, or a revision of this repository extracted into the run directory. */
   otherSeries?: { dir: string; hash: string; patches: string[]; revision?: string; commit?: string };
-  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
+  /** Kernel trees by id (`patched`, `baseline@debian:7.3`). */
+  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; base?: string; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
   backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string };
   stages: StageRecord[];
   /** Boots that were planned and cannot happen. */
   notRun: { side: string; variant: string; backend: string; reason: string }[];
   /** Facts files of every boot attempt, in order (relative to the run directory). */
   boots: string[];
+}
+
+/** A base as a run records it: for a registry package, its name, version, suite and sha256. */
+export interface BaseRecord {
+  description: string;
+  version: string;
+  baseCommit: string;
+  key: string;
+  package?: { name: string; version: string; suite: string; sha256: string };
 }
 
 export interface Attempt {

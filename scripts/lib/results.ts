@@ -30,6 +30,8 @@ export const Side = z.object({
   variant: z.enum(VARIANTS),
   /** Kernel arguments of this side (after the guest's own and the series'). */
   cmdline: z.array(z.string()),
+  /** The base the side's tree is built from, as spelled (`debian:7.3`); absent: the run's source. */
+  base: z.string().optional(),
 });
 export type Side = z.infer<typeof Side>;
 
@@ -312,8 +314,11 @@ export function renderReport(r: Results, ctx: ReportContext): string {
   if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
   L.push('', ...renderBenchSections(r));
   if (r.sides.length > 0) {
-    L.push('## Sides', '', '| side | kernel tree | series | extra command line |', '|---|---|---|---|');
-    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} | ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
+    // A base column only where sides come from more than one base.
+    const bases = r.sides.some((s) => s.base);
+    const baseCell = (s: Side) => (bases ? ` ${s.base ?? (ctx.source ? `${ctx.source.version} (the run's source)` : "the run's source")} |` : '');
+    L.push('## Sides', '', `| side | kernel tree |${bases ? ' base |' : ''} series | extra command line |`, `|---|---|${bases ? '---|' : ''}---|---|`);
+    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} |${baseCell(s)} ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
   L.push('## Boots', '', '| side | backend | flavor | purpose | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|---|');

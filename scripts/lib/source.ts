@@ -9,10 +9,17 @@ import { QkError } from './errors.ts';
 import { exists, readJson, sha256, shortHash, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
 import { DEBIAN_SOURCE_TARBALL } from './hostcheck.ts';
+import { DebianRegistry, registryDir, type RegistryVersion } from './debian.ts';
 import type { Logger } from './log.ts';
 
+/**
+ * Where a base comes from. `debian` without a release is the installed
+ * linux-source-6.12 tarball (offline); with one (`debian:7.3`) it is
+ * linux-source-<release> from the Debian registry, looked up by
+ * resolveSource before anything is built (`pkg` is then set).
+ */
 export type SourceSpec =
-  | { readonly kind: 'debian' }
+  | { readonly kind: 'debian'; readonly release?: string; readonly pkg?: RegistryVersion }
   | { readonly kind: 'tarball'; readonly path: string }
   | { readonly kind: 'tree'; readonly path: string; readonly ref?: string }
   | { readonly kind: 'git'; readonly url: string; readonly ref: string };
@@ -26,6 +33,52 @@ export interface SourceResult {
   readonly version: string;
   readonly description: string;
   readonly cached: boolean;
+  /** A registry package the tree came from: name, version, suite and the .deb's sha256. */
+  readonly package?: { readonly name: string; readonly version: string; readonly suite: string; readonly sha256: string };
+}
+
+const DEBIAN_RELEASE_RE = /^\d+\.\d+$/;
+
+/**
+ * Parse a base's spelling: `debian` (the installed linux-source-6.12) or
+ * `debian:X.Y` (linux-source-X.Y from the Debian registry).
+ */
+export function parseSourceSpec(text: string, flag = '--source'): SourceSpec {
+  const m = /^debian(?::(.*))?$/.exec(text.trim());
+  if (!m) throw new QkError('usage-error', `${flag} '${text}': expected debian or debian:X.Y (e.g. debian:7.3)`, { hint: 'a git checkout, a tarball or a git URL: --tree, --tarball or --git' });
+  if (m[1] === undefined) return { kind: 'debian' };
+  if (!DEBIAN_RELEASE_RE.test(m[1])) throw new QkError('usage-error', `${flag} '${text}': '${m[1]}' is not a kernel release such as 7.3`);
+  return { kind: 'debian', release: m[1] };
+}
+
+/** How a base is spelled on the command line (the inverse of parseSourceSpec for Debian bases). */
+export function sourceLabel(s: SourceSpec): string {
+  switch (s.kind) {
+    case 'debian':
+      return s.release ? `debian:${s.release}` : 'debian';
+    case 'tarball':
+      return `tarball:${s.path}`;
+    case 'tree':
+      return `tree:${s.path}${s.ref ? `@${s.ref}` : ''}`;
+    case 'git':
+      return `git:${s.url}@${s.ref}`;
+  }
+}
+
+export function debianRegistry(workDir: string, log: Logger, logFile: string): DebianRegistry {
+  return new DebianRegistry(registryDir(workDir), { log, logFile });
+}
+
+/**
+ * The network lookup of a registry base (its newest version), done before
+ * anything is created or built; other sources are returned as they are.
+ */
+export async function resolveSource(spec: SourceSpec, o: { workDir: string; log: Logger; logFile: string }): Promise<SourceSpec> {
+  if (spec.kind !== 'debian' || !spec.release || spec.pkg) return spec;
+  const reg = debianRegistry(o.workDir, o.log, o.logFile);
+  const pkg = await reg.lookup(`linux-source-${spec.release}`, { prefix: 'linux-source-', what: 'kernel sources', flag: (n) => `debian:${n.slice('linux-source-'.length)}` });
+  o.log.info(`debian:${spec.release}: ${pkg.pkg} ${pkg.version} (${pkg.suite})`);
+  return { ...spec, pkg };
 }
 
 /** Fixed identity and dates: the same tarball gives the same base commit everywhere. */
@@ -40,7 +93,8 @@ const FIXED_DATE = { GIT_AUTHOR_DATE: '2024-11-17T00:00:00Z', GIT_COMMITTER_DATE
 export function describeSource(s: SourceSpec): string {
   switch (s.kind) {
     case 'debian':
-      return `Debian linux-source-6.12 (${DEBIAN_SOURCE_TARBALL})`;
+      if (s.pkg) return `Debian ${s.pkg.pkg} ${s.pkg.version} (${s.pkg.suite})`;
+      return s.release ? `Debian linux-source-${s.release}` : `Debian linux-source-6.12 (${DEBIAN_SOURCE_TARBALL})`;
     case 'tarball':
       return `tarball ${s.path}`;
     case 'tree':
@@ -54,6 +108,7 @@ interface BaseState {
   readonly baseCommit: string;
   readonly version: string;
   readonly identity: string;
+  readonly package?: SourceResult['package'];
 }
 
 /** The key of the base repository a source gives (its directory under bases/). */
@@ -82,7 +137,7 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
       }
     }
     // The version is re-read (cheap) so that a fix to its parsing reaches cached bases.
-    return { key, repo, baseCommit, version: await kernelVersion(repo, baseCommit), description, cached: true };
+    return { key, repo, baseCommit, version: await kernelVersion(repo, baseCommit), description, cached: true, ...(state.package ? { package: state.package } : {}) };
   }
   // Unfinished or stale: start over.
   await rm(dir, { recursive: true, force: true });
@@ -91,8 +146,14 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
     spawn('git', args, { what, cwd, logFile: o.logFile, env: { ...GIT_IDENTITY, ...FIXED_DATE }, timeoutMs: 30 * 60_000 });
 
   let baseCommit: string;
+  let fetched: SourceResult['package'];
   if (spec.kind === 'debian' || spec.kind === 'tarball') {
-    const tarball = spec.kind === 'debian' ? DEBIAN_SOURCE_TARBALL : spec.path;
+    let tarball = spec.kind === 'debian' ? DEBIAN_SOURCE_TARBALL : spec.path;
+    if (spec.kind === 'debian' && spec.pkg) {
+      const p = await debianRegistry(o.workDir, o.log, o.logFile).fetch(spec.pkg);
+      tarball = await packageTarball(p.root, spec.pkg.pkg);
+      fetched = { name: p.pkg, version: p.version, suite: p.suite, sha256: p.sha256 };
+    }
     o.log.info(`source: extracting ${tarball}`);
     const tmp = join(dir, 'extract');
     await mkdir(tmp);
@@ -126,14 +187,26 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
     await git(['update-ref', 'refs/heads/qk-base', baseCommit], 'recording the base commit');
   }
   const version = await kernelVersion(repo, baseCommit);
-  await writeJsonAtomic(stateFile, { baseCommit, version, identity } satisfies BaseState);
-  return { key, repo, baseCommit, version, description, cached: false };
+  await writeJsonAtomic(stateFile, { baseCommit, version, identity, ...(fetched ? { package: fetched } : {}) } satisfies BaseState);
+  return { key, repo, baseCommit, version, description, cached: false, ...(fetched ? { package: fetched } : {}) };
+}
+
+/** The source tarball a linux-source package installs (usr/src/linux-source-X.Y.tar.*). */
+async function packageTarball(root: string, pkg: string): Promise<string> {
+  const dir = join(root, 'usr', 'src');
+  const t = (await readdir(dir).catch(() => [] as string[])).find((f) => f.startsWith(`${pkg}.tar`));
+  if (!t) throw new QkError('infra-error', `${pkg} holds no ${dir}/${pkg}.tar.*`, { hint: 'the package layout changed: give the tarball with --tarball instead' });
+  return join(dir, t);
 }
 
 async function sourceIdentity(spec: SourceSpec): Promise<string> {
   switch (spec.kind) {
     case 'debian':
     case 'tarball': {
+      if (spec.kind === 'debian' && spec.release) {
+        if (!spec.pkg) throw new QkError('infra-error', `internal: debian:${spec.release} was not looked up (resolveSource) before use`);
+        return `debian-pkg:${spec.pkg.pkg}=${spec.pkg.version}`;
+      }
       const p = spec.kind === 'debian' ? DEBIAN_SOURCE_TARBALL : spec.path;
       let st;
       try {

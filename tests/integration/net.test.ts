@@ -17,7 +17,7 @@ const SHORT = ['--modules', 'none', '--boots', '1', '--net-count', '20000', '--n
 
 describe('packet scenarios', () => {
   it('runs every scenario on baseline, off and on, on uml and tcg, each proven by its counters', async () => {
-    const r = await tool('net', ['--backend', 'uml,tcg', '--net', 'all', '--side', 'base=baseline', '--side', 'off=patched:skb_qmempool=off', '--side', 'on=patched:skb_qmempool=on', ...SHORT]);
+    const r = await tool('net', ['--backend', 'uml,tcg', '--net', 'all', '--side', 'base=baseline', '--side', 'off=patched skb_qmempool=off', '--side', 'on=patched skb_qmempool=on', ...SHORT]);
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
     const res = await r.results();
     // UML has no virtio-net: those two are skipped there, with the reason.

@@ -306,7 +306,7 @@ describe('pipeline on the default kernel source', () => {
   });
 
   it('compares sides (one tree, two command lines) in alternating rounds, and rebuilds its results offline', async () => {
-    const r = await tool('sides', ['--backend', 'uml', '--side', 'base=baseline', '--side', 'off=patched:skb_qmempool=off', '--boots', '2']);
+    const r = await tool('sides', ['--backend', 'uml', '--side', 'base=baseline', '--side', 'off=patched skb_qmempool=off', '--boots', '2']);
     expect(r.exitCode, r.output.slice(-2000)).toBe(0);
     const res = await r.results();
     expect(res.sides).toEqual([{ name: 'base', variant: 'baseline', cmdline: [] }, { name: 'off', variant: 'patched', cmdline: ['skb_qmempool=off'] }]);

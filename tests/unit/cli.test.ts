@@ -42,7 +42,7 @@ describe('command line', () => {
     [['--net', 'drop,flood'], /--net: unknown value 'flood'/],
     [['--net', 'drop', '--net-break', 'udp'], /--net-break udp: that scenario is not in --net/],
     [['--net', 'all', '--net-count', '10'], /--net-count must be an integer from 1000/],
-    [['--side', 'on=patched:a=1', '--variants', 'baseline'], /--variants or --side/],
+    [['--side', 'on=patched a=1', '--variants', 'baseline'], /--variants or --side/],
     [['--side', 'on'], /NAME=TREE/],
   ];
   for (const [argv, msg] of bad) {
@@ -69,7 +69,7 @@ describe('command line', () => {
   });
 
   it('takes sides on one tree with different command lines', () => {
-    const o = parse(['--side', 'off=patched:skb_qmempool=off', '--side', 'on=patched:skb_qmempool=on']);
+    const o = parse(['--side', 'off=patched skb_qmempool=off', '--side', 'on=patched skb_qmempool=on']);
     expect(o.sides.map((s) => `${s.name}:${s.variant}:${s.cmdline.join(' ')}`)).toEqual(['off:patched:skb_qmempool=off', 'on:patched:skb_qmempool=on']);
   });
 

@@ -40,7 +40,7 @@ function usageError(f: () => unknown): QkError {
 describe('sides on the other tree', () => {
   it('reads --side NAME=other', () => {
     expect(parseSide('old=other')).toEqual({ name: 'old', variant: 'other', cmdline: [] });
-    expect(parseSide('old-off=other:skb_qmempool=off')).toEqual({ name: 'old-off', variant: 'other', cmdline: ['skb_qmempool=off'] });
+    expect(parseSide('old-off=other skb_qmempool=off')).toEqual({ name: 'old-off', variant: 'other', cmdline: ['skb_qmempool=off'] });
   });
 
   it('takes the old-vs-new command line, and compares all three trees when no side is named', () => {
@@ -136,7 +136,7 @@ describe('boots of an other side', () => {
   const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
   const kernel = { kb: { image: '/k/bzImage' }, image, kunit: [] } as unknown as Parameters<typeof bootRequest>[1];
   const cmdlineOf = (name: string) => {
-    const opts = parse(['--backend', 'tcg', '--other-series', 'HEAD', '--side', 'old=other:x=1', '--side', 'new=patched', '--side', 'base=baseline', '--append', 'user=1']);
+    const opts = parse(['--backend', 'tcg', '--other-series', 'HEAD', '--side', 'old=other x=1', '--side', 'new=patched', '--side', 'base=baseline', '--append', 'user=1']);
     const side = opts.sides.find((s) => s.name === name)!;
     const step = { seq: 0, round: 0, position: 0, flavor: 'normal', backend: 'tcg', side, purpose: 'bench' } as const;
     return bootRequest(step, kernel, trees, 1, { opts, rec: { logs: '/r/logs' }, signal: new AbortController().signal }).extraCmdline;

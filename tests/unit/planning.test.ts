@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { archesFor, bootPlan, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
+import { archesFor, bootPlan, kernelName, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
 import { reproduceCommand } from '../../scripts/lib/pipeline.ts';
 import { bootCommand, guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
 import { shellQuote } from '../../scripts/lib/quote.ts';
@@ -27,7 +27,7 @@ describe('planning', () => {
   });
 
   it('gives KUnit suites boots of their own, once per side and backend, before the benchmark rounds', () => {
-    const sides = [parseSide('base=baseline'), parseSide('off=patched:skb_qmempool=off'), parseSide('on=patched')];
+    const sides = [parseSide('base=baseline'), parseSide('off=patched skb_qmempool=off'), parseSide('on=patched')];
     const p = bootPlan(2, ['tcg', 'uml'], sides, ['normal'], ['patched']);
     expect(p.map((s) => `${s.purpose}:${s.round}:${s.backend}:${s.side.name}`)).toEqual([
       'kunit:0:tcg:off', 'kunit:0:tcg:on', 'kunit:0:uml:off', 'kunit:0:uml:on',
@@ -38,11 +38,37 @@ describe('planning', () => {
   });
 
   it('reads sides: a tree plus kernel arguments', () => {
-    expect(parseSide('off=patched:skb_qmempool=off')).toEqual({ name: 'off', variant: 'patched', cmdline: ['skb_qmempool=off'] });
+    expect(parseSide('off=patched skb_qmempool=off')).toEqual({ name: 'off', variant: 'patched', cmdline: ['skb_qmempool=off'] });
     expect(parseSide('base=baseline')).toEqual({ name: 'base', variant: 'baseline', cmdline: [] });
-    expect(parseSide('two=patched:a=1  b')).toEqual({ name: 'two', variant: 'patched', cmdline: ['a=1', 'b'] });
+    expect(parseSide('two=patched a=1  b')).toEqual({ name: 'two', variant: 'patched', cmdline: ['a=1', 'b'] });
     expect(() => parseSide('x=mainline')).toThrow(/unknown kernel tree 'mainline'/);
     expect(() => parseSide('no tree')).toThrow(/NAME=TREE/);
+  });
+
+  it('reads a side on another base, and the strings the old grammar would have misread', () => {
+    expect(parseSide('s73=baseline@debian:7.3')).toEqual({ name: 's73', variant: 'baseline', cmdline: [], base: 'debian:7.3' });
+    expect(parseSide('on73=patched@debian:7.3 skb_qmempool=on init_on_alloc=1')).toEqual({ name: 'on73', variant: 'patched', cmdline: ['skb_qmempool=on', 'init_on_alloc=1'], base: 'debian:7.3' });
+    // A colon in an argument stays in the argument; the base is only what follows '@' in the first word.
+    expect(parseSide('x=patched console=ttyS0,115200 a:b=1 foo@bar')).toEqual({ name: 'x', variant: 'patched', cmdline: ['console=ttyS0,115200', 'a:b=1', 'foo@bar'] });
+    expect(parseSide('i=baseline@debian')).toEqual({ name: 'i', variant: 'baseline', cmdline: [], base: 'debian' });
+    // The old spelling is refused with the new one, never read as a base.
+    expect(() => parseSide('off=patched:skb_qmempool=off')).toThrow(/after a space/);
+    expect(() => parseSide('s=baseline:debian:7.3')).toThrow(/after a space/);
+    expect(() => parseSide('s=baseline@7.3')).toThrow(/debian or debian:X.Y/);
+    expect(() => parseSide('s=baseline@debian:7')).toThrow(/not a kernel release/);
+    expect(() => parseSide('s=baseline@debian:7.3:x=1')).toThrow(/not a kernel release/);
+    expect(() => parseSide('s=@debian:7.3')).toThrow(/NAME=TREE/);
+  });
+
+  it('plans one tree per base and variant, and shares a tree between sides on it', () => {
+    const base = { backends: ['uml'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r' };
+    const sides = [parseSide('s612=baseline'), parseSide('s73=baseline@debian:7.3'), parseSide('s73i=baseline@debian:7.3 init_on_alloc=1'), parseSide('p=patched')];
+    const p = planRun({ ...base, sides });
+    expect(p.bases).toEqual(['debian:7.3']);
+    expect(p.trees).toEqual([{ variant: 'baseline' }, { variant: 'patched' }, { variant: 'baseline', base: 'debian:7.3' }]);
+    expect(p.kernels.map(kernelName)).toEqual(['baseline/um', 'patched/um', 'baseline@debian:7.3/um']);
+    // Rounds pair the sides of both bases, side by side in time.
+    expect(bootPlan(2, ['uml'], sides).map((s) => `${s.round}:${s.side.name}`)).toEqual(['0:s612', '0:s73', '0:s73i', '0:p', '1:p', '1:s73i', '1:s73', '1:s612']);
   });
 
   it('checks flag combinations before anything is built', () => {
@@ -53,7 +79,7 @@ describe('planning', () => {
     expect(() => planRun({ ...base, sides: [parseSide('a=patched'), parseSide('a=baseline')] })).toThrow(/given twice/);
     expect(() => planRun({ ...base, backends: ['uml'], flavors: ['kcsan'] })).toThrow(/nothing to build/);
     // Two sides on one tree build it once.
-    const two = planRun({ ...base, sides: [parseSide('off=patched:x=0'), parseSide('on=patched:x=1')] });
+    const two = planRun({ ...base, sides: [parseSide('off=patched x=0'), parseSide('on=patched x=1')] });
     expect(two.variants).toEqual(['patched']);
     expect(two.kernels).toHaveLength(1);
   });

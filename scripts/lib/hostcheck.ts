@@ -94,7 +94,12 @@ export async function hostCheck(o: {
   log: Logger;
   logFile: string;
 }): Promise<HostCheckResult> {
-  const missing = await missingPackages(requirements(o));
+  return ensurePackages(requirements(o), o);
+}
+
+/** Find what `reqs` ask for; as root on Debian install what is missing, otherwise name the exact command and throw. */
+export async function ensurePackages(reqs: readonly Requirement[], o: { allowInstall: boolean; log: Logger; logFile: string }): Promise<HostCheckResult> {
+  const missing = await missingPackages(reqs);
   if (missing.length === 0) return { installed: [] };
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   const root = process.getuid?.() === 0;
@@ -117,7 +122,7 @@ export async function hostCheck(o: {
     failClass: 'missing-dependency',
     hint: `run by hand: ${installCommand(pkgs, true)}`,
   });
-  const still = await missingPackages(requirements(o));
+  const still = await missingPackages(reqs);
   if (still.length > 0) {
     throw new QkError('missing-dependency', `still missing after apt-get install: ${still.map((s) => s.pkg).join(' ')}`, { logFile: o.logFile });
   }

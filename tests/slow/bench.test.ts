@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { median } from 'simple-statistics';
 import { goals } from '../../scripts/lib/bench.ts';
 import { ICOUNT_THRESHOLD } from '../../scripts/lib/stats.ts';
-import { runTool } from '../integration/tool.ts';
+import { runScriptArgs, runTool } from '../integration/tool.ts';
 
 const qk = inject('qk');
 const tool = (name: string, args: string[]) => runTool(qk, `slow-${name}-${Date.now().toString(36)}`, args);
@@ -19,8 +19,7 @@ const SERIES_SUITES = ['qmempool', 'alf_queue'];
 
 describe('benchmarks', () => {
   it('the full sweep: every case, both kernels, uml and tcg, 8 rounds, each with its interval and verdict', async () => {
-    const pkg = JSON.parse(await readFile(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const args = pkg.scripts['bench:full']!.split(' ').slice(2); // after "zx scripts/run.mjs"
+    const args = await runScriptArgs('bench:full');
     expect(args.slice(0, 6)).toEqual(['--backend', 'uml,tcg', '--bench', 'full', '--boots', '8']);
     const r = await tool('full-sweep', args);
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);

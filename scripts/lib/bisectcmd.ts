@@ -503,6 +503,7 @@ Examples:
     .addOption(new Option('--variant <v>', 'the kernel each step builds: baseline (the commit as it is) or patched (with kernel-patches/ applied)').choices(['baseline', 'patched']).default('baseline'));
   common(program.command('series').description('the first patch of the series that breaks the criterion').argument('[run-args...]', 'after --: more run.mjs flags for every step'))
     .option('--series <dir>', 'the series', join(REPO_ROOT, 'kernel-patches'))
+    .option('--source <base>', 'kernel source: debian (the installed linux-source-6.12, default) or debian:X.Y (from the Debian registry)')
     .option('--tree <path>', 'kernel source: a git checkout')
     .option('--ref <ref>', 'with --tree or --git')
     .option('--tarball <file>', 'kernel source: a tarball')
@@ -527,7 +528,7 @@ export async function bisectMain(argv: readonly string[]): Promise<number> {
       const o = sub.opts<CommonFlags & Record<string, string>>();
       const extra = [...sub.args];
       if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, log, signal);
-      const source = ['tree', 'ref', 'tarball', 'git'].flatMap((k) => (o[k] ? [`--${k}`, o[k]] : []));
+      const source = ['source', 'tree', 'ref', 'tarball', 'git'].flatMap((k) => (o[k] ? [`--${k}`, o[k]] : []));
       return await seriesBisect({ ...o, series: resolve(o['series']!), source, extra }, log, signal);
     } catch (e) {
       return reportFailure(e, signal);

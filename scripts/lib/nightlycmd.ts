@@ -41,8 +41,9 @@ export const KNOWN_BASES: Readonly<Record<string, { tarball?: string; apt?: stri
   'debian-6.1': { tarball: '/usr/src/linux-source-6.1.tar.xz', apt: 'linux-source-6.1', description: "Debian's linux-source-6.1" },
 };
 
-interface Flags {
+export interface Flags {
   base: string;
+  source?: string;
   tree?: string;
   ref?: string;
   tarball?: string;
@@ -61,17 +62,21 @@ interface Flags {
 }
 
 /** The run.mjs source flags of a base. */
-async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
-  const given = [f.tree, f.tarball, f.git].filter(Boolean).length;
-  if (given > 1) throw new QkError('usage-error', 'choose one kernel source: --tree, --tarball or --git');
+export async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
+  const given = [f.source, f.tree, f.tarball, f.git].filter(Boolean).length;
+  if (given > 1) throw new QkError('usage-error', 'choose one kernel source: --source, --tree, --tarball or --git');
   if (f.tree) return ['--tree', resolve(f.tree), ...(f.ref ? ['--ref', f.ref] : [])];
   if (f.tarball) return ['--tarball', resolve(f.tarball)];
   if (f.git) {
     if (!f.ref) throw new QkError('usage-error', '--git needs --ref (a tag or branch)');
     return ['--git', f.git, '--ref', f.ref];
   }
+  if (f.source) return ['--source', f.source];
   const known = KNOWN_BASES[f.base];
-  if (!known) throw new QkError('usage-error', `--base ${f.base}: not a known base (${Object.keys(KNOWN_BASES).join(', ')}); give its source with --tree, --tarball or --git`);
+  // Any other Debian release by name: debian-7.3 is linux-source-7.3 from the registry.
+  const release = /^debian-(\d+\.\d+)$/.exec(f.base)?.[1];
+  if (!known && release) return ['--source', `debian:${release}`];
+  if (!known) throw new QkError('usage-error', `--base ${f.base}: not a known base (${Object.keys(KNOWN_BASES).join(', ')}, or debian-X.Y for linux-source-X.Y from the Debian registry); give its source with --source, --tree, --tarball or --git`);
   if (!known.tarball) return [];
   if (!(await exists(known.tarball))) {
     if (!f.install || process.getuid?.() !== 0) {
@@ -209,7 +214,8 @@ export function buildNightlyCommand(): Command {
   return new Command('nightly.mjs')
     .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit, KCIDB and the history page.')
     .argument('[run-args...]', 'after --: more run.mjs flags (e.g. --bench full, --append ...)')
-    .option('--base <name>', `the base kernel's name in the history: ${Object.keys(KNOWN_BASES).join(', ')}, or any name with --tree/--tarball/--git`, 'debian-6.12')
+    .option('--base <name>', `the base kernel's name in the history: ${Object.keys(KNOWN_BASES).join(', ')}, debian-X.Y (linux-source-X.Y from the Debian registry), or any name with --source/--tree/--tarball/--git`, 'debian-6.12')
+    .option('--source <base>', 'kernel source: debian:X.Y (linux-source-X.Y from the Debian registry)')
     .option('--tree <path>', 'kernel source: a git checkout')
     .option('--ref <ref>', 'with --tree or --git: the commit, tag or branch')
     .option('--tarball <file>', 'kernel source: a tarball')

@@ -17,7 +17,7 @@ import { capture, spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { readSeries, type Series } from './series.ts';
-import { prepareSource, GIT_IDENTITY, type SourceResult } from './source.ts';
+import { parseSourceSpec, prepareSource, resolveSource, GIT_IDENTITY, type SourceResult, type SourceSpec } from './source.ts';
 import { prepareTree, prepareVariant, treesDir } from './variants.ts';
 import { REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
 import { hostCheck } from './hostcheck.ts';
@@ -30,6 +30,13 @@ const BRANCH = 'qk-series';
 interface Common {
   series: string;
   workDir: string;
+  /** The base: debian (the installed 6.12, default) or debian:X.Y from the registry. */
+  source?: string;
+}
+
+/** The base a series command works on, looked up in the registry where it comes from there. */
+async function baseOf(c: Common, log: Logger): Promise<SourceSpec> {
+  return resolveSource(parseSourceSpec(c.source ?? 'debian'), { workDir: c.workDir, log, logFile: join(c.workDir, 'series-source.log') });
 }
 
 function editDir(workDir: string, source: SourceResult): string {
@@ -49,9 +56,9 @@ export function coverLetterDescription(text: string): string | undefined {
   return `${subject}\n\n${lines.join('\n').trim()}\n`;
 }
 
-async function setup(c: Common, log: Logger): Promise<{ source: SourceResult; series: Series }> {
+async function setup(c: Common, log: Logger, spec?: SourceSpec): Promise<{ source: SourceResult; series: Series }> {
   const series = await readSeries(c.series);
-  const source = await prepareSource({ kind: 'debian' }, { workDir: c.workDir, log, logFile: join(c.workDir, 'series-source.log') });
+  const source = await prepareSource(spec ?? (await baseOf(c, log)), { workDir: c.workDir, log, logFile: join(c.workDir, 'series-source.log') });
   return { source, series };
 }
 
@@ -291,8 +298,9 @@ export async function seriesCheck(
   log: Logger,
   signal: AbortSignal,
 ): Promise<number> {
-  await hostCheck({ needDebianSource: true, needQemu: c.kunit, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
-  const { source, series } = await setup(c, log);
+  const spec = await baseOf(c, log);
+  await hostCheck({ needDebianSource: spec.kind === 'debian' && !spec.release, needQemu: c.kunit, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
+  const { source, series } = await setup(c, log, spec);
   const runId = `series-check-${newRunId()}`;
   const runDir = join(c.output, runId);
   const logs = join(runDir, 'logs');
@@ -350,7 +358,7 @@ export async function seriesCheck(
   if (c.kunit) {
     const out = await runPipeline(
       {
-        source: { kind: 'debian' },
+        source: spec,
         seriesDir: series.dir,
         sides: [{ name: 'patched', variant: 'patched', cmdline: [] }],
         backends: c.backends,
@@ -395,6 +403,7 @@ async function seriesCommand(argv: readonly string[], signal: AbortSignal): Prom
   const common = (cmd: Command) =>
     cmd
       .option('--series <dir>', 'series directory', join(REPO_ROOT, 'kernel-patches'))
+      .option('--source <base>', 'the base: debian (the installed linux-source-6.12) or debian:X.Y (linux-source-X.Y from the Debian registry)', 'debian')
       .option('--work-dir <dir>', 'work directory', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'));
   let code = 0;
   const program = new Command('series.mjs').description('Edit, export and check the kernel patch series in kernel-patches/.').exitOverride().configureOutput({ writeErr: () => {} });

@@ -110,3 +110,16 @@ describe('a night against the history', () => {
     expect(nightTests([run])).toEqual([{ name: 'kunit.patched.icount.example.example_simple_test', status: 'fail' }]);
   });
 });
+
+describe('nightly bases', () => {
+  it('takes any Debian release by name from the registry, and a named source as given', async () => {
+    const { sourceArgs } = await import('../../scripts/lib/nightlycmd.ts');
+    const { captureLogger } = await import('../../scripts/lib/log.ts');
+    const f = { base: 'debian-7.3', install: false } as Parameters<typeof sourceArgs>[0];
+    expect(await sourceArgs(f, captureLogger())).toEqual(['--source', 'debian:7.3']);
+    expect(await sourceArgs({ ...f, base: 'sheaves', source: 'debian:7.2' }, captureLogger())).toEqual(['--source', 'debian:7.2']);
+    expect(await sourceArgs({ ...f, base: 'debian-6.12' }, captureLogger())).toEqual([]);
+    await expect(sourceArgs({ ...f, base: 'mainline' }, captureLogger())).rejects.toThrow(/debian-X\.Y/);
+    await expect(sourceArgs({ ...f, source: 'debian:7.3', tree: '/x' }, captureLogger())).rejects.toThrow(/choose one kernel source/);
+  });
+});

@@ -44,6 +44,10 @@ describe('command line', () => {
     [['--net', 'all', '--net-count', '10'], /--net-count must be an integer from 1000/],
     [['--side', 'on=patched a=1', '--variants', 'baseline'], /--variants or --side/],
     [['--side', 'on'], /NAME=TREE/],
+    [['--source', 'debian:7.3', '--tree', '/x'], /choose one kernel source: --source/],
+    [['--source', 'debian:7.3', '--ref', 'v7.3'], /--ref goes with/],
+    [['--source', 'mainline'], /expected debian or debian:X.Y/],
+    [['--side', 'off=patched:skb_qmempool=off'], /kernel arguments now follow the kernel after a space/],
   ];
   for (const [argv, msg] of bad) {
     it(`rejects ${argv.join(' ') || '(empty)'}`, () => {
@@ -71,6 +75,18 @@ describe('command line', () => {
   it('takes sides on one tree with different command lines', () => {
     const o = parse(['--side', 'off=patched skb_qmempool=off', '--side', 'on=patched skb_qmempool=on']);
     expect(o.sides.map((s) => `${s.name}:${s.variant}:${s.cmdline.join(' ')}`)).toEqual(['off:patched:skb_qmempool=off', 'on:patched:skb_qmempool=on']);
+  });
+
+  it('takes a Debian registry base, and sides on another base', () => {
+    expect(parse(['--source', 'debian:7.3']).source).toEqual({ kind: 'debian', release: '7.3' });
+    const o = parse(['--side', 's612=baseline', '--side', 's73=baseline@debian:7.3', '--side', 'same=baseline@debian']);
+    // A side on the run's own source (here the installed 6.12, spelled debian) names no base: one tree.
+    expect(o.sides).toEqual([
+      { name: 's612', variant: 'baseline', cmdline: [] },
+      { name: 's73', variant: 'baseline', cmdline: [], base: 'debian:7.3' },
+      { name: 'same', variant: 'baseline', cmdline: [] },
+    ]);
+    expect(parse(['--source', 'debian:7.3', '--side', 'a=baseline@debian:7.3', '--side', 'b=baseline@debian']).sides.map((s) => s.base)).toEqual([undefined, 'debian']);
   });
 
   it('makes sortable, unique run ids', () => {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { QkError } from './errors.ts';
 import { exists, readJson, sha256File, writeJsonAtomic } from './fsutil.ts';
 import { spawn } from './proc.ts';
+import { acquireLock } from './lock.ts';
 import type { Logger } from './log.ts';
 
 /** One apt source: a mirror URI with its suites, components and keyring. */
@@ -238,9 +239,19 @@ export class DebianRegistry {
     });
   }
 
+  /** Run `fn` holding the registry's lock: two runs sharing a work directory never run apt on the same lists at once. */
+  private async locked<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const release = await acquireLock(join(this.dir, 'registry'), { what: `the Debian registry cache ${this.dir}`, owner: `${what} (pid ${process.pid})`, log: this.o.log, waitMs: 30 * 60_000 });
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
   /** Refresh the package lists (a network lookup). Offline with lists from before, it goes on with those and says so. */
   update(): Promise<void> {
-    this.updated ??= (async () => {
+    this.updated ??= this.locked('apt-get update', async () => {
       await this.writeConfig();
       this.o.log.info('debian: looking up the registry (private apt configuration, signatures checked)');
       const r = await this.apt('apt-get', ['update', '-q'], 'apt-get update (private configuration)', { allowFailure: true });
@@ -264,7 +275,7 @@ export class DebianRegistry {
         }
         this.o.log.warn('debian: the registry could not be reached; going on with the package lists of an earlier lookup');
       }
-    })();
+    });
     return this.updated;
   }
 
@@ -296,6 +307,13 @@ export class DebianRegistry {
     const done = await readJson<FetchedPackage>(record);
     if (done && (await exists(done.deb))) return done;
     await this.update();
+    return this.locked(`fetching ${v.pkg}`, async () => {
+      const again = await readJson<FetchedPackage>(record);
+      return again && (await exists(again.deb)) ? again : this.download(v, root, record);
+    });
+  }
+
+  private async download(v: RegistryVersion, root: string, record: string): Promise<FetchedPackage> {
     await rm(root, { recursive: true, force: true });
     const dl = join(this.dir, 'downloads');
     this.o.log.info(`debian: downloading ${v.pkg} ${v.version} (${v.suite})`);

@@ -11,7 +11,7 @@ import { QkError } from './errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
 import { parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
 import { registryDir } from './debian.ts';
-import { loadSeries, readSeries, type Series } from './series.ts';
+import { loadSeries, readSeries, readSeriesFor, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
@@ -94,10 +94,11 @@ export interface Kernel {
   readonly kunit: readonly string[];
   /** The qk-net helper (also in the image), which floods virtio-net from the host. */
   readonly netHelper?: string;
+  /** The series of the trees of this kernel's base (its command line goes to every boot of it). */
+  readonly series: TreeSeries;
 }
 
 export interface Built {
-  readonly series: TreeSeries;
   readonly kernels: readonly Kernel[];
 }
 
@@ -219,31 +220,41 @@ async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise
 
 /* ---- build all -------------------------------------------------------------- */
 
+/** Where the series of the patched and other trees come from (each may hold one version per base). */
+interface SeriesDirs {
+  readonly patched: string;
+  readonly other?: string;
+}
+
 /**
- * The series of each tree, recorded in the manifest: --series, and
- * --other-series (a directory, or a revision of this repository extracted
- * into the run directory's other-series/).
+ * Check --series and load --other-series (a directory, or a revision of
+ * this repository extracted into the run directory's other-series/), before
+ * anything else: a bad one is the user's to fix first.
  */
-async function readTreeSeries(opts: RunOptions, rec: Recorder): Promise<TreeSeries> {
-  const m = rec.manifest;
-  const patched = await readSeries(opts.seriesDir);
-  m.series = { dir: patched.dir, hash: patched.hash, patches: patched.patches.map((p) => p.name) };
-  if (opts.otherSeries === undefined) return { patched };
+async function readSeriesDirs(opts: RunOptions, rec: Recorder): Promise<SeriesDirs> {
+  await readSeries(opts.seriesDir);
+  if (opts.otherSeries === undefined) return { patched: opts.seriesDir };
   const other = await loadSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT, dest: join(rec.runDir, 'other-series') });
-  m.otherSeries = {
-    dir: other.series.dir,
-    hash: other.series.hash,
-    patches: other.series.patches.map((p) => p.name),
-    ...(other.revision ? { revision: other.revision.spec, commit: other.revision.commit } : {}),
-  };
-  return { patched, other: other.series };
+  if (other.revision) rec.manifest.otherSeries = { dir: other.series.dir, hash: other.series.hash, patches: [], revision: other.revision.spec, commit: other.revision.commit };
+  return { patched: opts.seriesDir, other: other.series.dir };
+}
+
+/** The series each tree of a base carries: the version for that base's kernel release. */
+async function treeSeriesFor(dirs: SeriesDirs, version: string): Promise<TreeSeries> {
+  const patched = await readSeriesFor(dirs.patched, version);
+  return dirs.other === undefined ? { patched } : { patched, other: await readSeriesFor(dirs.other, version) };
+}
+
+/** How a run records a series: where from, its hash, its patches (and the release it is for). */
+function seriesRecord(s: Series) {
+  return { dir: s.dir, hash: s.hash, patches: s.patches.map((p) => p.name), ...(s.base ? { base: s.base } : {}) };
 }
 
 /** Host check, source, trees (locked for the run), then config, build, modules and image per kernel. */
 async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<Built> {
   const m = rec.manifest;
   // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
-  const series = await readTreeSeries(opts, rec);
+  const seriesDirs = await readSeriesDirs(opts, rec);
   await rec.stage('host-check', {}, () => hostCheck({
     needDebianSource: [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release),
     needQemu: plan.arches.includes('x86_64'),
@@ -257,6 +268,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
   // The run's source, then every other base a side names: each a pristine repository of its own.
   const sources = new Map<string | undefined, SourceResult>();
+  const seriesByBase = new Map<string | undefined, TreeSeries>();
   for (const base of [undefined, ...plan.bases]) {
     const spec = base === undefined ? opts.source : opts.bases?.[base];
     if (!spec) throw new QkError('infra-error', `internal: base ${base} was not resolved before the run`);
@@ -270,9 +282,16 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
       await releaseSource();
     }
     const s = sources.get(base)!;
+    const ts = await treeSeriesFor(seriesDirs, s.version);
+    seriesByBase.set(base, ts);
     const rec1 = { description: s.description, version: s.version, baseCommit: s.baseCommit, key: s.key, ...(s.package ? { package: s.package } : {}) };
-    if (base === undefined) m.source = rec1;
-    else (m.bases ??= {})[base] = rec1;
+    if (base === undefined) {
+      m.source = rec1;
+      m.series = seriesRecord(ts.patched);
+      if (ts.other) m.otherSeries = { ...m.otherSeries, ...seriesRecord(ts.other) };
+    } else {
+      (m.bases ??= {})[base] = { ...rec1, series: seriesRecord(ts.patched) };
+    }
   }
 
   const trees: VariantTree[] = [];
@@ -281,13 +300,14 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     const id = treeId(t);
     // Held until the run ends: its boots read the images in the tree.
     releases.push(await lock(join(treesDir(opts.workDir, source), `${t.variant}.lock`), `the ${t.variant} tree of ${source.key}`));
+    const series = seriesByBase.get(t.base)!;
     const tree = await rec.stage('variant', { variant: id }, () => prepareVariant(t.variant, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${id.replace(/[^\w.-]/g, '_')}.log`) }), (r) => r.cached, signal);
     trees.push(tree);
     m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
   }
   if (opts.stopAfter === 'apply') {
     await rec.save();
-    return { series, kernels: [] };
+    return { kernels: [] };
   }
 
   const kernels: Kernel[] = [];
@@ -295,6 +315,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   for (const k of plan.kernels) {
     const tree = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
+    const series = seriesByBase.get(k.base)!;
     const own = seriesOf(k.variant, series);
     const seriesFragments = own?.configFragments ?? [];
     // Variants with identical trees and fragments (an empty series) share one build.
@@ -306,7 +327,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
       m.stages.push({ stage: 'build', variant: k.variant, arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
       kernel = { ...twin, plan: k };
     } else {
-      kernel = await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey });
+      kernel = { ...(await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey })), series };
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
@@ -321,7 +342,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     };
   }
   await rec.save();
-  return { series, kernels };
+  return { kernels };
 }
 
 /** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
@@ -330,7 +351,7 @@ async function buildKernelFor(
   tree: VariantTree,
   own: Series | undefined,
   c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string },
-): Promise<Kernel> {
+): Promise<Omit<Kernel, 'series'>> {
   const { opts, rec, log, signal } = c;
   const tname = targetName(k.target);
   const buildLog = join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${tname}.log`);
@@ -413,7 +434,7 @@ async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: 
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants)) {
     const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
-    await bootStep(step, kernel, built.series, { opts, rec, log, signal });
+    await bootStep(step, kernel, kernel.series, { opts, rec, log, signal });
   }
 }
 

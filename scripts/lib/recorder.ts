@@ -76,7 +76,7 @@ export interface Manifest {
   source?: BaseRecord;
   /** The other bases sides name (`debian:7.3`), as the source is recorded. */
   bases?: Record<string, BaseRecord>;
-  series?: { dir: string; hash: string; patches: string[] };
+  series?: { dir: string; hash: string; patches: string[]; base?: string };
   /** The series of the `other` tree (--other-series): a directory, or a revision of this repository extracted into the run directory. */
   otherSeries?: { dir: string; hash: string; patches: string[]; revision?: string; commit?: string };
   /** Kernel trees by id (`patched`, `baseline@debian:7.3`). */
@@ -96,6 +96,8 @@ export interface BaseRecord {
   baseCommit: string;
   key: string;
   package?: { name: string; version: string; suite: string; sha256: string };
+  /** The version of the series the patched tree of this base carries. */
+  series?: { dir: string; hash: string; patches: string[]; base?: string };
 }
 
 export interface Attempt {

@@ -4,7 +4,8 @@
  * file, every NNNN-*.patch but the 0000 cover letter is taken in name order.
  */
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { compareVersions } from './kconfig.ts';
 import { QkError } from './errors.ts';
 import { exists, sha256 } from './fsutil.ts';
 import { capture, spawn, tryCapture } from './proc.ts';
@@ -20,6 +21,43 @@ export interface Series {
   readonly kunitModules: readonly string[];
   /** Kernel command-line arguments for boots of the tree that carries the series (`cmdline`), e.g. a runtime switch. */
   readonly cmdline: readonly string[];
+  /** The release this version of the series is for (its `base` file), when the directory says. */
+  readonly base?: string;
+}
+
+/**
+ * A series directory may hold one version of the series per base: the top
+ * level (the one we would send; its `base` file names the release, e.g.
+ * 7.3) and `for-X.Y/` subdirectories for older bases, each a complete
+ * series (patches, `series`, `kernel.config`, `kunit-modules`, `cmdline`).
+ * A kernel takes the version for the smallest release at or above its
+ * own (7.2 takes 7.3's, 6.1 takes 6.12's), else the newest.
+ */
+export async function seriesVersions(dir: string): Promise<{ dir: string; base: string | undefined }[]> {
+  const abs = resolve(dir);
+  const top = (await tryRead(join(abs, 'base')))?.trim();
+  const subs = (await readdir(abs, { withFileTypes: true }).catch(() => []))
+    .filter((d) => d.isDirectory() && /^for-\d+\.\d+$/.test(d.name))
+    .map((d) => ({ dir: join(abs, d.name), base: d.name.slice('for-'.length) }));
+  return [{ dir: abs, base: top || undefined }, ...subs];
+}
+
+export function pickSeriesVersion<T extends { base: string | undefined }>(versions: readonly T[], kernelVersion: string): T {
+  // The top level without a base file counts as the newest.
+  const rel = (v: T) => v.base ?? '999.0';
+  const sorted = [...versions].sort((a, b) => compareVersions(rel(a), rel(b)));
+  const release = kernelVersion.split('.').slice(0, 2).join('.');
+  return sorted.find((v) => compareVersions(rel(v), release) >= 0) ?? sorted[sorted.length - 1]!;
+}
+
+/** The version of the series in `dir` for a kernel of `kernelVersion`. */
+export async function readSeriesFor(dir: string, kernelVersion: string): Promise<Series> {
+  if (!(await exists(resolve(dir)))) return readSeries(dir);
+  return readSeries(pickSeriesVersion(await seriesVersions(dir), kernelVersion).dir);
+}
+
+async function tryRead(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch(() => undefined);
 }
 
 export function parseSeriesFile(text: string): string[] {
@@ -60,6 +98,7 @@ export async function readSeries(dir: string): Promise<Series> {
   const fragment = join(abs, 'kernel.config');
   const kunitFile = join(abs, 'kunit-modules');
   const kunitModules = (await exists(kunitFile)) ? parseSeriesFile(await readFile(kunitFile, 'utf8')) : [];
+  const base = (await tryRead(join(abs, 'base')))?.trim() || /^for-(\d+\.\d+)$/.exec(basename(abs))?.[1];
   for (const m of kunitModules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `${kunitFile}: '${m}' is not a module name`);
   return {
     dir: abs,
@@ -68,6 +107,7 @@ export async function readSeries(dir: string): Promise<Series> {
     configFragments: (await exists(fragment)) ? [fragment] : [],
     kunitModules,
     cmdline: (await exists(join(abs, 'cmdline'))) ? parseArgsFile(await readFile(join(abs, 'cmdline'), 'utf8')) : [],
+    ...(base ? { base } : {}),
   };
 }
 

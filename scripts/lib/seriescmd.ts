@@ -8,7 +8,7 @@
  *           through a pipeline run on the requested flavors and backends
  */
 import { readdir, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 import { consoleLogger, type Logger } from './log.ts';
@@ -16,7 +16,7 @@ import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
-import { readSeries, type Series } from './series.ts';
+import { readSeries, readSeriesFor, type Series } from './series.ts';
 import { parseSourceSpec, prepareSource, resolveSource, GIT_IDENTITY, type SourceResult, type SourceSpec } from './source.ts';
 import { prepareTree, prepareVariant, treesDir } from './variants.ts';
 import { REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
@@ -57,8 +57,11 @@ export function coverLetterDescription(text: string): string | undefined {
 }
 
 async function setup(c: Common, log: Logger, spec?: SourceSpec): Promise<{ source: SourceResult; series: Series }> {
-  const series = await readSeries(c.series);
+  await readSeries(c.series);
   const source = await prepareSource(spec ?? (await baseOf(c, log)), { workDir: c.workDir, log, logFile: join(c.workDir, 'series-source.log') });
+  // The version of the series for this base (kernel-patches/ or its for-X.Y/): what edit, export and check work on.
+  const series = await readSeriesFor(c.series, source.version);
+  if (series.dir !== resolve(c.series)) log.info(`series: the version for ${source.version} in ${series.dir}`);
   return { source, series };
 }
 

@@ -187,3 +187,33 @@ describe('which series each side used', () => {
     expect(md).toContain('| new | patched | – | – |');
   });
 });
+
+describe('one version of the series per base', () => {
+  it('picks the version for the smallest release at or above the kernel, else the newest', async () => {
+    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readSeriesFor, seriesVersions, pickSeriesVersion } = await import('../../scripts/lib/series.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    const patch = (d: string, name: string) => writeFile(join(d, name), `Subject: ${name}\n`);
+    await writeFile(join(dir, 'base'), '7.3\n');
+    await patch(dir, '0001-new.patch');
+    await mkdir(join(dir, 'for-6.12'));
+    await patch(join(dir, 'for-6.12'), '0001-old.patch');
+    await writeFile(join(dir, 'for-6.12', 'cmdline'), 'old.knob=1\n');
+    const versions = await seriesVersions(dir);
+    expect(versions.map((v) => v.base).sort()).toEqual(['6.12', '7.3']);
+    const pick = (k: string) => pickSeriesVersion(versions, k).base;
+    expect([pick('6.1.158'), pick('6.12.118'), pick('6.18.2'), pick('7.2.13'), pick('7.3.4'), pick('7.4.0')]).toEqual(['6.12', '6.12', '7.3', '7.3', '7.3', '7.3']);
+    const old = await readSeriesFor(dir, '6.12.118');
+    expect(old.patches.map((p) => p.name)).toEqual(['0001-old.patch']);
+    expect(old.cmdline).toEqual(['old.knob=1']);
+    expect(old.base).toBe('6.12');
+    expect((await readSeriesFor(dir, '7.3.4')).patches.map((p) => p.name)).toEqual(['0001-new.patch']);
+    // A directory with one version (no base file, no for-X.Y/) serves every kernel.
+    const single = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    await patch(single, '0001-only.patch');
+    expect((await readSeriesFor(single, '6.1.1')).dir).toBe(single);
+    expect((await readSeriesFor(single, '7.3.4')).dir).toBe(single);
+  });
+});

@@ -32,7 +32,7 @@ describe('compare.mjs', () => {
     expect(c.absolute.find((r) => r.name === 'slab/reuse')!.regressed).toBe(false);
     expect(c.regressions).toBe(3);
     const md = renderComparison(c, { id: 'a', dir: '/a' }, { id: 'b', dir: '/b' }, 0.05, ['qmempool/reuse']);
-    expect(md).toMatch(/\| qmempool\/reuse ÷ slab\/reuse \| uml \| patched \| 0\.40\d× \[.*\] \| faster \(n=8\) \| 0\.50\d× .* \| \+2\d\.\d% \*\*regressed\*\* \|/);
+    expect(md).toMatch(/\| qmempool\/reuse ÷ slab\/reuse \| uml \| patched \| 0\.40\d× \[.*\] 96\.1% \| faster \(n=8\) \| 0\.50\d× .* \| \+2\d\.\d% \*\*regressed\*\* \|/);
     // Not chosen: the same change is reported but does not fail.
     expect(compareRuns(run('a', 8, 20), run('b', 10, 20), { metrics: ['slab/reuse'], threshold: 0.05 }).regressions).toBe(0);
   });

@@ -6,7 +6,7 @@
  * the charts and compare.mjs all read them from here.
  */
 import { median } from 'simple-statistics';
-import { pairedStat, type PairedStat } from './stats.ts';
+import { ALPHA, PRACTICAL_THRESHOLD, judgeFamily, pairedStat, type PairedStat } from './stats.ts';
 import type { Backend, Metric, Results } from './results.ts';
 
 const figures = new WeakMap<Metric, number>();
@@ -46,16 +46,35 @@ export interface SideComparison {
   /** Reference side (earlier in the run's side order) and the side measured against it. */
   readonly ref: string;
   readonly side: string;
-  /** Median over rounds of each side's per-boot medians. */
+  /** Median over the paired rounds (the rounds both sides have) of each side's per-boot figures. */
   readonly refMedian: number;
   readonly sideMedian: number;
-  /** side / ref, paired by round. */
+  /** side / ref, paired by round, judged within its family. */
   readonly stat: PairedStat;
+  /** An A/A control: `side` boots the same kernel and command line as `ref`. */
+  readonly control: boolean;
 }
 
-/** Every later side against every earlier one, per case and backend, paired by round. */
-export function sideComparisons(r: Results): SideComparison[] {
+/** Side names in the run's order (sides without a declaration last). */
+export function sideOrder(r: Results): string[] {
+  const seen = [...new Set(r.metrics.map((m) => m.side))];
+  return [...r.sides.map((s) => s.name).filter((n) => seen.includes(n)), ...seen.filter((n) => !r.sides.some((s) => s.name === n))];
+}
+
+/** The A/A twins of a run: twin side → the side it repeats. */
+export function twins(r: Results): Map<string, string> {
+  return new Map(r.sides.flatMap((s) => (s.twinOf ? [[s.name, s.twinOf] as const] : [])));
+}
+
+/**
+ * Every later side against every earlier one, per case and backend, paired
+ * by round, before any family is judged. An A/A twin is compared with the
+ * side it repeats only (a control), never with the others: those
+ * comparisons are the original's again.
+ */
+function rawSideComparisons(r: Results): SideComparison[] {
   const order = sideOrder(r);
+  const twin = twins(r);
   const perRound = new Map<string, Map<string, Map<number, number>>>(); // key → side → round → median
   const units = new Map<string, string>();
   for (const b of bootMedians(r.metrics).values()) {
@@ -74,23 +93,20 @@ export function sideComparisons(r: Results): SideComparison[] {
     const [backend, name] = key.split('\0') as [Backend, string];
     for (let i = 0; i < order.length; i++) {
       for (let j = i + 1; j < order.length; j++) {
-        const a = sides.get(order[j]!);
-        const b = sides.get(order[i]!);
+        const [ref, side] = [order[i]!, order[j]!];
+        const control = twin.get(side) === ref || twin.get(ref) === side;
+        if (!control && (twin.has(side) || twin.has(ref))) continue;
+        const a = sides.get(side);
+        const b = sides.get(ref);
         if (!a || !b) continue;
         const pairs = [...a].flatMap(([round, v]) => (b.has(round) ? [[v, b.get(round)!] as [number, number]] : []));
         const stat = pairedStat(pairs, backend);
         if (!stat) continue;
-        out.push({ name, unit: units.get(key) ?? '', backend, ref: order[i]!, side: order[j]!, refMedian: median([...b.values()]), sideMedian: median([...a.values()]), stat });
+        out.push({ name, unit: units.get(key) ?? '', backend, ref, side, refMedian: median(pairs.map((x) => x[1])), sideMedian: median(pairs.map((x) => x[0])), stat, control });
       }
     }
   }
   return out.sort((x, y) => x.backend.localeCompare(y.backend) || x.name.localeCompare(y.name) || order.indexOf(x.ref) - order.indexOf(y.ref) || order.indexOf(x.side) - order.indexOf(y.side));
-}
-
-/** Side names in the run's order (sides without a declaration last). */
-export function sideOrder(r: Results): string[] {
-  const seen = [...new Set(r.metrics.map((m) => m.side))];
-  return [...r.sides.map((s) => s.name).filter((n) => seen.includes(n)), ...seen.filter((n) => !r.sides.some((s) => s.name === n))];
 }
 
 export interface WithinBoot {
@@ -104,7 +120,7 @@ export interface WithinBoot {
   readonly peerMedian: number;
 }
 
-/** `name` against `peer` in the same boots of one side and backend. */
+/** `name` against `peer` in the same boots of one side and backend (each judged alone). */
 export function withinBoot(r: Results, name: string, peer: string): WithinBoot[] {
   const groups = new Map<string, [number, number][]>();
   for (const b of bootMedians(r.metrics).values()) {
@@ -123,12 +139,132 @@ export function withinBoot(r: Results, name: string, peer: string): WithinBoot[]
   return out;
 }
 
-/** Every case that names a peer, against it, per backend and side. */
-export function peerComparisons(r: Results): WithinBoot[] {
+/** Every declared peer pair, per backend and side; an A/A twin's boots repeat its original's and are left out. */
+function rawPeerComparisons(r: Results): WithinBoot[] {
   const pairs = new Map<string, string>();
   for (const m of r.metrics) if (m.peer) pairs.set(m.name, m.peer);
-  return [...pairs].flatMap(([name, peer]) => withinBoot(r, name, peer))
+  const twin = twins(r);
+  return [...pairs].flatMap(([name, peer]) => withinBoot(r, name, peer)).filter((p) => !twin.has(p.side))
     .sort((x, y) => x.backend.localeCompare(y.backend) || x.name.localeCompare(y.name) || x.side.localeCompare(y.side));
+}
+
+/**
+ * A family of tests whose verdicts are decided together (Benjamini–Hochberg):
+ * per backend, every comparison of the run (sides against sides, cases
+ * against their peers), and apart from them the A/A control's comparisons.
+ * Families are per backend so that what one backend shows does not depend
+ * on how many cases another ran.
+ */
+export interface Family {
+  readonly backend: Backend;
+  readonly kind: 'comparisons' | 'control';
+  /** Comparisons with a signed-rank test (icount's have none and are not counted). */
+  readonly tests: number;
+  /** Tests with p ≤ α, before any correction. */
+  readonly significantRaw: number;
+  /** Verdicts faster or slower: q ≤ α and beyond the practical threshold. */
+  readonly changes: number;
+  /** What faster/slower would have been on p alone (p ≤ α and beyond the threshold). */
+  readonly changesRaw: number;
+  readonly inconclusive: number;
+  readonly threshold: number;
+}
+
+export interface ControlResult extends Family {
+  readonly kind: 'control';
+  readonly side: string;
+  readonly twinOf: string;
+  /** Expected tests with p ≤ α when nothing differs: the sum of each test's real size at α. */
+  readonly expected: number;
+  /** The most tests with p ≤ α that independent tests exceed with probability ≤ α. */
+  readonly allowed: number;
+  /** More control tests came out significant than the rate allows. */
+  readonly flagged: boolean;
+}
+
+export interface Judged {
+  readonly sides: readonly SideComparison[];
+  readonly peers: readonly WithinBoot[];
+  readonly families: readonly Family[];
+  readonly controls: readonly ControlResult[];
+}
+
+/**
+ * P(X > c) ≤ α for the smallest such c, X the number of successes of
+ * independent trials with the given probabilities (Poisson-binomial).
+ */
+export function allowedCount(probs: readonly number[], alpha = ALPHA): number {
+  let dist = [1];
+  for (const p of probs) {
+    const next = new Array<number>(dist.length + 1).fill(0);
+    dist.forEach((v, k) => {
+      next[k] = next[k]! + v * (1 - p);
+      next[k + 1] = next[k + 1]! + v * p;
+    });
+    dist = next;
+  }
+  let above = 1;
+  for (let c = 0; c < dist.length; c++) {
+    above -= dist[c]!;
+    if (above <= alpha + 1e-12) return c;
+  }
+  return dist.length - 1;
+}
+
+const judgedCache = new WeakMap<Results, Judged>();
+
+/** The run's comparisons with their verdicts decided per family, and the families' counts. */
+export function judged(r: Results): Judged {
+  const cached = judgedCache.get(r);
+  if (cached) return cached;
+  const sides = rawSideComparisons(r);
+  const peers = rawPeerComparisons(r);
+  type Slot = { stat: PairedStat; set: (s: PairedStat) => void };
+  const groups = new Map<string, Slot[]>();
+  const outSides = [...sides];
+  const outPeers = [...peers];
+  const add = (key: string, slot: Slot) => groups.set(key, [...(groups.get(key) ?? []), slot]);
+  sides.forEach((c, i) => add(`${c.backend}\0${c.control ? 'control' : 'comparisons'}`, { stat: c.stat, set: (stat) => (outSides[i] = { ...c, stat }) }));
+  peers.forEach((p, i) => add(`${p.backend}\0comparisons`, { stat: p.stat, set: (stat) => (outPeers[i] = { ...p, stat }) }));
+  const families: Family[] = [];
+  const controls: ControlResult[] = [];
+  for (const [key, slots] of [...groups].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const [backend, kind] = key.split('\0') as [Backend, Family['kind']];
+    const stats = judgeFamily(slots.map((s) => s.stat));
+    stats.forEach((s, i) => slots[i]!.set(s));
+    const tested = stats.filter((s) => s.test);
+    const rawChange = (s: PairedStat) => s.test!.p <= ALPHA && Math.abs(s.ratio - 1) >= s.threshold;
+    const family: Family = {
+      backend, kind,
+      tests: tested.length,
+      significantRaw: tested.filter((s) => s.test!.p <= ALPHA).length,
+      changes: stats.filter((s) => s.verdict === 'faster' || s.verdict === 'slower').length,
+      changesRaw: backend === 'icount' ? stats.filter((s) => s.verdict === 'faster' || s.verdict === 'slower').length : tested.filter(rawChange).length,
+      inconclusive: stats.filter((s) => s.verdict === 'inconclusive').length,
+      threshold: PRACTICAL_THRESHOLD[backend],
+    };
+    families.push(family);
+    if (kind === 'control') {
+      const first = sides.find((c) => c.control && c.backend === backend)!;
+      const twinSide = twins(r).has(first.side) ? first.side : first.ref;
+      const sizes = tested.map((s) => s.test!.size);
+      const allowed = allowedCount(sizes);
+      controls.push({ ...family, kind: 'control', side: twinSide, twinOf: twins(r).get(twinSide)!, expected: sizes.reduce((a, b) => a + b, 0), allowed, flagged: family.significantRaw > allowed });
+    }
+  }
+  const out = { sides: outSides, peers: outPeers, families, controls };
+  judgedCache.set(r, out);
+  return out;
+}
+
+/** Every later side against every earlier one, per case and backend, paired by round; verdicts decided per family. */
+export function sideComparisons(r: Results): SideComparison[] {
+  return [...judged(r).sides];
+}
+
+/** Every case that names a peer, against it, per backend and side; verdicts decided per family. */
+export function peerComparisons(r: Results): WithinBoot[] {
+  return [...judged(r).peers];
 }
 
 /**
@@ -179,8 +315,11 @@ export function goalState(s: PairedStat, max: number): GoalState {
   return 'unclear';
 }
 
+/** Goals on their own interval; the verdict shown is the family's when the pair is a declared peer pair. */
 export function goals(r: Results): GoalResult[] {
-  return GOALS.flatMap((goal) => withinBoot(r, goal.name, goal.peer).map((result) => ({
+  const peers = judged(r).peers;
+  const twin = twins(r);
+  return GOALS.flatMap((goal) => withinBoot(r, goal.name, goal.peer).filter((x) => !twin.has(x.side)).map((own) => peers.find((p) => p.name === own.name && p.peer === own.peer && p.backend === own.backend && p.side === own.side) ?? own).map((result) => ({
     goal,
     result,
     state: goalState(result.stat, goal.max),

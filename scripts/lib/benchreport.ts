@@ -4,9 +4,9 @@
  * then what did not run. Every row names the backend that produced it.
  */
 import { median } from 'simple-statistics';
-import { GOALS, HEADLINE_SIDE_CASES, bootFigure, REFERENCE_2014, goals, peerComparisons, sideComparisons, sideOrder, type SideComparison, type WithinBoot } from './bench.ts';
-import { chartData } from './charts.ts';
-import { fmtStat, MIN_PAIRS, ICOUNT_THRESHOLD } from './stats.ts';
+import { GOALS, HEADLINE_SIDE_CASES, bootFigure, REFERENCE_2014, goals, judged, sideOrder, type ControlResult, type Family, type SideComparison, type WithinBoot } from './bench.ts';
+import { FOREST_FILE, chartData } from './charts.ts';
+import { ALPHA, EXACT_MAX_PAIRS, PRACTICAL_THRESHOLD, fmtP, fmtStat, type PairedStat } from './stats.ts';
 import type { Backend, Results } from './results.ts';
 
 export const BACKEND_MEANING = {
@@ -18,13 +18,19 @@ export const BACKEND_MEANING = {
 
 const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(2));
 
-function statCells(s: WithinBoot['stat']): string[] {
-  return [fmtStat(s), String(s.n), `${s.verdict} (${s.basis})`];
+const fmtQ = (s: PairedStat): string => (s.q === undefined ? '–' : fmtP(s.q));
+
+function statCells(s: PairedStat): string[] {
+  return [fmtStat(s), String(s.n), fmtQ(s), `${s.verdict} (${s.basis})`];
 }
+
+const thresholdText = (be: Backend): string => `±${(PRACTICAL_THRESHOLD[be] * 100).toFixed(1)}%`;
 
 function sideRow(c: SideComparison): string {
   return `| ${c.name} | ${c.backend} | ${c.side} vs ${c.ref} | ${fmt(c.sideMedian)} / ${fmt(c.refMedian)} ${c.unit} | ${statCells(c.stat).join(' | ')} |`;
 }
+
+const SIDE_HEADER = ['| case | backend | sides | medians (paired rounds) | ratio [interval] coverage | n | q | verdict |', '|---|---|---|---|---|---|---|---|'];
 
 function peerRow(p: WithinBoot): string {
   return `| ${p.name} ÷ ${p.peer} | ${p.backend} | ${p.side} | ${fmt(p.nameMedian)} / ${fmt(p.peerMedian)} | ${statCells(p.stat).join(' | ')} |`;
@@ -38,18 +44,26 @@ export function renderBenchSections(r: Results): string[] {
     L.push('No benchmark produced a figure in this run.', '');
     return [...L, ...renderNotRunCases(r)];
   }
+  const j = judged(r);
+  // The picture first: every comparison's ratio and interval (charts.ts forestSpec).
+  if (j.sides.length + j.peers.length > 0) L.push(`![every comparison: ratio and interval on a log scale, coloured by verdict](charts/${FOREST_FILE})`, '');
   L.push(
-    'Lower is better (time per operation). A ratio is A ÷ B from this run only; in brackets its 95% rank-based interval (Hodges–Lehmann, ' +
-      `from the Wilcoxon signed-rank distribution); n counts pairs: boots for cases in the same boot, rounds for sides. Fewer than ${MIN_PAIRS} pairs give "inconclusive". ` +
-      `On icount one pair decides: a ratio beyond ±${(ICOUNT_THRESHOLD * 100).toFixed(1)}% is a change.`,
+    'Lower is better (time per operation). A ratio is A ÷ B from this run only, the Hodges–Lehmann estimate of the paired log ratios; in brackets its rank-based interval ' +
+      'with the coverage the discrete signed-rank distribution actually gives (96.1% at n = 8, 96.9% at n = 6; none below 6 pairs); n counts pairs: boots for cases in the same boot, rounds for sides. ' +
+      `The p-value is the exact two-sided Wilcoxon signed-rank test (every sign assignment of the ranks counted, ties and zero differences included; the normal approximation above ${EXACT_MAX_PAIRS} pairs). ` +
+      `A run makes many tests, so a verdict is decided on its Benjamini–Hochberg q-value within its family (one family per backend: every side against every other and every case against its peer; the A/A control apart): ` +
+      `faster or slower when q ≤ ${ALPHA} and the change is at least the backend's practical threshold, "no meaningful change" when significant but smaller, ` +
+      `"inconclusive" when even the smallest p its pairs could give (2/2ⁿ: 0.031 at n = 6, 0.0078 at n = 8) would not pass the family's threshold. ` +
+      `On icount one pair decides: a ratio beyond ${thresholdText('icount')} is a change.`,
     '',
   );
+  L.push(...renderFamilies(j.families), ...renderControls(j.controls));
   const g = goals(r);
   L.push('### Goals (ratios of two cases in one boot)', '');
   if (g.length === 0) {
     L.push(`No goal could be evaluated: none of ${GOALS.map((x) => `${x.name} ÷ ${x.peer}`).join(', ')} ran with its peer (they need the patched kernel and the headline cases).`, '');
   } else {
-    L.push('| goal | backend | side | A / B | ratio [95%] | n | verdict | goal | original work (2014) |', '|---|---|---|---|---|---|---|---|---|');
+    L.push('| goal | backend | side | A / B | ratio [interval] coverage | n | q | verdict | goal | original work (2014) |', '|---|---|---|---|---|---|---|---|---|---|');
     for (const x of g) {
       const p = x.result;
       const fit = x.fit ? '' : ' (read this goal on tcg: this backend has no SMP atomics)';
@@ -60,11 +74,11 @@ export function renderBenchSections(r: Results): string[] {
     const count = (s: string) => fitting.filter((x) => x.state === s).length;
     L.push('', `On the backends each goal is read on: ${count('met')} met, ${count('not met')} not met, ${count('unclear')} unclear. A goal not met is a result, reported as measured.`, '');
   }
-  const sides = sideComparisons(r);
+  const sides = j.sides.filter((c) => !c.control);
   const head = sides.filter((c) => (HEADLINE_SIDE_CASES as readonly string[]).includes(c.name));
   if (head.length > 0) {
     L.push('### Sides compared, paired by round (the sk_buff paths the series changes; slab/reuse as a control)', '');
-    L.push('| case | backend | sides | medians | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    L.push(...SIDE_HEADER);
     for (const c of head) L.push(sideRow(c));
     L.push('');
   }
@@ -72,20 +86,28 @@ export function renderBenchSections(r: Results): string[] {
   for (const be of new Set(metrics.map((m) => m.backend))) L.push(`- ${be}: ${BACKEND_MEANING[be]}`);
   L.push('');
 
-  const peers = peerComparisons(r);
+  const peers = j.peers;
   if (peers.length > 0) {
-    L.push('## Every case against its peer in the same boot', '', '| case ÷ peer | backend | side | medians (ns) | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    L.push('## Every case against its peer in the same boot', '', '| case ÷ peer | backend | side | medians (ns) | ratio [interval] coverage | n | q | verdict |', '|---|---|---|---|---|---|---|---|');
     for (const p of peers) L.push(peerRow(p));
     L.push('');
   }
   if (sides.length > 0) {
-    L.push('## Every case across sides, paired by round', '', '| case | backend | sides | medians | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    L.push('## Every case across sides, paired by round', '', ...SIDE_HEADER);
     for (const c of sides) L.push(sideRow(c));
     L.push('');
   }
+  const control = j.sides.filter((c) => c.control);
+  if (control.length > 0) {
+    L.push('## The A/A control: one kernel booted twice per round', '', ...SIDE_HEADER);
+    for (const c of control) L.push(sideRow(c));
+    L.push('');
+  }
+  const dropped = [...j.sides, ...j.peers].reduce((a, c) => a + c.stat.dropped, 0);
+  if (dropped > 0) L.push(`${dropped} pair(s) had a figure ≤ 0 and were left out of their comparisons (each row's verdict says how many).`, '');
   const charts = chartData(r);
   if (charts.length > 0) {
-    L.push('## Charts', '', 'Median of the per-boot medians per side; error bars: the 95% rank interval of that median, or the range when there are too few boots for one. Data: results.csv.', '');
+    L.push('## Charts', '', `Per side: the Hodges–Lehmann estimate of the per-boot figures with its rank interval (coverage ≥ 95%, as computed), or the median and the range when there are too few boots for an interval. Data: results.csv. The comparisons themselves: charts/${FOREST_FILE}.`, '');
     for (const c of charts) L.push(`![${c.title}](charts/${c.file})`);
     L.push('');
   }
@@ -141,10 +163,10 @@ function renderNetScenarios(r: Results): string[] {
       L.push(`| ${name} | ${backend} | ${side} | ${fmt(figure)} ${ms[0]!.per ?? ''} | ${pps.length ? Math.round(median(pps)).toLocaleString('en-US') : '–'} | ${ms.length} × ${ms[0]!.samples.length} | ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ') || '–'} | ${name!.startsWith('net/pktgen') ? errors : '–'} | ${states} | ${states === 'absent' ? '–' : `${slab} / ${refills}`} |`);
     }
   }
-  const cmp = sideComparisons(r).filter((c) => c.name.startsWith(`${NET_SUITE}/`));
+  const cmp = judged(r).sides.filter((c) => !c.control && c.name.startsWith(`${NET_SUITE}/`));
   if (cmp.length > 0) {
     L.push('', 'Sides compared, paired by round ("off vs baseline": what the hooks cost when the pool is off; "on vs off": what the pool does):', '');
-    L.push('| case | backend | sides | medians | ratio [95%] | n | verdict |', '|---|---|---|---|---|---|---|');
+    L.push(...SIDE_HEADER);
     for (const c of cmp) L.push(sideRow(c));
   }
   const settings = net.find((m) => m.guest?.['settings'] && m.name.startsWith(`${NET_SUITE}/pktgen`))?.guest?.['settings'];
@@ -196,17 +218,56 @@ function renderNotRunCases(r: Results): string[] {
   return L;
 }
 
-/** A few lines for the terminal at the end of a run: the goals and the headline side changes. */
+/** A few lines for the terminal at the end of a run: the goals, the headline side changes and the A/A control. */
 export function headlineSummary(r: Results): string[] {
   const L: string[] = [];
+  const j = judged(r);
+  const q = (s: PairedStat) => (s.q === undefined ? '' : ` q=${fmtP(s.q)}`);
   for (const x of goals(r).filter((g) => g.fit)) {
     const p = x.result;
-    L.push(`  ${p.name} ÷ ${p.peer} on ${p.backend} (${p.side}): ${fmtStat(p.stat)} n=${p.stat.n}, ${p.stat.verdict}; goal ≤${x.goal.max}×: ${x.state}`);
+    L.push(`  ${p.name} ÷ ${p.peer} on ${p.backend} (${p.side}): ${fmtStat(p.stat)} n=${p.stat.n}${q(p.stat)}, ${p.stat.verdict}; goal ≤${x.goal.max}×: ${x.state}`);
   }
-  for (const c of sideComparisons(r).filter((s) => (HEADLINE_SIDE_CASES as readonly string[]).includes(s.name))) {
-    L.push(`  ${c.name} on ${c.backend}: ${c.side} ÷ ${c.ref} ${fmtStat(c.stat)} n=${c.stat.n}, ${c.stat.verdict}`);
+  for (const c of j.sides.filter((s) => !s.control && (HEADLINE_SIDE_CASES as readonly string[]).includes(s.name))) {
+    L.push(`  ${c.name} on ${c.backend}: ${c.side} ÷ ${c.ref} ${fmtStat(c.stat)} n=${c.stat.n}${q(c.stat)}, ${c.stat.verdict}`);
   }
+  for (const f of j.families.filter((x) => x.kind === 'comparisons' && x.tests > 0)) {
+    L.push(`  ${f.backend}: ${f.tests} tests, ${f.changes} faster/slower after Benjamini–Hochberg (${f.changesRaw} on p alone), threshold ±${(f.threshold * 100).toFixed(1)}%`);
+  }
+  for (const c of j.controls) L.push(`  ${controlLine(c)}`);
   return L.length > 0 ? ['headline (ratios from this run; lower is better):', ...L] : [];
+}
+
+/** Per backend: how many tests, what survived the correction, the threshold. */
+function renderFamilies(families: readonly Family[]): string[] {
+  const main = families.filter((f) => f.kind === 'comparisons');
+  if (main.length === 0) return [];
+  const L = ['### Tests and verdicts per backend', '', '| backend | tests | p ≤ 0.05 | faster/slower on p alone | faster/slower on q (reported) | inconclusive | practical threshold |', '|---|---|---|---|---|---|---|'];
+  for (const f of main) {
+    L.push(f.backend === 'icount'
+      ? `| icount | – (no test: one pair decides) | – | ${f.changesRaw} | ${f.changes} | ${f.inconclusive} | ±${(f.threshold * 100).toFixed(1)}% |`
+      : `| ${f.backend} | ${f.tests} | ${f.significantRaw} | ${f.changesRaw} | ${f.changes} | ${f.inconclusive} | ±${(f.threshold * 100).toFixed(1)}% |`);
+  }
+  L.push('');
+  return L;
+}
+
+function controlLine(c: ControlResult): string {
+  const state = c.flagged
+    ? `FLAGGED: more than the ${c.allowed} that ${c.tests} independent tests exceed with probability ≤ ${ALPHA}`
+    : `within the ${c.allowed} that ${c.tests} independent tests exceed with probability ≤ ${ALPHA}`;
+  return `A/A control on ${c.backend} (${c.side}, the ${c.twinOf} kernel again): ${c.significantRaw} of ${c.tests} tests at p ≤ ${ALPHA} (expected ${c.expected.toFixed(2)} with no difference), ${state}; ${c.changes} faster/slower verdict(s) after the correction`;
+}
+
+/** The A/A control: how often the test fired on one kernel against itself. */
+function renderControls(controls: readonly ControlResult[]): string[] {
+  if (controls.length === 0) return [];
+  const L = ['### The A/A control', ''];
+  for (const c of controls) L.push(`- ${controlLine(c)}.`);
+  L.push('',
+    'Both sides of the control boot one kernel image with one command line in every round, alternating position, so every difference between them is noise or a position effect. ' +
+      'Boots share their noise across cases (one boot\'s state moves all its figures), so significant control tests come in clusters more often than independent tests would; ' +
+      'a flag means the verdicts on that backend deserve less trust than their q-values say (on UML, the first result of a boot running fast makes this likely). The flag does not fail the run.', '');
+  return L;
 }
 
 /**

@@ -104,6 +104,8 @@ async function runStep(
     ...step.args,
     ...criterionArgs(st.criterion, { ...(st.metric ? { metric: st.metric } : {}), repeat: st.repeat }),
     '--backend', st.backend,
+    // A step is judged on every boot of its metric (bisect.ts bootFigures): an A/A twin's boots would count twice.
+    '--aa-control', 'none',
     '-o', stepsDir,
     '--run-id', step.runId,
     '--work-dir', st.workDir,

@@ -1,14 +1,18 @@
 /**
- * Charts and the CSV beside results.json. One SVG per benchmark group and
- * backend (ns per op by bulk size or objects outstanding, sides and suites
- * side by side, each bar the median of the per-boot medians with its
- * interval as an error bar), drawn with vega-lite and rendered to SVG by
- * vega headlessly (no browser, no canvas).
+ * Charts and the CSV beside results.json, drawn with vega-lite and rendered
+ * to SVG by vega headlessly (no browser, no canvas):
+ * - the forest plot (forest.svg), the picture to look at first: one row per
+ *   comparison, its ratio and interval on a log axis, a line at 1, the
+ *   backend's practical threshold shaded, coloured by verdict;
+ * - one bar chart per benchmark group and backend, for the absolute figures
+ *   (ns per op by bulk size or objects outstanding, sides and suites side by
+ *   side), each bar the Hodges–Lehmann estimate of the per-boot figures with
+ *   its own interval as an error bar.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootFigure, sideOrder } from './bench.ts';
-import { locationInterval } from './stats.ts';
+import { bootFigure, judged, sideOrder } from './bench.ts';
+import { PRACTICAL_THRESHOLD, VERDICTS, fmtLevel, locationInterval, type PairedStat, type Verdict } from './stats.ts';
 import type { Results } from './results.ts';
 import type { TopLevelSpec } from 'vega-lite';
 
@@ -21,13 +25,19 @@ export interface ChartRow {
   readonly lo: number;
   readonly hi: number;
   readonly boots: number;
-  readonly interval: string;
+  /** rank: Hodges–Lehmann estimate and its rank interval; range: median, min and max (too few boots). */
+  readonly interval: 'rank' | 'range';
+  /** Achieved coverage of a rank interval. */
+  readonly level?: number;
 }
 
 export interface Chart {
   readonly file: string;
   readonly title: string;
+  /** The axis title: the unit only, so that it fits. */
   readonly yTitle: string;
+  /** What the bars and error bars are, under the title. */
+  readonly subtitle: string;
   readonly rows: readonly ChartRow[];
 }
 
@@ -61,14 +71,20 @@ export function chartData(r: Results): Chart[] {
     }
     const rows = [...cells.values()].map((c) => {
       const li = locationInterval(c.medians);
-      return { x: c.x, order: c.order, series: c.series, center: li.center, lo: li.lo, hi: li.hi, boots: c.medians.length, interval: li.kind };
+      return { x: c.x, order: c.order, series: c.series, center: li.center, lo: li.lo, hi: li.hi, boots: c.medians.length, interval: li.kind, ...(li.level === undefined ? {} : { level: li.level }) };
     }).sort((a, b) => a.order - b.order || a.x.localeCompare(b.x) || order.indexOf(a.series) - order.indexOf(b.series) || a.series.localeCompare(b.series));
     const unit = g[0]!.unit;
     const per = g[0]!.per ?? 'op';
+    const kinds = new Set(rows.map((x) => x.interval));
+    const levels = [...new Set(rows.flatMap((x) => (x.level === undefined ? [] : [fmtLevel(x.level)])))];
     out.push({
       file: `${backend}-${group.replace(/[^\w.-]/g, '_')}.svg`,
       title: `${group} on ${backend}`,
-      yTitle: `${unit} per ${per} (median of boot medians; bars: ${[...new Set(rows.map((x) => x.interval))].join(' or ')})`,
+      yTitle: `${unit} per ${per}`,
+      subtitle: [
+        ...(kinds.has('rank') ? [`bar: Hodges–Lehmann estimate of the per-boot figures, error bar its rank interval (${levels.join(', ')})`] : []),
+        ...(kinds.has('range') ? ['bar: median of the per-boot figures, error bar their range (too few boots for an interval)'] : []),
+      ].join('; '),
       rows,
     });
   }
@@ -77,18 +93,102 @@ export function chartData(r: Results): Chart[] {
 
 /** The vega-lite specification of one chart. */
 export function chartSpec(c: Chart): TopLevelSpec {
-  const x = { field: 'x', type: 'ordinal', title: null, sort: [...new Set(c.rows.map((r) => r.x))] } as const;
+  const xs = [...new Set(c.rows.map((r) => r.x))];
+  const series = new Set(c.rows.map((r) => r.series)).size;
+  const x = { field: 'x', type: 'ordinal', title: null, sort: xs, axis: { labelAngle: 0 } } as const;
+  // The same title on both layers, so vega-lite does not join them ("ns per op, lo").
+  const y = { type: 'quantitative', title: c.yTitle } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: c.title,
-    width: { step: Math.max(24, 12 * new Set(c.rows.map((r) => r.series)).size + 8) },
-    height: 260,
+    title: { text: c.title, subtitle: c.subtitle.split('; '), anchor: 'start', subtitleFontSize: 10 },
+    // Wide enough for the subtitle and the legend, however few the bars.
+    width: Math.max(320, xs.length * (14 * series + 16)),
+    height: 220,
     data: { values: c.rows },
-    encoding: { x, xOffset: { field: 'series' }, color: { field: 'series', type: 'nominal', title: null } },
+    encoding: { x, xOffset: { field: 'series' } },
     layer: [
-      { mark: 'bar', encoding: { y: { field: 'center', type: 'quantitative', title: c.yTitle } } },
-      { mark: { type: 'errorbar', ticks: true }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+      // Light bars and dark error bars: the interval stays visible inside its bar.
+      { mark: { type: 'bar', opacity: 0.55 }, encoding: { y: { ...y, field: 'center' }, color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 3, labelLimit: 300 } } } },
+      { mark: { type: 'errorbar', ticks: { size: 6 }, color: '#222', thickness: 1.2 }, encoding: { y: { ...y, field: 'lo' }, y2: { field: 'hi' } } },
     ],
+  };
+}
+
+/* ---- the forest plot ------------------------------------------------------ */
+
+export const FOREST_FILE = 'forest.svg';
+
+export interface ForestRow {
+  /** "uml · skb/alloc_free · patched vs baseline" */
+  readonly label: string;
+  readonly panel: 'sides' | 'peers' | 'control';
+  readonly backend: string;
+  readonly ratio: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly verdict: Verdict;
+  /** The backend's practical threshold as ratios: 1 − t and 1 + t. */
+  readonly bandLo: number;
+  readonly bandHi: number;
+  readonly q?: number;
+}
+
+const PANEL_TITLES = {
+  sides: 'sides against sides, paired by round (ratio: later side ÷ earlier)',
+  peers: 'cases against their peer in the same boot (ratio: case ÷ peer)',
+  control: 'A/A control: one kernel against itself',
+} as const;
+
+/** Verdict colours: changes in saturated colours, the rest in greys. */
+const VERDICT_COLOURS: Record<Verdict, string> = {
+  faster: '#1a9850',
+  slower: '#d73027',
+  'no meaningful change': '#4575b4',
+  'no significant change': '#888888',
+  inconclusive: '#d9a400',
+};
+
+/** One row per comparison of the run: sides, peers and the A/A control, each with its verdict and the backend's threshold band. */
+export function forestRows(r: Results): ForestRow[] {
+  const j = judged(r);
+  const row = (label: string, panel: ForestRow['panel'], backend: keyof typeof PRACTICAL_THRESHOLD, s: PairedStat): ForestRow => {
+    const t = PRACTICAL_THRESHOLD[backend];
+    return { label, panel, backend, ratio: s.ratio, lo: s.ci?.lo ?? s.ratio, hi: s.ci?.hi ?? s.ratio, verdict: s.verdict, bandLo: 1 - t, bandHi: 1 + t, ...(s.q === undefined ? {} : { q: s.q }) };
+  };
+  return [
+    ...j.sides.map((c) => row(`${c.backend} · ${c.name} · ${c.side} vs ${c.ref}`, c.control ? 'control' : 'sides', c.backend, c.stat)),
+    ...j.peers.map((p) => row(`${p.backend} · ${p.name} ÷ ${p.peer} · ${p.side}`, 'peers', p.backend, p.stat)),
+  ];
+}
+
+/** The forest plot: one panel per kind of comparison, each with its own log axis. */
+export function forestSpec(rows: readonly ForestRow[]): TopLevelSpec {
+  const panels = (['sides', 'peers', 'control'] as const).filter((p) => rows.some((x) => x.panel === p));
+  const colour = { field: 'verdict', type: 'nominal' as const, title: 'verdict', scale: { domain: [...VERDICTS], range: VERDICTS.map((v) => VERDICT_COLOURS[v]) }, legend: { orient: 'top' as const, labelLimit: 300, columns: 3 } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'Every comparison of the run', subtitle: 'ratio (Hodges–Lehmann) with its rank interval, log scale; shaded: the backend\'s practical threshold; lower is faster', anchor: 'start' },
+    vconcat: panels.map((panel) => {
+      const values = rows.filter((x) => x.panel === panel);
+      const lo = Math.min(...values.map((x) => Math.min(x.lo, x.bandLo)));
+      const hi = Math.max(...values.map((x) => Math.max(x.hi, x.bandHi)));
+      const xScale = { type: 'log' as const, domain: [lo / 1.02, hi * 1.02], nice: false };
+      const y = { field: 'label', type: 'nominal' as const, title: null, sort: values.map((x) => x.label), axis: { labelLimit: 800 } };
+      return {
+        title: { text: PANEL_TITLES[panel], fontSize: 12, anchor: 'start' },
+        width: 420,
+        height: { step: 16 },
+        data: { values },
+        layer: [
+          { mark: { type: 'bar', color: '#e6e6e6', height: { band: 1 } }, encoding: { y, x: { field: 'bandLo', type: 'quantitative', scale: xScale, title: 'ratio' }, x2: { field: 'bandHi' } } },
+          { mark: { type: 'rule', color: '#444', strokeDash: [4, 3] }, data: { values: [{ one: 1 }] }, encoding: { x: { field: 'one', type: 'quantitative', scale: xScale } } },
+          { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', scale: xScale }, x2: { field: 'hi' }, color: colour } },
+          { mark: { type: 'point', filled: true, size: 40 }, encoding: { y, x: { field: 'ratio', type: 'quantitative', scale: xScale }, color: colour, tooltip: [{ field: 'label' }, { field: 'ratio', format: '.3f' }, { field: 'lo', format: '.3f' }, { field: 'hi', format: '.3f' }, { field: 'q', format: '.3f' }, { field: 'verdict' }] } },
+        ],
+      };
+    }),
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+    config: { axisY: { labelLimit: 800 } },
   };
 }
 
@@ -129,10 +229,19 @@ export function resultsCsv(r: Results): string {
 export async function writeBenchArtifacts(runDir: string, r: Results): Promise<string[]> {
   await writeFile(join(runDir, 'results.csv'), resultsCsv(r));
   const charts = chartData(r);
+  const forest = forestRows(r);
   const dir = join(runDir, 'charts');
   await rm(dir, { recursive: true, force: true });
-  if (charts.length === 0) return [];
+  if (charts.length === 0 && forest.length === 0) return [];
   await mkdir(dir);
-  for (const c of charts) await writeFile(join(dir, c.file), await renderSvg(c));
-  return charts.map((c) => join('charts', c.file));
+  const written: string[] = [];
+  if (forest.length > 0) {
+    await writeFile(join(dir, FOREST_FILE), await renderSpecSvg(forestSpec(forest)));
+    written.push(FOREST_FILE);
+  }
+  for (const c of charts) {
+    await writeFile(join(dir, c.file), await renderSvg(c));
+    written.push(c.file);
+  }
+  return written.map((f) => join('charts', f));
 }

@@ -106,7 +106,8 @@ export function nightMetrics(runs: readonly NightRun[]): NightMetric[] {
       out.push({ key, name: m0.name, backend: m0.backend, kind: 'absolute', unit: m0.unit, value: median(figures), lo: Math.min(...figures), hi: Math.max(...figures), figures, samples: ms.map((m) => [...m.samples]) });
     }
     for (const c of sideComparisons(r)) {
-      if (c.backend === 'icount') continue;
+      // An A/A control (a run with --aa-control) measures the run's noise, not the kernel: not a tracked figure.
+      if (c.backend === 'icount' || c.control) continue;
       out.push({
         key: `${c.name}: ${c.side} vs ${c.ref} (${c.backend})`,
         name: c.name,

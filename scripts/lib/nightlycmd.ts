@@ -126,7 +126,8 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const variants = f.variants.split(',').filter(Boolean);
   // icount repeats to the digit: one round; noisy backends: 8 rounds, the least a signed-rank interval can use.
   const boots = f.boots ?? (f.backend.split(',').every((b) => b === 'icount') ? '1' : '8');
-  const common = ['--backend', f.backend, '--boots', boots, '-o', runsDir, '--work-dir', resolve(f.workDir), ...(f.install ? [] : ['--no-install'])];
+  // No A/A twin by default: the nightly series compares nights, and icount (its default) repeats to the digit; `-- --aa-control cheap` adds one.
+  const common = ['--backend', f.backend, '--boots', boots, '--aa-control', 'none', '-o', runsDir, '--work-dir', resolve(f.workDir), ...(f.install ? [] : ['--no-install'])];
   const runLog = join(runsDir, `nightly-${f.base}-${night}.log`);
 
   const run = async (runId: string, vs: readonly string[]): Promise<NightRun | undefined> => {

@@ -18,7 +18,7 @@ import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
-import { planRun, bootPlan, inRounds, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type AaControl, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
@@ -41,6 +41,8 @@ export interface RunOptions {
   readonly otherSeries?: string;
   /** What to compare: kernel trees with their command lines. */
   readonly sides: readonly Side[];
+  /** The A/A control (plan.ts AA_CONTROLS): the first side booted twice per round; absent: none. */
+  readonly aaControl?: Exclude<AaControl, 'auto'>;
   readonly backends: readonly BackendChoice[];
   readonly smp: number;
   readonly memoryMB: number;
@@ -432,7 +434,9 @@ async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal:
 
 async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
-  for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants)) {
+  const controlOn = controlBackends(opts.aaControl ?? 'none', backends);
+  if (plan.sides.some((s) => s.twinOf)) log.info(`A/A control: ${plan.sides.find((s) => s.twinOf)!.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ') || 'no backend'}`);
+  for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants, controlOn)) {
     const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
     await bootStep(step, kernel, kernel.series, { opts, rec, log, signal });
   }

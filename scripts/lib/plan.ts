@@ -84,6 +84,36 @@ export function targetsFor(arches: readonly Arch[], flavors: readonly Flavor[]):
   return out;
 }
 
+/**
+ * The A/A control: the first side's kernel and command line booted a second
+ * time in every round, as a side of its own (its twin). Nothing differs
+ * between the two, so how often the test calls them different is the
+ * run's real false-positive rate. `cheap` boots the twin on the cheapest
+ * noisy backend of the run only (uml: about a second a boot), `all` on
+ * every backend; `auto` is cheap for the headline set, all for --bench full.
+ */
+export const AA_CONTROLS = ['auto', 'none', 'cheap', 'all'] as const;
+export type AaControl = (typeof AA_CONTROLS)[number];
+/** Backends by what a benchmark boot costs, cheapest first; icount repeats to the digit, so `cheap` never picks it. */
+const BY_COST: readonly Backend[] = ['uml', 'kvm', 'tcg'];
+
+/** The twin of `of`: the same kernel (so the same build) and command line, under another name. */
+export function aaTwin(of: Side, taken: readonly string[]): Side {
+  const name = `${of.name}-aa`;
+  if (taken.includes(name)) {
+    throw new QkError('usage-error', `the A/A control would add a side '${name}' (a second ${of.name}), and a side of that name is given`, { hint: `rename that side, or leave the control out with --aa-control none` });
+  }
+  return { ...of, name, twinOf: of.name };
+}
+
+/** The backends the twin boots on, from the run's resolved backends. */
+export function controlBackends(mode: Exclude<AaControl, 'auto'>, backends: readonly Backend[]): Backend[] {
+  if (mode === 'none') return [];
+  if (mode === 'all') return [...backends];
+  const cheapest = BY_COST.find((b) => backends.includes(b));
+  return cheapest ? [cheapest] : [];
+}
+
 /** The default sides: one per variant, its series' own command line only. */
 export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
   return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
@@ -133,18 +163,21 @@ export function bootPlan(
   sides: readonly Side[],
   flavors: readonly Flavor[] = ['normal'],
   kunitVariants: readonly VariantName[] = [],
+  /** Where an A/A twin (a side with twinOf) boots; it only ever runs benchmark rounds. */
+  controlOn: readonly Backend[] = backends,
 ): BootStep[] {
   const plan: BootStep[] = [];
   const push = (s: Omit<BootStep, 'seq'>) => plan.push({ seq: plan.length, ...s });
   if (flavors.includes('normal')) {
-    const withKunit = sides.filter((s) => kunitVariants.includes(s.variant));
+    const withKunit = sides.filter((s) => !s.twinOf && kunitVariants.includes(s.variant));
     for (const backend of backends) withKunit.forEach((side, position) => push({ round: 0, position, flavor: 'normal', backend, side, purpose: 'kunit' }));
   }
   for (let round = 0; round < rounds; round++) {
     for (const flavor of flavors) {
       for (const backend of backends) {
         if (flavor !== 'normal' && backend === 'uml') continue;
-        const order = round % 2 === 0 ? sides : [...sides].reverse();
+        const here = sides.filter((s) => !s.twinOf || (flavor === 'normal' && controlOn.includes(backend)));
+        const order = round % 2 === 0 ? here : [...here].reverse();
         order.forEach((side, position) => push({ round, position, flavor, backend, side, purpose: flavor === 'normal' ? 'bench' : 'kunit' }));
       }
     }
@@ -171,10 +204,18 @@ export function checkOtherSeries(sides: readonly Side[], otherSeries: string | u
   }
 }
 
-/** Make and check the plan. Throws a usage error for what cannot work. */
-export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId' | 'stopAfter'>): RunPlan {
+/**
+ * Make and check the plan. Throws a usage error for what cannot work. With
+ * an A/A control the plan's sides end with the twin of the first side: on
+ * the same tree, so it needs no tree or build of its own (the kernels are
+ * made per tree, and every side of a tree boots that tree's build).
+ */
+export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId' | 'stopAfter' | 'aaControl'>): RunPlan {
   if (o.sides.length === 0) throw new QkError('usage-error', 'nothing to run: no side (--variants or --side) given');
   checkOtherSeries(o.sides, o.otherSeries);
+  // Last in the order, so the sides compared for real keep their places (and neighbours) in each round.
+  const wantTwin = (o.aaControl ?? 'none') !== 'none' && !o.stopAfter && o.flavors.includes('normal') && (o.aaControl === 'all' || o.backends.some((b) => b !== 'icount'));
+  const sides = wantTwin ? [...o.sides, aaTwin(o.sides[0]!, o.sides.map((s) => s.name))] : o.sides;
   const names = new Set<string>();
   for (const s of o.sides) {
     if (names.has(s.name)) throw new QkError('usage-error', `side '${s.name}' is given twice`);
@@ -204,7 +245,7 @@ export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends'
     for (const s of o.sides) for (const b of o.backends) notRun.push({ side: s.name, variant: s.variant, backend: b, reason: `--stop-after ${o.stopAfter}: ${what}` });
   }
   if (kernels.length === 0) throw new QkError('usage-error', 'nothing to build: the flavors asked for do not run on the backends asked for', { hint: 'checker flavors (debug, kcsan) need a QEMU backend' });
-  return { sides: o.sides, variants, trees, bases, arches, kernels, notRun };
+  return { sides, variants, trees, bases, arches, kernels, notRun };
 }
 
 export function kernelName(k: KernelPlan): string {

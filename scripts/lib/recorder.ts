@@ -14,8 +14,9 @@ import { writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';
-import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from './results.ts';
-import { sideComparisons } from './bench.ts';
+import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type FamilyRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from './results.ts';
+import { judged } from './bench.ts';
+import { ALPHA } from './stats.ts';
 import type { Logger } from './log.ts';
 import { writeBenchArtifacts } from './charts.ts';
 
@@ -168,11 +169,18 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
   }
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
   const r = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics, stress, benchStatus, notRun });
-  const comparisons: SideVerdict[] = sideComparisons(r).map((c) => ({
+  const j = judged(r);
+  const comparisons: SideVerdict[] = j.sides.map((c) => ({
     name: c.name, backend: c.backend, unit: c.unit, ref: c.ref, side: c.side, refMedian: c.refMedian, sideMedian: c.sideMedian,
     n: c.stat.n, ratio: c.stat.ratio, ...(c.stat.ci ? { lo: c.stat.ci.lo, hi: c.stat.ci.hi } : {}), ...(c.stat.p !== undefined ? { p: c.stat.p } : {}), verdict: c.stat.verdict, basis: c.stat.basis,
+    ...(c.stat.ci ? { level: c.stat.ci.level } : {}),
+    ...(c.stat.q !== undefined ? { q: c.stat.q, tests: c.stat.family } : {}),
+    ...(c.stat.test ? { pMin: c.stat.test.pMin, method: c.stat.test.method } : {}),
+    medianRatio: c.stat.medianRatio, dropped: c.stat.dropped, threshold: c.stat.threshold,
+    ...(c.control ? { control: true } : {}),
   }));
-  return Results.parse({ ...r, comparisons });
+  const families: FamilyRecord[] = [...j.families.filter((f) => f.kind === 'comparisons'), ...j.controls].map((f) => ({ ...f, alpha: ALPHA }));
+  return Results.parse({ ...r, comparisons, families });
 }
 
 /** The series each tree carried, as results.json names them (the manifest has them once they were read). */

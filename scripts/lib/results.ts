@@ -32,6 +32,12 @@ export const Side = z.object({
   cmdline: z.array(z.string()),
   /** The base the side's tree is built from, as spelled (`debian:7.3`); absent: the run's source. */
   base: z.string().optional(),
+  /**
+   * An A/A control: this side boots the same kernel image and command line
+   * as the side named here, in the same rounds, so any difference between
+   * the two is noise (or a position effect).
+   */
+  twinOf: z.string().optional(),
 });
 export type Side = z.infer<typeof Side>;
 
@@ -145,7 +151,9 @@ export const NotRun = z.object({ side: z.string().optional(), variant: z.string(
 /**
  * A side against an earlier one on one case and backend, paired by round:
  * bench.ts sideComparisons(), the figures report.md's side tables show.
- * Derived from `metrics`, kept for readers of results.json.
+ * Derived from `metrics`, kept for readers of results.json. Fields after
+ * `basis` were added with the multiple-comparison correction; files written
+ * before it lack them.
  */
 export const SideVerdict = z.object({
   name: z.string(),
@@ -153,18 +161,56 @@ export const SideVerdict = z.object({
   unit: z.string(),
   ref: z.string(),
   side: z.string(),
+  /** Medians over the paired rounds. */
   refMedian: z.number(),
   sideMedian: z.number(),
   n: z.number().int(),
-  /** side / ref, with its 95% interval where n allows one. */
+  /** side / ref (Hodges–Lehmann), with its interval where n allows one. */
   ratio: z.number(),
   lo: z.number().optional(),
   hi: z.number().optional(),
   p: z.number().optional(),
   verdict: z.string(),
   basis: z.string(),
+  /** The interval's achieved coverage (0.961 at n = 8). */
+  level: z.number().optional(),
+  /** Benjamini–Hochberg q-value within the family, and the number of tests in it. */
+  q: z.number().optional(),
+  tests: z.number().int().optional(),
+  /** The smallest p these pairs could have given. */
+  pMin: z.number().optional(),
+  /** exact: enumerated signed-rank distribution (ties and zeros included); normal: approximation (many pairs). */
+  method: z.enum(['exact', 'normal']).optional(),
+  /** Median of the per-round ratios. */
+  medianRatio: z.number().optional(),
+  /** Rounds left out because a figure was ≤ 0. */
+  dropped: z.number().int().optional(),
+  /** The practical threshold (relative change) the verdict used. */
+  threshold: z.number().optional(),
+  /** An A/A control comparison (a side against its twin). */
+  control: z.boolean().optional(),
 });
 export type SideVerdict = z.infer<typeof SideVerdict>;
+
+/** A family of tests decided together (bench.ts Family): its size and what survived the correction. */
+export const FamilyRecord = z.object({
+  backend: z.enum(BACKENDS),
+  kind: z.enum(['comparisons', 'control']),
+  tests: z.number().int(),
+  significantRaw: z.number().int(),
+  changes: z.number().int(),
+  changesRaw: z.number().int(),
+  inconclusive: z.number().int(),
+  threshold: z.number(),
+  alpha: z.number(),
+  /** Control families: the twin, its original, the expected and allowed counts of p ≤ α, and the flag. */
+  side: z.string().optional(),
+  twinOf: z.string().optional(),
+  expected: z.number().optional(),
+  allowed: z.number().int().optional(),
+  flagged: z.boolean().optional(),
+});
+export type FamilyRecord = z.infer<typeof FamilyRecord>;
 
 export const Results = z.object({
   schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
@@ -184,6 +230,8 @@ export const Results = z.object({
   notRun: z.array(NotRun),
   /** Every side against every earlier one (derived from metrics; absent in older runs). */
   comparisons: z.array(SideVerdict).default([]),
+  /** The families the verdicts were decided in: tests per backend, and the A/A control (absent in older runs). */
+  families: z.array(FamilyRecord).default([]),
 });
 export type Results = z.infer<typeof Results>;
 
@@ -318,7 +366,7 @@ export function renderReport(r: Results, ctx: ReportContext): string {
     const bases = r.sides.some((s) => s.base);
     const baseCell = (s: Side) => (bases ? ` ${s.base ?? (ctx.source ? `${ctx.source.version} (the run's source)` : "the run's source")} |` : '');
     L.push('## Sides', '', `| side | kernel tree |${bases ? ' base |' : ''} series | extra command line |`, `|---|---|${bases ? '---|' : ''}---|---|`);
-    for (const s of r.sides) L.push(`| ${s.name} | ${s.variant} |${baseCell(s)} ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
+    for (const s of r.sides) L.push(`| ${s.name}${s.twinOf ? ` (A/A control: ${s.twinOf} again)` : ''} | ${s.variant} |${baseCell(s)} ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
   L.push('## Boots', '', '| side | backend | flavor | purpose | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|---|');

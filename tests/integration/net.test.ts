@@ -13,7 +13,7 @@ import { runTool } from './tool.ts';
 const qk = inject('qk');
 let n = 0;
 const tool = (name: string, args: string[]) => runTool(qk, `it-${name}-${Date.now().toString(36)}${n++}`, args);
-const SHORT = ['--modules', 'none', '--boots', '1', '--net-count', '20000', '--net-samples', '2', '--net-bytes', '4194304', '--net-virtio-frames', '20000', '--net-virtio-seconds', '2'];
+const SHORT = ['--modules', 'none', '--boots', '1', '--net-count', '20000', '--net-samples', '2', '--net-bytes', '4194304', '--net-virtio-frames', '20000', '--net-virtio-seconds', '2', '--aa-control', 'none'];
 
 describe('packet scenarios', () => {
   it('runs every scenario on baseline, off and on, on uml and tcg, each proven by its counters', async () => {

@@ -16,8 +16,8 @@ import { buildCommand } from '../../scripts/lib/cli.ts';
 
 const qk = inject('qk');
 let n = 0;
-// One benchmark round unless a test asks for more: these tests check the machinery, not the figures.
-const oneRound = (args: string[]) => (args.includes('--boots') ? args : [...args, '--boots', '1']);
+// One benchmark round and no A/A twin unless a test asks for them: these tests check the machinery, not the figures.
+const oneRound = (args: string[]) => [...args, ...(args.includes('--boots') ? [] : ['--boots', '1']), ...(args.includes('--aa-control') ? [] : ['--aa-control', 'none'])];
 const tool = (name: string, args: string[], env: Record<string, string> = {}) => runTool(qk, `it-${name}-${Date.now().toString(36)}${n++}`, oneRound(args), env);
 const fullRun = () => runView(qk, qk.full.runId, qk.full.exitCode, '');
 
@@ -156,9 +156,17 @@ describe('pipeline on the default kernel source', () => {
     const res = await r.results();
     expect(res.schemaVersion).toBe(2);
     const rounds = Number(buildCommand().getOptionValue('boots'));
-    // One KUnit boot of the patched kernel per backend, then benchmark boots of both sides per round.
+    // One KUnit boot of the patched kernel per backend, then benchmark boots of both sides per round,
+    // and on uml (the cheapest backend) the A/A twin: the baseline kernel again, from the same build.
     expect(res.boots.map((b) => `${b.purpose}:${b.side}`).slice(0, 2)).toEqual(['kunit:patched', 'kunit:patched']);
-    expect(res.boots.filter((b) => b.purpose === 'bench')).toHaveLength(4 * rounds);
+    expect(res.boots.filter((b) => b.purpose === 'bench')).toHaveLength(5 * rounds);
+    expect(res.sides.map((s) => [s.name, s.variant, s.twinOf])).toEqual([['baseline', 'baseline', undefined], ['patched', 'patched', undefined], ['baseline-aa', 'baseline', 'baseline']]);
+    const twin = res.boots.filter((b) => b.side === 'baseline-aa');
+    expect(twin.map((b) => `${b.purpose}:${b.backend}`)).toEqual(Array(rounds).fill('bench:uml'));
+    const umlBinary = (side: string) => /(\S*\/linux) mem=/.exec(res.boots.find((b) => b.side === side && b.backend === 'uml')!.reproduce)?.[1];
+    expect(umlBinary('baseline')).toBeDefined();
+    expect(umlBinary('baseline-aa')).toBe(umlBinary('baseline'));
+    expect(res.families.find((f) => f.kind === 'control')).toMatchObject({ backend: 'uml', side: 'baseline-aa', twinOf: 'baseline' });
     for (const b of res.boots) {
       expect(b.class, b.reason).toBe('ok');
       expect(b.kunit.fail + b.kunit.crashed).toBe(0);
@@ -190,6 +198,10 @@ describe('pipeline on the default kernel source', () => {
     expect(res.tests.some((t) => t.suite === 'example' && t.case === 'example_skip_test' && t.status === 'skip')).toBe(true);
     const report = await readFile(join(r.runDir, 'report.md'), 'utf8');
     expect(report.indexOf('## Benchmarks: the headline')).toBeLessThan(report.indexOf('## Boots'));
+    // It leads with the forest plot, states the tests per backend and the thresholds, and the A/A control.
+    expect(report.indexOf('charts/forest.svg')).toBeLessThan(report.indexOf('### Goals'));
+    expect(report).toMatch(/\| uml \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \| ±3\.0% \|/);
+    expect(report).toMatch(/A\/A control on uml \(baseline-aa, the baseline kernel again\): \d+ of \d+ tests at p ≤ 0\.05/);
     expect(report).toMatch(/\| qmempool fast path vs SLUB instant reuse \(qmempool\/reuse ÷ slab\/reuse\) \| uml \| patched \| [\d.]+ \/ [\d.]+ \| [\d.]+×/);
     expect(report).toMatch(/\| slab\/reuse \| uml \| ns\/op \| [\d.]+ \[/);
     // The setup's README run printed its output into the suite's tool log.
@@ -314,7 +326,7 @@ describe('pipeline on the default kernel source', () => {
     expect(res.boots[2]!.cmdline).toMatch(/skb_qmempool=on skb_qmempool=off/);
     const m = res.metrics.filter((x) => x.name === 'slab/reuse');
     expect(m.map((x) => `${x.side}:${x.round}:${x.boot}`)).toEqual(['base:0:1', 'off:0:2', 'off:1:3', 'base:1:4']);
-    expect(await readFile(join(r.runDir, 'report.md'), 'utf8')).toMatch(/\| slab\/reuse \| uml \| off vs base \| [\d.]+ \/ [\d.]+ ns \| [\d.]+× \| 2 \| inconclusive \(2 pair\(s\); the signed-rank test needs ≥8\) \|/);
+    expect(await readFile(join(r.runDir, 'report.md'), 'utf8')).toMatch(/\| slab\/reuse \| uml \| off vs base \| [\d.]+ \/ [\d.]+ ns \| [\d.]+× \| 2 \| [\d.]+ \| inconclusive \(\d non-zero pair\(s\): the smallest possible p, [\d.]+, (is above α=0\.05|cannot pass Benjamini–Hochberg over \d+ tests)\) \|/);
     expect((await parseTool(['--run', r.runDir, '--check'])).exitCode).toBe(0);
   });
 

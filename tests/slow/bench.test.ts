@@ -25,7 +25,9 @@ describe('benchmarks', () => {
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
     const res = await r.results();
     const names = (side: string, backend: string) => new Set(res.metrics.filter((m) => m.side === side && m.backend === backend).map((m) => m.name));
-    expect(res.sides.map((s) => s.name)).toEqual(['baseline', 'off', 'on']);
+    // --bench full carries the A/A twin on every backend.
+    expect(res.sides.map((s) => s.name)).toEqual(['baseline', 'off', 'on', 'baseline-aa']);
+    expect(res.families.filter((f) => f.kind === 'control').map((f) => f.backend).sort()).toEqual(['tcg', 'uml']);
     const patchedTcg = names('on', 'tcg');
     // Everything baseline measured, patched measured too; and the series' own cases on top.
     for (const n of names('baseline', 'tcg')) expect(patchedTcg.has(n), n).toBe(true);

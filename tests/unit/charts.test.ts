@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chartData, renderSvg, resultsCsv } from '../../scripts/lib/charts.ts';
+import { join } from 'node:path';
+import { chartData, chartSpec, forestRows, forestSpec, renderSpecSvg, renderSvg, resultsCsv } from '../../scripts/lib/charts.ts';
+import { regenerate } from '../../scripts/lib/recorder.ts';
 import { Results, type Metric } from '../../scripts/lib/results.ts';
 
 const m = (suite: string, side: 'baseline' | 'patched', param: number, boot: number, samples: number[]): Metric => ({
@@ -45,4 +47,27 @@ describe('charts and CSV', () => {
     expect(lines).toHaveLength(6);
     expect(lines[1]).toBe('r,baseline,baseline,uml,normal,0,0,0,slab,bulk_b8,bulk,8,ns,object,,2,10.5,10,11,');
   });
+
+  it('keeps the axis title short and the error bars visible over their bars', () => {
+    const c = chartData(results)[0]!;
+    expect(c.yTitle).toBe('ns per object');
+    const spec = chartSpec(c) as { layer: { mark: { type: string; color?: string; opacity?: number } }[] };
+    expect(spec.layer[0]!.mark).toMatchObject({ type: 'bar', opacity: 0.55 });
+    expect(spec.layer[1]!.mark).toMatchObject({ type: 'errorbar', color: '#222' });
+  });
+
+  it('draws the forest plot of a recorded run: one row per comparison, threshold band, coloured by verdict', async () => {
+    const { results: r } = await regenerate(join(__dirname, '..', 'fixtures', 'run-bench-uml'));
+    const rows = forestRows(r);
+    expect(rows).toHaveLength(12);
+    const skb = rows.find((x) => x.label === 'uml · skb/alloc_free · patched vs baseline')!;
+    expect(skb).toMatchObject({ panel: 'sides', verdict: 'no significant change', bandLo: 0.97, bandHi: 1.03 });
+    expect(skb.ratio).toBeCloseTo(0.919, 3);
+    expect(skb.lo).toBeCloseTo(0.861, 3);
+    expect(rows.filter((x) => x.panel === 'peers').map((x) => x.verdict)).toEqual(['slower', 'faster', 'faster', 'faster']);
+    const svg = await renderSpecSvg(forestSpec(rows));
+    expect(svg).toContain('Every comparison of the run');
+    expect(svg).toContain('cases against their peer in the same boot');
+    expect(svg).toContain('uml · slab/pattern_n256_softirq · patched vs baseline'); // not cut short
+  }, 30_000);
 });

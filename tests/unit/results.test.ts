@@ -119,7 +119,7 @@ describe('report', () => {
     const md = renderReport(Results.parse(results), { startedAt: '2026-11-27T00:00:00Z', reproduce: 'npx zx scripts/run.mjs' });
     expect(md).toContain('| slab/kmem_cache_alloc_free_256 | tcg | ns | 110.0 [100.0–120.0] 1×3 | 95.00 [90.00–100.0] 1×3 | – |');
     expect(md).toContain('| slab/kmem_cache_alloc_free_256 | uml | ns | 30.50 [30.00–31.00] 1×2 | not run | – |');
-    expect(md).toMatch(/\| slab\/kmem_cache_alloc_free_256 \| tcg \| patched vs baseline \| 95\.00 \/ 110\.0 ns \| 0\.864× \| 1 \| inconclusive/);
+    expect(md).toMatch(/\| slab\/kmem_cache_alloc_free_256 \| tcg \| patched vs baseline \| 95\.00 \/ 110\.0 ns \| 0\.864× \| 1 \| 1\.000 \| inconclusive/);
     expect(md).toContain('patched on uml: round 0');
     expect(md).toMatch(/tcg: emulated time/);
     expect(md).toContain('| example | baseline | tcg | normal | 1 | 0 | 0 | 0 |');

@@ -25,7 +25,9 @@ import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts'
 import { capture, spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';
-import { readSeries } from './series.ts';
+import { readSeries, readSeriesFor } from './series.ts';
+import { prepareSource, resolveSource, type SourceSpec } from './source.ts';
+import { sourceFromFlags } from './cli.ts';
 import { newRunId } from './cli.ts';
 import { readResults, BACKENDS, type Backend, type Results } from './results.ts';
 import {
@@ -411,9 +413,12 @@ async function prefixSeries(dir: string, k: number, into: string): Promise<strin
   return out;
 }
 
-export async function seriesBisect(f: CommonFlags & { series: string; source: string[]; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
+export async function seriesBisect(f: CommonFlags & { series: string; source: string[]; sourceSpec: SourceSpec; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
   const t0 = Date.now();
-  const series = await readSeries(f.series);
+  // The version of the series for the base's release (kernel-patches/ or its for-X.Y/).
+  const o = { workDir: resolve(f.workDir), log, logFile: join(resolve(f.workDir), 'bisect-source.log') };
+  const kernel = await prepareSource(await resolveSource(f.sourceSpec, o), o);
+  const series = await readSeriesFor(f.series, kernel.version);
   const n = series.patches.length;
   if (n === 0) throw new QkError('usage-error', `${series.dir} has no patches to bisect`);
   const st = await makeState('series', f, { runArgs: [...f.source, ...f.extra] });
@@ -531,7 +536,8 @@ export async function bisectMain(argv: readonly string[]): Promise<number> {
       const extra = [...sub.args];
       if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, log, signal);
       const source = ['source', 'tree', 'ref', 'tarball', 'git'].flatMap((k) => (o[k] ? [`--${k}`, o[k]] : []));
-      return await seriesBisect({ ...o, series: resolve(o['series']!), source, extra }, log, signal);
+      const sourceSpec = sourceFromFlags({ source: o['source'], tree: o['tree'] ? resolve(o['tree']) : undefined, ref: o['ref'], tarball: o['tarball'] ? resolve(o['tarball']) : undefined, git: o['git'] });
+      return await seriesBisect({ ...o, series: resolve(o['series']!), source, sourceSpec, extra }, log, signal);
     } catch (e) {
       return reportFailure(e, signal);
     }

@@ -166,7 +166,8 @@ interface RawFlags {
   stopAfter?: StopAfter;
 }
 
-export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
+/** The kernel source the source flags name (--source, --tree/--ref, --tarball, --git/--ref; none: the installed 6.12). */
+export function sourceFromFlags(f: { source?: string | undefined; tree?: string | undefined; ref?: string | undefined; tarball?: string | undefined; git?: string | undefined }): SourceSpec {
   const sources = [f.source, f.tree, f.tarball, f.git].filter((x) => x !== undefined);
   if (sources.length > 1) throw new QkError('usage-error', 'choose one kernel source: --source, --tree, --tarball or --git');
   let source: SourceSpec;
@@ -182,6 +183,11 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     if (f.ref) throw new QkError('usage-error', '--ref goes with --tree or --git');
     source = { kind: 'debian' };
   }
+  return source;
+}
+
+export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
+  const source = sourceFromFlags(f);
   const runId = f.runId ?? newRunId();
   if (!/^[\w.-]+$/.test(runId)) throw new QkError('usage-error', `--run-id '${runId}' may only contain letters, digits, '.', '_' and '-'`);
   const modules = f.modules === 'none' ? [] : f.modules.split(',').map((s) => s.trim()).filter(Boolean);

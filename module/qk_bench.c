@@ -168,8 +168,12 @@ static int slab_bulk(struct qk_run *r)
 	unsigned int n = r->c->param, k;
 
 	for (k = 0; k < r->rounds; k++) {
-		if (unlikely(kmem_cache_alloc_bulk(st->cache, r->gfp, n,
-						   st->objs) != n))
+		/*
+		 * 6.x returns the number of objects (n or 0), 7.x a bool:
+		 * both are 0 on failure and all-or-nothing otherwise.
+		 */
+		if (unlikely(!kmem_cache_alloc_bulk(st->cache, r->gfp, n,
+						    st->objs)))
 			return qk_fail(r, -ENOMEM, "kmem_cache_alloc_bulk() failed");
 		kmem_cache_free_bulk(st->cache, n, st->objs);
 	}

@@ -39,7 +39,12 @@
  * with EXPORT_SYMBOL_IF_KUNIT(), i.e. only when CONFIG_KUNIT is enabled.
  */
 struct qmempool *skb_qmempool_get(void);
+/* The namespace is an identifier before 6.13 and a string literal since. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+#else
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+#endif
 #endif
 
 #if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)

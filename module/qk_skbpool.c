@@ -21,13 +21,19 @@
 #include <linux/seq_file.h>
 #include <linux/skbuff.h>
 #include <linux/string.h>
+#include <linux/version.h>
 
 #if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)
 #include <linux/qmempool.h>
 
 /* Declared in net/core/skb_qmempool.h, which is not in include/. */
 struct qmempool *skb_qmempool_get(void);
+/* The namespace is an identifier before 6.13 and a string literal since. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+#else
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+#endif
 
 static const char *pool_state(struct qmempool *pool)
 {

@@ -178,7 +178,7 @@ async function hostCodename(): Promise<string> {
   return c;
 }
 
-async function hostSources(): Promise<AptSource[]> {
+export async function hostSources(): Promise<AptSource[]> {
   const out: AptSource[] = [];
   for (const f of HOST_SOURCES) {
     const text = await readFile(f, 'utf8').catch(() => undefined);

@@ -6,10 +6,10 @@
  * keyring that cannot verify the archive.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { DebianRegistry, HOST_SOURCES, parseDeb822Sources, parseOneLineSources, type AptSource } from '../../scripts/lib/debian.ts';
+import { DebianRegistry, hostSources } from '../../scripts/lib/debian.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
 import { sha256File } from '../../scripts/lib/fsutil.ts';
 import { captureLogger } from '../../scripts/lib/log.ts';
@@ -45,11 +45,7 @@ describe('the Debian registry', () => {
 
   it('refuses the archive when the keyring cannot verify its signature', async () => {
     // The host's own mirror, but a keyring holding none of the keys that sign today's suites.
-    const host: AptSource[] = [];
-    for (const f of HOST_SOURCES) {
-      const t = await readFile(f, 'utf8').catch(() => undefined);
-      if (t !== undefined) host.push(...(f.endsWith('.sources') ? parseDeb822Sources(t) : parseOneLineSources(t)));
-    }
+    const host = await hostSources();
     const main = host.find((s) => !s.suites.some((x) => x.endsWith('-security')))!;
     const wrong = { ...main, suites: ['stable-backports'], signedBy: '/usr/share/keyrings/debian-archive-removed-keys.gpg' };
     const reg = new DebianRegistry(await mkdtemp(join(qk.work, 'debian-')), { log, logFile, sources: async () => ({ sources: [wrong], codename: 'none' }) });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { debianHistory, type History } from './history.ts';
 import { REPO, runScript } from './tool.ts';
-import { readSeries } from '../../scripts/lib/series.ts';
+import { readSeriesFor } from '../../scripts/lib/series.ts';
 import type { StepRecord } from '../../scripts/lib/bisect.ts';
 
 const qk = inject('qk');
@@ -73,7 +73,7 @@ describe('kernel bisection on icount', () => {
 
 describe('series bisection', () => {
   it('finds the patch that does not apply (criterion apply)', async () => {
-    const real = await readSeries(join(REPO, 'kernel-patches'));
+    const real = await readSeriesFor(join(REPO, 'kernel-patches'), '6.12');
     const dir = await mkdtemp(join(qk.root, 'qk-broken-series-'));
     for (const p of real.patches) await symlink(p.path, join(dir, p.name));
     const foreign = '0002a-mm-a-patch-for-another-tree.patch';

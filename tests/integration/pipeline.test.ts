@@ -342,8 +342,8 @@ describe('pipeline on the default kernel source', () => {
   it('names a Kconfig option the series needs that Kconfig drops, exit 2', async () => {
     const series = await mkdtemp(join(tmpdir(), 'qk-series-'));
     await cp(join(REPO, 'kernel-patches'), series, { recursive: true });
-    // SLUB_CPU_PARTIAL depends on SMP, which UML 6.12 does not have.
-    await appendFile(join(series, 'kernel.config'), '\nCONFIG_SLUB_CPU_PARTIAL=y\n');
+    // SLUB_CPU_PARTIAL depends on SMP, which UML 6.12 does not have; the scratch tree is 6.12, so its version of the series.
+    await appendFile(join(series, 'for-6.12', 'kernel.config'), '\nCONFIG_SLUB_CPU_PARTIAL=y\n');
     const r = await tool('kconfig-drop', ['--tree', await scratchTree(), '--series', series, '--variants', 'patched', '--backend', 'uml']);
     expect(r.exitCode).toBe(2);
     expect(r.output).toMatch(/error \(config-failure\): .*dropped by Kconfig/);

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
 import { debianHistory } from '../integration/history.ts';
 import { REPO, runScript } from '../integration/tool.ts';
-import { readSeries } from '../../scripts/lib/series.ts';
+import { readSeriesFor } from '../../scripts/lib/series.ts';
 import type { StepRecord } from '../../scripts/lib/bisect.ts';
 
 const qk = inject('qk');
@@ -19,7 +19,7 @@ const qk = inject('qk');
 describe('series bisection by build', () => {
   it('finds the patch that breaks the build', async () => {
     const history = await debianHistory(qk);
-    const real = await readSeries(join(REPO, 'kernel-patches'));
+    const real = await readSeriesFor(join(REPO, 'kernel-patches'), '6.12');
     const dir = await mkdtemp(join(qk.root, 'qk-build-broken-series-'));
     for (const p of real.patches) await symlink(p.path, join(dir, p.name));
     // A patch made with git from lib/sort.c of the base: it applies, and the build stops at it.

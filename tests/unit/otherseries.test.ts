@@ -91,7 +91,7 @@ describe('a series from a git revision (--other-series REV)', () => {
     expect(series.kunitModules.length).toBeGreaterThan(0);
     expect(series.cmdline).toContain('skb_qmempool=on');
     // Only the series' files (and its versions for other bases): the tar file it came in is gone.
-    expect((await readdir(out)).filter((f) => !/\.patch$/.test(f)).sort()).toEqual(['base', 'cmdline', 'for-7.3', 'kernel.config', 'kunit-modules', 'series']);
+    expect((await readdir(out)).filter((f) => !/\.patch$/.test(f)).sort()).toEqual(['base', 'cmdline', 'for-6.12', 'kernel.config', 'kunit-modules', 'series']);
   });
 
   it('reads a directory as it is, extracting nothing', async () => {

@@ -67,10 +67,23 @@ export function twins(r: Results): Map<string, string> {
 }
 
 /**
- * Every later side against every earlier one, per case and backend, paired
- * by round, before any family is judged. An A/A twin is compared with the
- * side it repeats only (a control), never with the others: those
- * comparisons are the original's again.
+ * Whether two sides are compared. Sides of one base: always. Sides of
+ * different bases: only the same tree with the same arguments (what the
+ * base changed for that kernel), not every cross-base mixture, which would
+ * only widen the family and weaken every verdict in it.
+ */
+export function comparable(r: Results, a: string, b: string): boolean {
+  const x = r.sides.find((s) => s.name === a);
+  const y = r.sides.find((s) => s.name === b);
+  if (!x || !y || (x.base ?? '') === (y.base ?? '')) return true;
+  return x.variant === y.variant && x.cmdline.join(' ') === y.cmdline.join(' ');
+}
+
+/**
+ * Every later side against every earlier one it is comparable() with, per
+ * case and backend, paired by round, before any family is judged. An A/A
+ * twin is compared with the side it repeats only (a control), never with
+ * the others: those comparisons are the original's again.
  */
 function rawSideComparisons(r: Results): SideComparison[] {
   const order = sideOrder(r);
@@ -95,7 +108,7 @@ function rawSideComparisons(r: Results): SideComparison[] {
       for (let j = i + 1; j < order.length; j++) {
         const [ref, side] = [order[i]!, order[j]!];
         const control = twin.get(side) === ref || twin.get(ref) === side;
-        if (!control && (twin.has(side) || twin.has(ref))) continue;
+        if (!control && (twin.has(side) || twin.has(ref) || !comparable(r, ref, side))) continue;
         const a = sides.get(side);
         const b = sides.get(ref);
         if (!a || !b) continue;
@@ -257,7 +270,7 @@ export function judged(r: Results): Judged {
   return out;
 }
 
-/** Every later side against every earlier one, per case and backend, paired by round; verdicts decided per family. */
+/** Every later side against every earlier one it is comparable() with, per case and backend, paired by round; verdicts decided per family. */
 export function sideComparisons(r: Results): SideComparison[] {
   return [...judged(r).sides];
 }

@@ -1,0 +1,47 @@
+/**
+ * Sides across bases: within a base every pair is compared; across bases
+ * only the same tree with the same arguments, so a six-side run of two
+ * bases makes 9 comparisons per case, not 15.
+ */
+import { describe, expect, it } from 'vitest';
+import { comparable, judged, sideComparisons } from '../../scripts/lib/bench.ts';
+import { Results, type Metric } from '../../scripts/lib/results.ts';
+
+const SIDES: { name: string; variant: 'baseline' | 'patched'; cmdline: string[]; base?: string }[] = [
+  { name: 'b612', variant: 'baseline', cmdline: [] },
+  { name: 'off612', variant: 'patched', cmdline: ['skb_qmempool=off'] },
+  { name: 'on612', variant: 'patched', cmdline: ['skb_qmempool=on'] },
+  { name: 'b73', variant: 'baseline', cmdline: [], base: 'debian:7.3' },
+  { name: 'off73', variant: 'patched', cmdline: ['skb_qmempool=off'], base: 'debian:7.3' },
+  { name: 'on73', variant: 'patched', cmdline: ['skb_qmempool=on'], base: 'debian:7.3' },
+];
+
+function run(): Results {
+  const metrics: Metric[] = [];
+  let boot = 0;
+  for (let round = 0; round < 8; round++) {
+    for (const s of SIDES) {
+      boot++;
+      const v = 10 * (s.base ? 0.5 : 1) * (1 + 0.01 * ((round * 7 + boot) % 5));
+      metrics.push({ name: 'slab/reuse', suite: 'slab', case: 'reuse', unit: 'ns', side: s.name, variant: s.variant, backend: 'uml', flavor: 'normal', round, position: 0, boot, samples: [v] });
+    }
+  }
+  return Results.parse({ schemaVersion: 2, runId: 'x', class: 'ok', boots: [], tests: [], notRun: [], metrics, sides: SIDES });
+}
+
+describe('comparisons across bases', () => {
+  it('pairs every side of one base, and across bases only the same kernel tree and arguments', () => {
+    const r = run();
+    expect(comparable(r, 'b612', 'on612')).toBe(true);
+    expect(comparable(r, 'b612', 'b73')).toBe(true);
+    expect(comparable(r, 'on612', 'on73')).toBe(true);
+    expect(comparable(r, 'off612', 'on73')).toBe(false); // same tree, other arguments
+    expect(comparable(r, 'b612', 'on73')).toBe(false);
+    const pairs = sideComparisons(r).map((c) => `${c.side}/${c.ref}`);
+    expect(pairs.sort()).toEqual(['b73/b612', 'off612/b612', 'off73/b73', 'off73/off612', 'on612/b612', 'on612/off612', 'on73/b73', 'on73/off73', 'on73/on612'].sort());
+    // The family holds only those 9 tests: 7.3's half-cost sides are faster in all three cross-base pairs.
+    const j = judged(r);
+    expect(j.families.find((f) => f.kind === 'comparisons')!.tests).toBe(9);
+    expect(sideComparisons(r).filter((c) => c.ref.endsWith('612') && c.side.endsWith('73')).map((c) => c.stat.verdict)).toEqual(['faster', 'faster', 'faster']);
+  });
+});

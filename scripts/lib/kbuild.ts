@@ -10,6 +10,7 @@ import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
 import { FragmentSyntaxError, checkConfig, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from './kconfig.ts';
 import { parseKernelVersion } from './source.ts';
+import { readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
 import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
@@ -246,6 +247,24 @@ export interface BuildResult {
   readonly cached: boolean;
   /** Compile steps make reported (0 when cached). */
   readonly steps: number;
+  /** The build directory started as a copy of another tree's build (seed.ts), and its first build passed the rebuild check. */
+  readonly seed?: BuildSeed;
+}
+
+/** How a seeded build directory came to be, and what its first build rebuilt. */
+export interface BuildSeed {
+  /** The build it was copied from: `baseline/x86_64`. */
+  readonly from: string;
+  /** Files of the series touched after the copy. */
+  readonly touched: number;
+  /** Objects the first build after the seed wrote. */
+  readonly rebuilt: number;
+  /** Objects that had to be rebuilt (of files the series touched), all of which were. */
+  readonly checked: number;
+}
+
+function buildSeed(m: SeedMarker | undefined): BuildSeed | undefined {
+  return m?.check ? { from: m.label, touched: m.touched.length, rebuilt: m.check.rebuilt, checked: m.check.checked } : undefined;
 }
 
 interface BuildStamp {
@@ -281,7 +300,8 @@ export async function buildKernel(
   const stamp = await readJson<BuildStamp>(stampFile);
   if (stamp?.key === key && (await exists(image))) {
     await noteCached(o.logFile, `kernel ${tree.name}/${targetName(cfg.target)}: build key ${key} matches ${stampFile}; make not run`);
-    return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0 };
+    const seed = buildSeed(await readSeedMarker(out));
+    return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0, ...(seed ? { seed } : {}) };
   }
   const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
   const estimate = Math.max(last?.steps ?? (cfg.target.flavor === 'normal' ? spec.estimatedSteps : spec.checker.estimatedSteps), 1);
@@ -327,10 +347,20 @@ export async function buildKernel(
     bar.stop();
   }
   if (!(await exists(image))) throw new QkError('build-failure', `${label}: make succeeded but ${image} is missing`, { logFile: o.logFile });
+  // A directory seeded from another build: make must have rebuilt every
+  // object of what the series changed, or the kernel carries the other's
+  // code. Checked before the stamp is written, so a failure is never cached.
+  const verified = await verifySeededBuild(out, tree.src, `${tree.name}/${targetName(cfg.target)}`, o.logFile);
+  if (verified?.result) {
+    const r = verified.result;
+    // Most of the kernel rebuilt means its sources were newer than the copy (a tree made after baseline's build): correct, only slower.
+    o.log.info(`  ${tree.name}/${targetName(cfg.target)}: seeded from ${verified.marker.label}'s build; make rebuilt ${r.rebuilt} of ${r.objects} object(s), and all ${r.checked.length} object(s) of the ${verified.marker.touched.length} file(s) the series touched were among them`);
+  }
   // A cold build's step count is the next cold build's estimate.
   if (steps > (last?.steps ?? 0) / 2) await writeJsonAtomic(join(out, '.qk-steps.json'), { steps });
   await writeJsonAtomic(stampFile, { key, steps } satisfies BuildStamp);
-  return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: false, steps };
+  const seed = buildSeed(verified?.marker);
+  return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: false, steps, ...(seed ? { seed } : {}) };
 }
 
 export interface ModuleResult {

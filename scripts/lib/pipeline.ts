@@ -13,7 +13,7 @@ import { parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSp
 import { registryDir } from './debian.ts';
 import { loadSeries, readSeries, readSeriesFor, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
-import { REPO_ROOT, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
+import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
@@ -23,6 +23,8 @@ import { Recorder, type Manifest } from './recorder.ts';
 import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
 import { capture, tryCapture } from './proc.ts';
+import { exists } from './fsutil.ts';
+import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
 import type { Backend, Results, Side, VariantName } from './results.ts';
 import type { RunClass } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -329,7 +331,9 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
       m.stages.push({ stage: 'build', variant: k.variant, arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
       kernel = { ...twin, plan: k };
     } else {
-      kernel = { ...(await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey })), series };
+      // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
+      const seedFrom = k.variant === 'baseline' ? undefined : kernels.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && targetName(x.plan.target) === targetName(k.target));
+      kernel = { ...(await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
@@ -352,14 +356,16 @@ async function buildKernelFor(
   k: KernelPlan,
   tree: VariantTree,
   own: Series | undefined,
-  c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string },
+  c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Kernel },
 ): Promise<Omit<Kernel, 'series'>> {
   const { opts, rec, log, signal } = c;
   const tname = targetName(k.target);
   const buildLog = join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${tname}.log`);
   const tags = { variant: treeId(k), arch: tname };
+  if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags });
   const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
-  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal);
+  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
+    r.seed ? { seed: { from: r.seed.from, touched: r.seed.touched, rebuilt: r.seed.rebuilt, checked: r.seed.checked, check: 'passed' } } : {});
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
   const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
   const all = [...mods.modules, ...kunit, ...net];
@@ -372,6 +378,27 @@ async function buildKernelFor(
       : prepareHostfsImage({ dir: imageDir, modules: all, files }),
   (r) => r.cached, signal);
   return { plan: k, tree, cfg, kb, mods, image, kunit: kunit.map((x) => basename(x, '.ko')), netHelper };
+}
+
+/**
+ * A tree's first build of a target (no build directory yet) starts from a
+ * copy of `from`'s complete build, with the tree paths rewritten and the
+ * series' files touched (seed.ts), so make recompiles only what the series
+ * changed; the build stage then checks that it did. Otherwise, or when the
+ * copy cannot be trusted (seedRefusal), make builds as it always does.
+ */
+async function seedBuild(k: KernelPlan, tree: VariantTree, from: Kernel, c: { rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; tags: { variant: string; arch: string } }): Promise<void> {
+  const target = { src: tree.src, buildDir: buildDir(tree, k.target) };
+  if (await exists(target.buildDir)) return;
+  const source = { label: kernelName(from.plan), src: from.tree.src, buildDir: from.kb.buildDir, key: from.kb.key, image: from.kb.image };
+  const why = await seedRefusal(source, target);
+  if (why) {
+    c.log.info(`  ${kernelName(k)}: building from scratch, not from a copy of ${source.label}'s build: ${why}`);
+    return;
+  }
+  const touched = await seriesFiles(tree.src, from.tree.head, tree.head);
+  const r = await c.rec.stage('seed', c.tags, () => seedBuildDir(source, target, touched, { logFile: c.logFile, signal: c.signal }), () => false, c.signal, (x) => ({ seed: { from: x.label, touched: x.touched, rewritten: x.rewritten } }));
+  c.log.info(`  ${kernelName(k)}: build directory seeded from ${r.label}'s (${r.copiedFiles} files, ${r.rewritten} of them rewritten to this tree; ${r.touched} file(s) of the series touched)`);
 }
 
 function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base'>, target: Target): Kernel {

@@ -54,6 +54,26 @@ export interface StageRecord {
   wallMs: number;
   cached: boolean;
   status: 'ok' | 'failed';
+  /**
+   * A kernel build directory started as a copy of another tree's build
+   * (seed.ts): on the `seed` stage, what was copied and touched; on the
+   * `build` stage, what the first build after the seed rebuilt and that the
+   * rebuild check passed.
+   */
+  seed?: {
+    /** The build copied: `baseline/x86_64`. */
+    from: string;
+    /** Files of the series touched after the copy. */
+    touched: number;
+    /** seed: build-directory files whose tree paths were rewritten. */
+    rewritten?: number;
+    /** build: objects the first build after the seed wrote. */
+    rebuilt?: number;
+    /** build: objects of files the series touched, every one of them rebuilt. */
+    checked?: number;
+    /** build: the rebuild check passed (a failing check fails the stage). */
+    check?: 'passed';
+  };
 }
 
 export interface Manifest {
@@ -235,12 +255,20 @@ export class Recorder {
   }
 
   /** Run one stage, timing it and recording it in the manifest. */
-  async stage<T>(name: string, tags: Omit<StageRecord, 'stage' | 'wallMs' | 'cached' | 'status'>, fn: () => Promise<T>, isCached: (r: T) => boolean, signal?: AbortSignal): Promise<T> {
+  async stage<T>(
+    name: string,
+    tags: Omit<StageRecord, 'stage' | 'wallMs' | 'cached' | 'status' | 'seed'>,
+    fn: () => Promise<T>,
+    isCached: (r: T) => boolean,
+    signal?: AbortSignal,
+    /** What the stage's result adds to its record. */
+    detail?: (r: T) => Pick<StageRecord, 'seed'>,
+  ): Promise<T> {
     if (signal?.aborted) throw new QkError('interrupted', 'interrupted');
     const s = Date.now();
     try {
       const r = await fn();
-      const rec: StageRecord = { stage: name, ...tags, wallMs: Date.now() - s, cached: isCached(r), status: 'ok' };
+      const rec: StageRecord = { stage: name, ...tags, wallMs: Date.now() - s, cached: isCached(r), status: 'ok', ...detail?.(r) };
       this.manifest.stages.push(rec);
       await this.save();
       const where = [tags.variant, tags.arch, tags.backend].filter(Boolean).join('/');

@@ -152,6 +152,27 @@ describe('pipeline on the default kernel source', () => {
     expect(typeof m.tool.dirty).toBe('boolean');
     expect(m.reproduce).toMatch(/npx zx scripts\/run\.mjs -o /);
     expect(m.stages.filter((s) => s.stage === 'build')).toHaveLength(4);
+    // Each patched kernel was built from a copy of baseline's build directory (seed.ts), and the
+    // rebuild check passed: every object of what the series touched was rebuilt, not kept from the copy.
+    // (A QK_IT_DIR whose patched builds predate seeding has none: remove it.)
+    for (const arch of ['um', 'x86_64']) {
+      const build = m.stages.find((s) => s.stage === 'build' && s.variant === 'patched' && s.arch === arch);
+      expect(build?.status).toBe('ok');
+      expect(build?.seed, JSON.stringify(build)).toMatchObject({ from: `baseline/${arch}`, check: 'passed' });
+      // skbuff.o, alf_queue.o, qmempool.o and the KUnit suites' objects at least.
+      expect(build!.seed!.checked).toBeGreaterThanOrEqual(6);
+      expect(build!.seed!.touched).toBeGreaterThanOrEqual(10);
+      if (build!.cached) continue;
+      const seed = m.stages.find((s) => s.stage === 'seed' && s.variant === 'patched' && s.arch === arch);
+      expect(seed?.seed, JSON.stringify(seed)).toMatchObject({ from: `baseline/${arch}`, touched: build!.seed!.touched });
+      expect(seed!.seed!.rewritten).toBeGreaterThan(500);
+      // What the series changed (and what the config and release string reach), not the kernel: a cold build writes 1000-2200 objects.
+      expect(build!.seed!.rebuilt).toBeGreaterThanOrEqual(build!.seed!.checked ?? 0);
+      expect(build!.seed!.rebuilt).toBeLessThan(400);
+      expect(m.stages.findIndex((s) => s === seed)).toBeLessThan(m.stages.findIndex((s) => s.stage === 'config' && s.variant === 'patched' && s.arch === arch));
+    }
+    expect(m.stages.some((s) => s.stage === 'seed' && s.variant === 'baseline')).toBe(false);
+    expect(await readFile(join(r.runDir, 'logs', 'build-patched-um.log'), 'utf8')).toMatch(/\$ cp -a --reflink=auto \S+\/baseline\/build-um |cached: kernel patched\/um/);
 
     const res = await r.results();
     expect(res.schemaVersion).toBe(2);

@@ -2,7 +2,8 @@
  * The slow tier (`npm run test:slow`, run nightly and before a series
  * change lands): the series' KUnit suites on the checker kernels. Two
  * sanitizer kernels built cold take about half an hour on 2 cores, so they
- * are not part of `npm test`.
+ * are not part of `npm test`. Each version of the series on its own base:
+ * 6.12 (kernel-patches/for-6.12/) and 7.3 (kernel-patches/).
  */
 import { describe, expect, inject, it } from 'vitest';
 import { runTool } from '../integration/tool.ts';
@@ -10,9 +11,13 @@ import { runTool } from '../integration/tool.ts';
 const qk = inject('qk');
 const tool = (name: string, args: string[]) => runTool(qk, `slow-${name}-${Date.now().toString(36)}`, args);
 
-describe('the series under the kernel checkers', () => {
+describe.each([
+  ['6.12', []],
+  ['7.3', ['--source', 'debian:7.3']],
+])('the %s series under the kernel checkers', (release, source) => {
   it('passes every KUnit case of the series on the debug (KASAN, lockdep, kmemleak) and kcsan kernels, with no report', async () => {
-    const r = await tool('checkers', ['--backend', 'tcg', '--variants', 'patched', '--flavors', 'debug,kcsan', '--boots', '1']);
+    const r = await tool(`checkers-${release}`, [...source, '--backend', 'tcg', '--variants', 'patched', '--flavors', 'debug,kcsan', '--boots', '1']);
+    expect((await r.manifest()).source?.version).toMatch(new RegExp(`^${release.replace('.', '\\.')}\\.`));
     const res = await r.results();
     expect(res.boots.map((b) => [b.flavor, b.class, b.reason])).toEqual([
       ['debug', 'ok', 'the guest finished and reported success'],

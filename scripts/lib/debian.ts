@@ -157,6 +157,16 @@ export function missingPackage(pkg: string, names: readonly string[], family: Pa
   });
 }
 
+/**
+ * Whether `file` is the .deb apt-get download wrote for `pkg` at `version`:
+ * `<pkg>_<version>_<arch>.deb`, an epoch spelled `%3a` (qemu-system-x86_1%3a10.0.2+ds-2_amd64.deb).
+ */
+export function isDebOf(file: string, pkg: string, version: string): boolean {
+  if (!file.startsWith(`${pkg}_`) || !file.endsWith('.deb')) return false;
+  const name = decodeURIComponent(file);
+  return [version, version.replace(/^\d+:/, '')].some((v) => name.startsWith(`${pkg}_${v}_`));
+}
+
 /** Sort Debian versions, newest first, with dpkg's own ordering. */
 export async function newestFirst(versions: readonly RegistryVersion[]): Promise<RegistryVersion[]> {
   const sorted = [...versions];
@@ -318,7 +328,7 @@ export class DebianRegistry {
     const dl = join(this.dir, 'downloads');
     this.o.log.info(`debian: downloading ${v.pkg} ${v.version} (${v.suite})`);
     await this.apt('apt-get', ['download', '-q', `${v.pkg}=${v.version}`], `apt-get download ${v.pkg}=${v.version}`, { cwd: dl });
-    const deb = (await readdir(dl)).find((f) => f.startsWith(`${v.pkg}_`) && f.endsWith('.deb') && decodeURIComponent(f).includes(`_${v.version.replace(/^\d+:/, '')}_`));
+    const deb = (await readdir(dl)).find((f) => isDebOf(f, v.pkg, v.version));
     if (!deb) throw new QkError('infra-error', `apt-get download ${v.pkg}=${v.version} left no .deb in ${dl}`, { logFile: this.o.logFile });
     const tmp = `${root}.tmp`;
     await rm(tmp, { recursive: true, force: true });

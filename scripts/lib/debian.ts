@@ -127,6 +127,33 @@ export function parseMadison(text: string): RegistryVersion[] {
   return out;
 }
 
+/**
+ * The fields of the first stanza of control text (`apt-cache show`,
+ * `dpkg-deb -f`, /var/lib/dpkg/status), keys lower-cased, continuation
+ * lines joined with a space.
+ */
+export function parseControl(text: string): Record<string, string> {
+  return parseControlStanzas(text)[0] ?? {};
+}
+
+/** Every stanza of control text, as parseControl reads one. */
+export function parseControlStanzas(text: string): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const fields: Record<string, string> = {};
+    let last: string | undefined;
+    for (const line of stanza.split('\n')) {
+      const m = /^([\w-]+):\s*(.*)$/.exec(line);
+      if (m) {
+        last = m[1]!.toLowerCase();
+        fields[last] = m[2]!.trim();
+      } else if (/^\s/.test(line) && last) fields[last] = `${fields[last]} ${line.trim()}`.trim();
+    }
+    if (Object.keys(fields).length > 0) out.push(fields);
+  }
+  return out;
+}
+
 /** Suites whose signature apt could not verify, from `apt-get update` output. */
 export function signatureFailures(output: string): { suite: string; line: string }[] {
   const out: { suite: string; line: string }[] = [];
@@ -181,7 +208,8 @@ export async function newestFirst(versions: readonly RegistryVersion[]): Promise
   return sorted;
 }
 
-async function hostCodename(): Promise<string> {
+/** The host's Debian codename (bookworm), from /etc/os-release. */
+export async function hostCodename(): Promise<string> {
   const t = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const c = /^VERSION_CODENAME=("?)(\w+)\1$/m.exec(t)?.[2];
   if (!c) throw new QkError('missing-dependency', 'this host is not Debian (no VERSION_CODENAME in /etc/os-release): Debian packages cannot be looked up', { hint: 'give the kernel source with --tarball, --tree or --git' });
@@ -294,6 +322,13 @@ export class DebianRegistry {
     await this.update();
     const r = await this.apt('apt-cache', ['madison', pkg], `apt-cache madison ${pkg}`, { allowFailure: true });
     return newestFirst(parseMadison(r.output).filter((v) => v.pkg === pkg));
+  }
+
+  /** The control fields of one version (`apt-cache show pkg=version`): its Depends, Size, ... */
+  async control(v: Pick<RegistryVersion, 'pkg' | 'version'>): Promise<Record<string, string>> {
+    await this.update();
+    const r = await this.apt('apt-cache', ['show', `${v.pkg}=${v.version}`], `apt-cache show ${v.pkg}=${v.version}`, { allowFailure: true });
+    return parseControl(r.output);
   }
 
   /** Package names that start with `prefix` (e.g. "linux-source-"). */

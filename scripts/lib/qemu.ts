@@ -370,7 +370,9 @@ export interface PrepareOptions {
 export async function prepareQemu(o: PrepareOptions): Promise<QemuPlan> {
   if (o.choice === 'host') return { kind: 'host', note: 'chosen with --qemu host' };
   const codename = await (o.codename ?? hostCodename)().catch((e: unknown) => {
-    if (o.choice === 'registry') throw e;
+    if (o.choice === 'registry') {
+      throw new QkError('missing-dependency', `--qemu registry: ${e instanceof Error ? e.message : String(e)}`, { hint: "a registry QEMU is built for a Debian release; use the host's with --qemu host" });
+    }
     return undefined;
   });
   if (codename === undefined) return { kind: 'host', note: 'this host is not Debian, so there is no registry QEMU built for it' };

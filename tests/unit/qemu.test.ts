@@ -289,6 +289,10 @@ describe('preparing the QEMU of a run', () => {
     const r72 = await prepareQemu(base(join(tmp(), 'w3'), fakeRegistry(tmp(), { madison: only72 }), { choice: 'registry' }));
     expect(r72.kind === 'registry' && r72.install.packages[0]).toMatchObject({ name: 'qemu-system-x86', version: V72, suite: 'bookworm' });
     await expect(prepareQemu(base(join(tmp(), 'w4'), fakeRegistry(tmp(), { fail: true }), { choice: 'registry' }))).rejects.toThrow(/could not be reached/);
+    // Not Debian: auto takes the host's QEMU, --qemu registry cannot be done.
+    const notDebian = async () => { throw new Error('this host is not Debian'); };
+    expect(await prepareQemu(base(join(tmp(), 'w6'), fakeRegistry(tmp()), { codename: notDebian }))).toMatchObject({ kind: 'host', note: expect.stringMatching(/not Debian/) });
+    await expect(prepareQemu(base(join(tmp(), 'w7'), fakeRegistry(tmp()), { codename: notDebian, choice: 'registry' }))).rejects.toThrow(/^--qemu registry: this host is not Debian$/);
     // --qemu host: no lookup at all.
     const reg = fakeRegistry(tmp());
     expect(await prepareQemu(base(join(tmp(), 'w5'), reg, { choice: 'host' }))).toEqual({ kind: 'host', note: 'chosen with --qemu host' });

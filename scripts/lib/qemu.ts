@@ -388,7 +388,7 @@ export async function prepareQemu(o: PrepareOptions): Promise<QemuPlan> {
     try {
       chosen = await chooseQemuPackages(reg, codename);
     } catch (e) {
-      if (!auto) throw e;
+      if (!auto || (e instanceof QkError && e.runClass === 'interrupted')) throw e;
       return { kind: 'host', note: `the registry's QEMU could not be looked up (${e instanceof Error ? e.message : String(e)})` };
     }
     if (!chosen.ok) {

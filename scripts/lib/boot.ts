@@ -17,6 +17,7 @@ import type { BootEnding } from './classify.ts';
 import { killGroup, trackChild, untrackChild } from './proc.ts';
 import type { Backend } from './results.ts';
 import type { ImageResult } from './image.ts';
+import type { QemuRun } from './qemu.ts';
 import { freeUdpPorts, netCmdline, virtioQemuArgs, VirtioHost, wantsVirtio, type NetSpec, type VirtioPorts } from './net.ts';
 
 export type QemuBackend = Exclude<Backend, 'uml'>;
@@ -72,6 +73,8 @@ export type TcgThreads = 'single' | 'multi';
 
 export interface QemuSpec {
   readonly backend: QemuBackend;
+  /** `-L` directories: the firmware and data of the QEMU that runs (a registry QEMU's own; none for the host's). */
+  readonly firmware?: readonly string[];
   /** TCG only: multi-threaded (one host thread per vCPU) or round-robin. */
   readonly tcgThreads?: TcgThreads;
   readonly kernel: string;
@@ -98,8 +101,18 @@ export function qemuAccel(backend: QemuBackend, tcgThreads: TcgThreads = 'single
   }
 }
 
+/**
+ * Kernel arguments every guest of a backend gets. TCG guests (tcg, icount)
+ * skip the kernel's IO-APIC timer check, which a loaded host can make fail
+ * ("IO-APIC + timer doesn't work!", a panic in early boot).
+ */
+export function backendCmdline(backend: QemuBackend): string[] {
+  return backend === 'kvm' ? [] : ['no_timer_check'];
+}
+
 export function qemuArgs(s: QemuSpec): string[] {
   return [
+    ...(s.firmware ?? []).flatMap((d) => ['-L', d]),
     '-nodefaults',
     '-no-user-config',
     '-display', 'none',
@@ -112,7 +125,7 @@ export function qemuArgs(s: QemuSpec): string[] {
     '-m', `${s.memoryMB}M`,
     '-kernel', s.kernel,
     '-initrd', s.initrd,
-    '-append', ['console=ttyS0', 'panic=-1', 'rdinit=/init', ...s.cmdline].join(' '),
+    '-append', ['console=ttyS0', 'panic=-1', 'rdinit=/init', ...backendCmdline(s.backend), ...s.cmdline].join(' '),
   ];
 }
 
@@ -150,6 +163,8 @@ export interface BootRequest {
   /** Kernel arguments after the guest's own: the series', the side's, the user's. */
   readonly extraCmdline: readonly string[];
   readonly tcgThreads: TcgThreads;
+  /** The QEMU that runs QEMU backends (binary and -L directories); absent: the host's qemu-system-x86_64 on PATH. */
+  readonly qemu?: QemuRun | undefined;
   /**
    * The KVM probe: one vCPU and 512 MiB, and init only reports that it
    * started (qk_probe=1).
@@ -172,7 +187,7 @@ export interface BootRequest {
   readonly signal?: AbortSignal;
 }
 
-type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe'> & {
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu'> & {
   /** A virtio-net NIC on these loopback UDP ports (QEMU backends). */
   readonly virtioPorts?: VirtioPorts;
 };
@@ -189,8 +204,8 @@ export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; c
   const memoryMB = r.probe ? 512 : r.memoryMB;
   if (r.backend === 'uml') return { cmd: r.kernel, args: umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline }), cmdline };
   return {
-    cmd: 'qemu-system-x86_64',
-    args: [...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }), ...(r.virtioPorts ? virtioQemuArgs(r.virtioPorts) : [])],
+    cmd: r.qemu?.binary ?? 'qemu-system-x86_64',
+    args: [...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, ...(r.qemu ? { firmware: r.qemu.firmware } : {}), kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }), ...(r.virtioPorts ? virtioQemuArgs(r.virtioPorts) : [])],
     cmdline,
   };
 }

@@ -18,6 +18,7 @@ import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from './net.ts';
 import { BACKENDS, VARIANTS, type VariantName } from './results.ts';
 import { parseSourceSpec, sourceLabel, type SourceSpec } from './source.ts';
+import { MULTI_TCG_MIN_MAJOR, QEMU_CHOICES, type QemuChoice } from './qemu.ts';
 
 const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
 const TCG_THREADS = ['single', 'multi'] as const;
@@ -91,7 +92,8 @@ export function buildCommand(): Command {
     .option('--net-virtio-seconds <s>', 'at most this long per virtio flood', String(NET_DEFAULTS.vseconds))
     .addOption(new Option('--net-break <scenario>', "leave a scenario's path unset (no raw rule, forwarding off, no UDP socket), to see its counter check fail").choices(NET_SCENARIOS))
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
-    .addOption(new Option('--tcg-threads <mode>', 'QEMU TCG threading for normal kernels: single (vCPUs take turns; immune to the emulator race that can crash a healthy guest) or multi (true parallelism, for cross-CPU timing). Checker kernels always run single').choices(TCG_THREADS).default('single'))
+    .addOption(new Option('--tcg-threads <mode>', `QEMU TCG threading for normal kernels: multi (true parallelism, for cross-CPU timing) or single (vCPUs take turns). Default: multi with QEMU >= ${MULTI_TCG_MIN_MAJOR}, single with older QEMU, whose multi-threaded TCG can crash a healthy guest (the run says so). Checker kernels always run single`).choices(TCG_THREADS))
+    .addOption(new Option('--qemu <which>', `the QEMU of the kvm, tcg and icount backends: registry (the newest built for this Debian release, from its backports: fetched once through the private apt configuration into <work-dir>/tools/, its libraries installed like other host packages), host (the installed qemu-system-x86), or auto: registry when it has QEMU >= ${MULTI_TCG_MIN_MAJOR} that can run here, else host`).choices(QEMU_CHOICES).default('auto'))
     .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies) or build (the kernels and modules build)').choices(STOP_AFTER))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
@@ -129,7 +131,8 @@ interface RawFlags {
   variants?: string;
   side?: string[];
   source?: string;
-  tcgThreads: (typeof TCG_THREADS)[number];
+  tcgThreads?: (typeof TCG_THREADS)[number];
+  qemu: QemuChoice;
   lockWait: string;
   tree?: string;
   ref?: string;
@@ -232,7 +235,8 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     aaControl: resolveAaControl(f.aaControl, { benchSet: f.bench, modules, net: scenarios.length > 0 }),
     ...(net ? { net } : {}),
     provoke: f.provoke,
-    tcgThreads: f.tcgThreads,
+    ...(f.tcgThreads ? { tcgThreads: f.tcgThreads } : {}),
+    qemu: f.qemu,
     lockWaitS: int('--lock-wait', 0)(f.lockWait),
     allowInstall: f.install,
     ...(f.stopAfter ? { stopAfter: f.stopAfter } : {}),

@@ -127,6 +127,33 @@ export function parseMadison(text: string): RegistryVersion[] {
   return out;
 }
 
+/**
+ * The fields of the first stanza of control text (`apt-cache show`,
+ * `dpkg-deb -f`, /var/lib/dpkg/status), keys lower-cased, continuation
+ * lines joined with a space.
+ */
+export function parseControl(text: string): Record<string, string> {
+  return parseControlStanzas(text)[0] ?? {};
+}
+
+/** Every stanza of control text, as parseControl reads one. */
+export function parseControlStanzas(text: string): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const fields: Record<string, string> = {};
+    let last: string | undefined;
+    for (const line of stanza.split('\n')) {
+      const m = /^([\w-]+):\s*(.*)$/.exec(line);
+      if (m) {
+        last = m[1]!.toLowerCase();
+        fields[last] = m[2]!.trim();
+      } else if (/^\s/.test(line) && last) fields[last] = `${fields[last]} ${line.trim()}`.trim();
+    }
+    if (Object.keys(fields).length > 0) out.push(fields);
+  }
+  return out;
+}
+
 /** Suites whose signature apt could not verify, from `apt-get update` output. */
 export function signatureFailures(output: string): { suite: string; line: string }[] {
   const out: { suite: string; line: string }[] = [];
@@ -157,6 +184,16 @@ export function missingPackage(pkg: string, names: readonly string[], family: Pa
   });
 }
 
+/**
+ * Whether `file` is the .deb apt-get download wrote for `pkg` at `version`:
+ * `<pkg>_<version>_<arch>.deb`, an epoch spelled `%3a` (qemu-system-x86_1%3a10.0.2+ds-2_amd64.deb).
+ */
+export function isDebOf(file: string, pkg: string, version: string): boolean {
+  if (!file.startsWith(`${pkg}_`) || !file.endsWith('.deb')) return false;
+  const name = decodeURIComponent(file);
+  return [version, version.replace(/^\d+:/, '')].some((v) => name.startsWith(`${pkg}_${v}_`));
+}
+
 /** Sort Debian versions, newest first, with dpkg's own ordering. */
 export async function newestFirst(versions: readonly RegistryVersion[]): Promise<RegistryVersion[]> {
   const sorted = [...versions];
@@ -171,7 +208,8 @@ export async function newestFirst(versions: readonly RegistryVersion[]): Promise
   return sorted;
 }
 
-async function hostCodename(): Promise<string> {
+/** The host's Debian codename (bookworm), from /etc/os-release. */
+export async function hostCodename(): Promise<string> {
   const t = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const c = /^VERSION_CODENAME=("?)(\w+)\1$/m.exec(t)?.[2];
   if (!c) throw new QkError('missing-dependency', 'this host is not Debian (no VERSION_CODENAME in /etc/os-release): Debian packages cannot be looked up', { hint: 'give the kernel source with --tarball, --tree or --git' });
@@ -286,6 +324,13 @@ export class DebianRegistry {
     return newestFirst(parseMadison(r.output).filter((v) => v.pkg === pkg));
   }
 
+  /** The control fields of one version (`apt-cache show pkg=version`): its Depends, Size, ... */
+  async control(v: Pick<RegistryVersion, 'pkg' | 'version'>): Promise<Record<string, string>> {
+    await this.update();
+    const r = await this.apt('apt-cache', ['show', `${v.pkg}=${v.version}`], `apt-cache show ${v.pkg}=${v.version}`, { allowFailure: true });
+    return parseControl(r.output);
+  }
+
   /** Package names that start with `prefix` (e.g. "linux-source-"). */
   async names(prefix: string): Promise<string[]> {
     await this.update();
@@ -318,7 +363,7 @@ export class DebianRegistry {
     const dl = join(this.dir, 'downloads');
     this.o.log.info(`debian: downloading ${v.pkg} ${v.version} (${v.suite})`);
     await this.apt('apt-get', ['download', '-q', `${v.pkg}=${v.version}`], `apt-get download ${v.pkg}=${v.version}`, { cwd: dl });
-    const deb = (await readdir(dl)).find((f) => f.startsWith(`${v.pkg}_`) && f.endsWith('.deb') && decodeURIComponent(f).includes(`_${v.version.replace(/^\d+:/, '')}_`));
+    const deb = (await readdir(dl)).find((f) => isDebOf(f, v.pkg, v.version));
     if (!deb) throw new QkError('infra-error', `apt-get download ${v.pkg}=${v.version} left no .deb in ${dl}`, { logFile: this.o.logFile });
     const tmp = `${root}.tmp`;
     await rm(tmp, { recursive: true, force: true });

@@ -8,17 +8,23 @@ import { QkError } from './errors.ts';
 import { exists } from './fsutil.ts';
 import { spawn, tryCapture } from './proc.ts';
 import type { Logger } from './log.ts';
+import { parseControlStanzas } from './debian.ts';
 
 export interface Requirement {
-  /** What we look for: a command on PATH, or an absolute file. */
-  readonly probe: { cmd: string } | { file: string } | { staticBinary: string };
+  /** What we look for: a command on PATH, an absolute file, or an installed Debian package (a library). */
+  readonly probe: { cmd: string } | { file: string } | { staticBinary: string } | { installed: string };
   readonly pkg: string;
   readonly why: string;
 }
 
 export const DEBIAN_SOURCE_TARBALL = '/usr/src/linux-source-6.12.tar.xz';
 
-export function requirements(o: { needDebianSource: boolean; needQemu: boolean }): Requirement[] {
+/**
+ * What the host check looks for. `needQemu` asks for the host's QEMU, unless
+ * the run uses QEMU from the registry (`qemuLibraries`): then the Debian 12
+ * packages of the libraries that binary needs (qemu.ts).
+ */
+export function requirements(o: { needDebianSource: boolean; needQemu: boolean; qemuLibraries?: { packages: readonly string[]; why: string } | undefined }): Requirement[] {
   const r: Requirement[] = [
     { probe: { cmd: 'git' }, pkg: 'git', why: 'base trees and the series' },
     { probe: { cmd: 'make' }, pkg: 'make', why: 'kernel build' },
@@ -39,7 +45,8 @@ export function requirements(o: { needDebianSource: boolean; needQemu: boolean }
     { probe: { cmd: 'xtables-legacy-multi' }, pkg: 'iptables', why: 'iptables scenarios in the guest' },
     { probe: { file: '/usr/lib/x86_64-linux-gnu/libc.a' }, pkg: 'libc6-dev', why: 'the guest helper qk-net, linked statically' },
   ];
-  if (o.needQemu) r.push({ probe: { cmd: 'qemu-system-x86_64' }, pkg: 'qemu-system-x86', why: 'QEMU backends (kvm, tcg, icount)' });
+  if (o.needQemu && o.qemuLibraries) r.push(...o.qemuLibraries.packages.map((pkg) => ({ probe: { installed: pkg }, pkg, why: o.qemuLibraries!.why })));
+  else if (o.needQemu) r.push({ probe: { cmd: 'qemu-system-x86_64' }, pkg: 'qemu-system-x86', why: 'QEMU backends (kvm, tcg, icount)' });
   if (o.needDebianSource) r.push({ probe: { file: DEBIAN_SOURCE_TARBALL }, pkg: 'linux-source-6.12', why: 'the default kernel source' });
   return r;
 }
@@ -58,7 +65,29 @@ export async function which(cmd: string, pathEnv = process.env['PATH'] ?? ''): P
   return undefined;
 }
 
-async function satisfied(r: Requirement): Promise<boolean> {
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+
+/** Installed packages and their versions, from dpkg's status file (no dpkg-query on PATH needed). */
+export function installedPackages(statusText: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of parseControlStanzas(statusText)) {
+    if (f['package'] && / installed$/.test(f['status'] ?? '')) out.set(f['package'], f['version'] ?? '');
+  }
+  return out;
+}
+
+/** The host's installed packages; empty where there is no dpkg. */
+export async function hostPackages(): Promise<Map<string, string>> {
+  return installedPackages(await readFile(DPKG_STATUS, 'utf8').catch(() => ''));
+}
+
+function probeLabel(r: Requirement): string {
+  const p = r.probe;
+  return 'cmd' in p ? p.cmd : 'file' in p ? p.file : 'staticBinary' in p ? p.staticBinary : `package ${p.installed}`;
+}
+
+async function satisfied(r: Requirement, installed: () => Promise<Map<string, string>>): Promise<boolean> {
+  if ('installed' in r.probe) return (await installed()).has(r.probe.installed);
   if ('cmd' in r.probe) return (await which(r.probe.cmd)) !== undefined;
   if ('file' in r.probe) return exists(r.probe.file);
   if (!(await exists(r.probe.staticBinary))) return false;
@@ -70,7 +99,9 @@ async function satisfied(r: Requirement): Promise<boolean> {
 }
 
 export async function missingPackages(reqs: readonly Requirement[]): Promise<Requirement[]> {
-  const res = await Promise.all(reqs.map(async (r) => ((await satisfied(r)) ? undefined : r)));
+  let status: Promise<Map<string, string>> | undefined;
+  const installed = () => (status ??= hostPackages());
+  const res = await Promise.all(reqs.map(async (r) => ((await satisfied(r, installed)) ? undefined : r)));
   return res.filter((r): r is Requirement => r !== undefined);
 }
 
@@ -83,6 +114,16 @@ export function installCommand(pkgs: readonly string[], asRoot: boolean): string
   return `${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${[...new Set(pkgs)].join(' ')}`;
 }
 
+/** Why the host check may not install packages itself (undefined: it may). */
+export function installRefusal(o: { root: boolean; debian: boolean; allowInstall: boolean }): string | undefined {
+  return !o.debian ? 'this is not a Debian system' : !o.root ? 'not running as root' : !o.allowInstall ? '--no-install was given' : undefined;
+}
+
+/** installRefusal for this process and host. */
+export async function hostInstallRefusal(allowInstall: boolean): Promise<string | undefined> {
+  return installRefusal({ root: process.getuid?.() === 0, debian: await isDebian(), allowInstall });
+}
+
 export interface HostCheckResult {
   readonly installed: readonly string[];
 }
@@ -90,6 +131,7 @@ export interface HostCheckResult {
 export async function hostCheck(o: {
   needDebianSource: boolean;
   needQemu: boolean;
+  qemuLibraries?: { packages: readonly string[]; why: string } | undefined;
   allowInstall: boolean;
   log: Logger;
   logFile: string;
@@ -104,9 +146,9 @@ export async function ensurePackages(reqs: readonly Requirement[], o: { allowIns
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   const root = process.getuid?.() === 0;
   const debian = await isDebian();
-  const list = missing.map((m) => `  ${'cmd' in m.probe ? m.probe.cmd : 'file' in m.probe ? m.probe.file : m.probe.staticBinary} (${m.pkg}): ${m.why}`).join('\n');
-  if (!root || !debian || !o.allowInstall) {
-    const why = !debian ? 'this is not a Debian system' : !root ? 'not running as root' : '--no-install was given';
+  const list = missing.map((m) => `  ${probeLabel(m)}${'installed' in m.probe ? '' : ` (${m.pkg})`}: ${m.why}`).join('\n');
+  const why = installRefusal({ root, debian, allowInstall: o.allowInstall });
+  if (why) {
     throw new QkError('missing-dependency', `missing host tools (${why}):\n${list}`, {
       hint: debian ? `install them with:\n  ${installCommand(pkgs, root)}` : `install the equivalents of these Debian packages: ${pkgs.join(' ')}`,
     });

@@ -17,6 +17,7 @@ import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, 
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
+import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type QemuChoice } from './qemu.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type AaControl, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
@@ -65,8 +66,14 @@ export interface RunOptions {
   /** Packet scenarios the benchmark boots run after the modules (none: scenarios empty). */
   readonly net?: NetSpec;
   readonly provoke: Provoke | undefined;
-  /** TCG threading for normal-flavor boots; checker kernels always run single-threaded. */
-  readonly tcgThreads: TcgThreads;
+  /**
+   * TCG threading for normal-flavor boots; checker kernels always run
+   * single-threaded. Absent: multi-threaded with QEMU >= 10, else single
+   * (qemu.ts tcgThreadsFor).
+   */
+  readonly tcgThreads?: TcgThreads | undefined;
+  /** Which QEMU runs the QEMU backends (qemu.ts); absent: auto. */
+  readonly qemu?: QemuChoice | undefined;
   /** How long to wait for another run's lock on a tree (0: refuse at once). */
   readonly lockWaitS: number;
   readonly allowInstall: boolean;
@@ -104,6 +111,14 @@ export interface Kernel {
 
 export interface Built {
   readonly kernels: readonly Kernel[];
+  /** The QEMU the QEMU backends boot with (none when no QEMU backend runs). */
+  readonly qemu?: Qemu | undefined;
+}
+
+/** What the boots of a run share once the backends are known: the QEMU and the TCG threading it allows. */
+export interface Emulator {
+  readonly qemu?: Qemu | undefined;
+  readonly tcgThreads: TcgThreads;
 }
 
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
@@ -119,8 +134,8 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
     if (opts.stopAfter) {
       log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
     } else {
-      const backends = await resolveBackends(opts, built, rec, log, signal);
-      await bootAll(opts, plan, built, backends, rec, log, signal);
+      const { backends, emulator } = await resolveBackends(opts, built, rec, log, signal);
+      await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
     }
     const done = await rec.complete(t0);
     return { runDir: rec.runDir, class: done.class, exitCode: done.exitCode, manifest: rec.manifest, results: done.results };
@@ -161,17 +176,18 @@ export async function findBuiltModules(buildDir: string, want: { kunit: readonly
   return { kunit: want.kunit.flatMap((n) => byName.get(n) ?? []), net: want.net.flatMap((n) => byName.get(n) ?? []) };
 }
 
-export async function toolchainVersions(): Promise<Record<string, string | undefined>> {
+/** The toolchain's versions; `qemu` the binary the run boots (default: the host's on PATH). */
+export async function toolchainVersions(qemu = 'qemu-system-x86_64'): Promise<Record<string, string | undefined>> {
   const first = (s: string | undefined) => s?.split('\n')[0];
-  const [gcc, ld, make, qemu, ccache, git] = await Promise.all([
+  const [gcc, ld, make, qemuVersion, ccache, git] = await Promise.all([
     tryCapture('gcc', ['--version']),
     tryCapture('ld', ['--version']),
     tryCapture('make', ['--version']),
-    tryCapture('qemu-system-x86_64', ['--version']),
+    tryCapture(qemu, ['--version']),
     tryCapture('ccache', ['--version']),
     tryCapture('git', ['--version']),
   ]);
-  return { gcc: first(gcc), ld: first(ld), make: first(make), qemu: first(qemu), ccache: first(ccache), git: first(git) };
+  return { gcc: first(gcc), ld: first(ld), make: first(make), qemu: first(qemuVersion), ccache: first(ccache), git: first(git) };
 }
 
 /* ---- plan → manifest ------------------------------------------------------ */
@@ -259,14 +275,27 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   const m = rec.manifest;
   // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
   const seriesDirs = await readSeriesDirs(opts, rec);
+  // The QEMU first (a registry QEMU's libraries are for the host check to install); none when nothing boots on QEMU.
+  const needQemu = plan.arches.includes('x86_64') && opts.stopAfter === undefined;
+  const qemuLog = join(rec.logs, 'qemu.log');
+  const qemuPlan = needQemu
+    ? await rec.stage('qemu', {}, () => prepareQemu({ choice: opts.qemu ?? 'auto', workDir: opts.workDir, allowInstall: opts.allowInstall, log, logFile: qemuLog }), (p) => p.kind === 'host' || p.cached, signal)
+    : undefined;
   await rec.stage('host-check', {}, () => hostCheck({
     needDebianSource: [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release),
-    needQemu: plan.arches.includes('x86_64'),
+    needQemu,
+    qemuLibraries: qemuPlan?.kind === 'registry' ? { packages: qemuPlan.install.libraries, why: `a library of the registry's QEMU (${qemuPlan.install.root})` } : undefined,
     allowInstall: opts.allowInstall,
     log,
     logFile: join(rec.logs, 'host-check.log'),
   }), (r) => r.installed.length === 0, signal);
-  m.toolchain = await toolchainVersions();
+  const qemu = qemuPlan ? await finishQemu(qemuPlan, { logFile: qemuLog }) : undefined;
+  if (qemu) {
+    const { parsed: _, ...record } = qemu;
+    m.qemu = record;
+    log.info(`qemu: ${qemu.version} (${qemu.source === 'registry' ? `registry, ${qemu.binary}` : `host, ${qemu.binary}`}${qemu.note ? `: ${qemu.note}` : ''})`);
+  }
+  m.toolchain = await toolchainVersions(qemu?.binary);
   const toolchainKey = [m.toolchain['gcc'], m.toolchain['ld']].join('|');
 
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
@@ -311,7 +340,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
   }
   if (opts.stopAfter === 'apply') {
     await rec.save();
-    return { kernels: [] };
+    return { kernels: [], qemu };
   }
 
   const kernels: Kernel[] = [];
@@ -348,7 +377,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     };
   }
   await rec.save();
-  return { kernels };
+  return { kernels, qemu };
 }
 
 /** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
@@ -409,27 +438,33 @@ function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base'>, target: T
 
 /* ---- resolve backends ------------------------------------------------------------ */
 
-/** "auto" becomes kvm only when a probe boot reaches userspace, else tcg. */
-async function resolveBackends(opts: RunOptions, built: Built, rec: Recorder, log: Logger, signal: AbortSignal): Promise<Backend[]> {
+/**
+ * "auto" becomes kvm only when a probe boot reaches userspace, else tcg;
+ * and TCG's threading follows the QEMU unless --tcg-threads says otherwise.
+ */
+async function resolveBackends(opts: RunOptions, built: Built, rec: Recorder, log: Logger, signal: AbortSignal): Promise<{ backends: Backend[]; emulator: Emulator }> {
   const resolved: Backend[] = [];
   let note: string | undefined;
   for (const b of opts.backends) {
     let pick: Backend = b === 'auto' ? 'tcg' : b;
     if (b === 'auto') {
       const k = kernelFor(built, opts.sides[0] ?? { variant: 'baseline' }, { arch: 'x86_64', flavor: 'normal' });
-      const probe = await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, join(rec.logs, 'console-kvm-probe.log'), signal), () => false, signal);
+      const probe = await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, built.qemu, join(rec.logs, 'console-kvm-probe.log'), signal), () => false, signal);
       pick = probe.ok ? 'kvm' : 'tcg';
       note = `auto: ${probe.ok ? 'KVM probe reached userspace, using kvm' : `KVM not usable (${probe.reason}), using tcg`}`;
       log.info(note);
     }
     if (!resolved.includes(pick)) resolved.push(pick);
   }
-  rec.manifest.backends = { requested: opts.backends, resolved, tcgThreads: opts.tcgThreads, ...(note ? { note } : {}) };
+  const threading = tcgThreadsFor(built.qemu, opts.tcgThreads);
+  // Said once, where it matters: a tcg backend that runs single-threaded only because of the QEMU.
+  if (threading.why && resolved.includes('tcg')) log.info(threading.why);
+  rec.manifest.backends = { requested: opts.backends, resolved, tcgThreads: threading.threads, ...(threading.why ? { tcgThreadsWhy: threading.why } : {}), ...(note ? { note } : {}) };
   await rec.save();
-  return resolved;
+  return { backends: resolved, emulator: { qemu: built.qemu, tcgThreads: threading.threads } };
 }
 
-async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal: AbortSignal): Promise<{ ok: boolean; reason: string }> {
+async function probeKvm(k: Kernel, opts: RunOptions, qemu: Qemu | undefined, consoleLog: string, signal: AbortSignal): Promise<{ ok: boolean; reason: string }> {
   try {
     await access('/dev/kvm', constants.R_OK | constants.W_OK);
   } catch {
@@ -444,6 +479,7 @@ async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal:
     guest: { run: opts.runId, variant: 'probe', backend: 'kvm', modules: [] },
     extraCmdline: [],
     tcgThreads: 'single',
+    qemu: qemuRun(qemu),
     probe: true,
     consoleLog,
     silenceMs: 20_000,
@@ -459,18 +495,18 @@ async function probeKvm(k: Kernel, opts: RunOptions, consoleLog: string, signal:
 
 /* ---- boot all ------------------------------------------------------------------------ */
 
-async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
+async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], emulator: Emulator, rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   const controlOn = controlBackends(opts.aaControl ?? 'none', backends);
   if (plan.sides.some((s) => s.twinOf)) log.info(`A/A control: ${plan.sides.find((s) => s.twinOf)!.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ') || 'no backend'}`);
   for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants, controlOn)) {
     const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
-    await bootStep(step, kernel, kernel.series, { opts, rec, log, signal });
+    await bootStep(step, kernel, kernel.series, { opts, emulator, rec, log, signal });
   }
 }
 
 /** Boot one step; on tcg, boot again while a crash needs confirming (classify.ts). */
-async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
+async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts: RunOptions; emulator: Emulator; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
   const { opts, rec, log, signal } = c;
   const seen: AttemptVerdict[] = [];
   const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}, ${step.purpose === 'kunit' ? 'KUnit' : 'benchmarks'}`;
@@ -513,7 +549,7 @@ export function bootRequest(
   k: Pick<Kernel, 'kb' | 'image' | 'kunit' | 'netHelper'>,
   series: TreeSeries,
   attempt: number,
-  c: { opts: RunOptions; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
+  c: { opts: RunOptions; emulator?: Emulator; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
 ): BootRequest {
   const { opts } = c;
   const params = {
@@ -539,7 +575,8 @@ export function bootRequest(
     guest: params,
     extraCmdline: [...(seriesOf(step.side.variant, series)?.cmdline ?? []), ...step.side.cmdline, ...opts.extraCmdline],
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
-    tcgThreads: step.flavor === 'normal' ? opts.tcgThreads : 'single',
+    tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? opts.tcgThreads ?? 'single') : 'single',
+    qemu: qemuRun(c.emulator?.qemu),
     consoleLog: join(c.rec.logs, name),
     ...(k.netHelper ? { netHelper: k.netHelper } : {}),
     silenceMs: opts.silenceTimeoutS * 1000,

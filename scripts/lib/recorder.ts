@@ -102,7 +102,13 @@ export interface Manifest {
   otherSeries?: { dir: string; hash: string; patches: string[]; revision?: string; commit?: string };
   /** Kernel trees by id (`patched`, `baseline@debian:7.3`). */
   variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; base?: string; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
-  backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string };
+  backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string; tcgThreadsWhy?: string };
+  /**
+   * The QEMU the QEMU backends ran (qemu.ts): the host's or the registry's,
+   * its binary, -L directories, `--version` and packages (the registry's
+   * with suite and sha256), and why, when auto did not get the registry's.
+   */
+  qemu?: { source: 'host' | 'registry'; binary: string; firmware: readonly string[]; version: string; packages: readonly { name: string; version: string; suite?: string; sha256?: string }[]; note?: string };
   stages: StageRecord[];
   /** Boots that were planned and cannot happen. */
   notRun: { side: string; variant: string; backend: string; reason: string }[];

@@ -302,7 +302,8 @@ export async function seriesCheck(
   signal: AbortSignal,
 ): Promise<number> {
   const spec = await baseOf(c, log);
-  await hostCheck({ needDebianSource: spec.kind === 'debian' && !spec.release, needQemu: c.kunit, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
+  // QEMU is the KUnit run's to choose and check (pipeline.ts: the registry's or the host's).
+  await hostCheck({ needDebianSource: spec.kind === 'debian' && !spec.release, needQemu: false, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
   const { source, series } = await setup(c, log, spec);
   const runId = `series-check-${newRunId()}`;
   const runDir = join(c.output, runId);

@@ -13,6 +13,8 @@ import { describe, expect, inject, it } from 'vitest';
 import { requirements, which } from '../../scripts/lib/hostcheck.ts';
 import { REPO, finishTool, parseTool, runTool, runView, startTool } from './tool.ts';
 import { buildCommand } from '../../scripts/lib/cli.ts';
+import { MULTI_TCG_MIN_MAJOR, parseQemuVersion } from '../../scripts/lib/qemu.ts';
+import { shellQuote } from '../../scripts/lib/quote.ts';
 
 const qk = inject('qk');
 let n = 0;
@@ -88,7 +90,8 @@ describe('pipeline on the default kernel source', () => {
       const p = await which(c);
       if (p) await symlink(p, join(bin, c));
     }
-    const r = await tool('missing-tool', ['--backend', 'tcg', '--no-install'], { PATH: bin, HOME: process.env['HOME'] ?? '/root' });
+    // The host's QEMU on purpose: the registry's would need no qemu-system-x86 on the host.
+    const r = await tool('missing-tool', ['--backend', 'tcg', '--no-install', '--qemu', 'host'], { PATH: bin, HOME: process.env['HOME'] ?? '/root' });
     expect(r.exitCode).toBe(2);
     expect(r.output).toContain('error (missing-dependency)');
     expect(r.output).toContain('qemu-system-x86_64 (qemu-system-x86)');
@@ -143,7 +146,16 @@ describe('pipeline on the default kernel source', () => {
     expect(m.class).toBe('ok');
     expect(m.backends?.resolved).toEqual(expect.arrayContaining(['uml']));
     expect(m.backends?.resolved.some((b) => b === 'tcg' || b === 'kvm')).toBe(true);
-    expect(m.backends?.tcgThreads).toBe('single');
+    // The QEMU the boots used is the manifest's, and TCG's threading follows its version (multi from QEMU 10).
+    expect(m.qemu?.binary).toMatch(/\/qemu-system-x86_64$/);
+    expect(m.toolchain['qemu']).toBe(m.qemu?.version);
+    const qemuMajor = parseQemuVersion(m.qemu?.version ?? '')?.major ?? 0;
+    const threads = qemuMajor >= MULTI_TCG_MIN_MAJOR ? 'multi' : 'single';
+    expect(m.backends?.tcgThreads).toBe(threads);
+    if (m.qemu?.source === 'registry') {
+      expect(m.qemu.packages.find((p) => p.name === 'qemu-system-x86')).toMatchObject({ suite: expect.stringMatching(/-backports$|^[a-z]+$/), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(m.qemu.firmware.length).toBeGreaterThan(0);
+    }
     expect(m.source?.version).toMatch(/^6\.12\.\d+/);
     expect(Object.keys(m.variants)).toEqual(['baseline', 'patched']);
     for (const v of Object.values(m.variants)) expect(Object.keys(v.builds).sort()).toEqual(['um', 'x86_64']);
@@ -191,7 +203,13 @@ describe('pipeline on the default kernel source', () => {
     for (const b of res.boots) {
       expect(b.class, b.reason).toBe('ok');
       expect(b.kunit.fail + b.kunit.crashed).toBe(0);
-      expect(b.reproduce).toMatch(b.backend === 'uml' ? /\/linux mem=/ : /^qemu-system-x86_64 .*tcg,thread=single/);
+      if (b.backend === 'uml') expect(b.reproduce).toMatch(/\/linux mem=/);
+      else {
+        // The QEMU that ran, with its own firmware directories, as the manifest names them.
+        expect(b.reproduce.startsWith(`${shellQuote([m.qemu!.binary, ...m.qemu!.firmware.flatMap((d) => ['-L', d])])} -nodefaults `), b.reproduce).toBe(true);
+        expect(b.reproduce).toContain(`tcg,thread=${threads}`);
+        expect(b.reproduce).toContain('rdinit=/init no_timer_check ');
+      }
     }
     // KUnit boots run the series' suites and no benchmark; benchmark boots the reverse.
     for (const b of res.boots.filter((x) => x.purpose === 'kunit')) {

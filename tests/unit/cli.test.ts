@@ -14,7 +14,9 @@ describe('command line', () => {
     const o = parse([]);
     expect(o.backends).toEqual(['auto', 'uml']);
     expect(o.sides).toEqual([{ name: 'baseline', variant: 'baseline', cmdline: [] }, { name: 'patched', variant: 'patched', cmdline: [] }]);
-    expect(o.tcgThreads).toBe('single');
+    // TCG threading follows the QEMU (qemu.ts tcgThreadsFor) unless asked for; the QEMU is the registry's when it can be.
+    expect(o.tcgThreads).toBeUndefined();
+    expect(o.qemu).toBe('auto');
     expect(o.source).toEqual({ kind: 'debian' });
     expect(o.allowInstall).toBe(true);
     expect(o.smp).toBe(2);
@@ -62,6 +64,17 @@ describe('command line', () => {
       expect((err as Error).message).toMatch(msg);
     });
   }
+
+  it('takes the QEMU and an explicit TCG threading', () => {
+    const o = parse(['--qemu', 'host', '--tcg-threads', 'single']);
+    expect(o.qemu).toBe('host');
+    expect(o.tcgThreads).toBe('single');
+    expect(parse(['--qemu', 'registry', '--tcg-threads', 'multi'])).toMatchObject({ qemu: 'registry', tcgThreads: 'multi' });
+    expect(() => parse(['--qemu', 'newest'])).toThrow(/--qemu/);
+    const help = buildCommand().helpInformation();
+    expect(help).toMatch(/--qemu <which>/);
+    expect(help).toMatch(/Default: multi with QEMU >= 10/);
+  });
 
   it('asks for packet scenarios, and for none by default', () => {
     expect(parse([]).net).toBeUndefined();

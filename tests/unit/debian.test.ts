@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSources, missingPackage, newestFirst, parseDeb822Sources, parseMadison, parseOneLineSources, registrySources, signatureFailures } from '../../scripts/lib/debian.ts';
+import { formatSources, isDebOf, missingPackage, newestFirst, parseDeb822Sources, parseMadison, parseOneLineSources, registrySources, signatureFailures } from '../../scripts/lib/debian.ts';
 import { parseSourceSpec, sourceLabel } from '../../scripts/lib/source.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'apt');
@@ -61,6 +61,14 @@ describe('the Debian registry: lookups on recorded apt output', () => {
     expect(await newest('linux-source-7.2')).toMatchObject({ version: '7.2.13-1', suite: 'unstable' });
     // A security update (~deb12u1) of 6.12.118 over trixie's 6.12.117.
     expect(await newest('linux-source-6.12')).toMatchObject({ version: '6.12.118-1~deb12u1', suite: 'bookworm-security' });
+  });
+
+  it("finds the .deb apt-get download wrote, an epoch spelled %3a in its name", () => {
+    expect(isDebOf('linux-source-7.3_7.3.4-1~bpo13+1_all.deb', 'linux-source-7.3', '7.3.4-1~bpo13+1')).toBe(true);
+    expect(isDebOf('qemu-system-x86_1%3a10.0.2+ds-2+deb13u1~bpo12+1_amd64.deb', 'qemu-system-x86', '1:10.0.2+ds-2+deb13u1~bpo12+1')).toBe(true);
+    expect(isDebOf('qemu-system-x86_1%3a7.2+dfsg-7_amd64.deb', 'qemu-system-x86', '1:10.0.2+ds-2+deb13u1~bpo12+1')).toBe(false);
+    // Another package whose name starts the same way is not it.
+    expect(isDebOf('qemu-system-x86-xen_1%3a10.0.2+ds-2_amd64.deb', 'qemu-system-x86', '1:10.0.2+ds-2')).toBe(false);
   });
 
   it('names the versions the registry has when one is missing', () => {

@@ -140,7 +140,7 @@ describe('argv builders', () => {
     const guest = { run: 'r', variant: 'baseline', backend: 'tcg' as const, modules: [], attempt: 1 };
     const b = bootCommand({ backend: 'tcg', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, guest, extraCmdline: ['x=1'], tcgThreads: 'single' });
     expect(b.cmd).toBe('qemu-system-x86_64');
-    expect(shellQuote([b.cmd, ...b.args])).toContain("-append 'console=ttyS0 panic=-1 rdinit=/init qk_run=r qk_variant=baseline qk_backend=tcg qk_moddir=/qk/modules qk_attempt=1 x=1'");
+    expect(shellQuote([b.cmd, ...b.args])).toContain("-append 'console=ttyS0 panic=-1 rdinit=/init no_timer_check qk_run=r qk_variant=baseline qk_backend=tcg qk_moddir=/qk/modules qk_attempt=1 x=1'");
     // The KVM probe is a request like any other, with probe: true.
     const p = bootCommand({ backend: 'kvm', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, guest, extraCmdline: [], tcgThreads: 'single', probe: true });
     expect(p.args.slice(p.args.indexOf('-smp'), p.args.indexOf('-smp') + 4)).toEqual(['-smp', '1', '-m', '512M']);

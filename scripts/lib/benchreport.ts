@@ -175,10 +175,29 @@ function renderNetScenarios(r: Results): string[] {
   return L;
 }
 
-/** Per case, backend and side: median of per-boot medians and the spread of all samples. */
+/** Above this, the per-boot medians of one case disagree more than the run's noise should allow. */
+export const BOOT_SPREAD_WARN = 1.15;
+
+/** The per-boot spread of one case on one side and backend: max ÷ min of the per-boot figures (two boots or more). */
+export function bootSpread(figures: readonly number[]): number | undefined {
+  const pos = figures.filter((x) => x > 0);
+  return pos.length < 2 ? undefined : Math.max(...pos) / Math.min(...pos);
+}
+
+function spreadCell(figures: readonly number[]): string {
+  const s = bootSpread(figures);
+  return s === undefined ? '' : `, per boot ×${s.toFixed(2)}${s > BOOT_SPREAD_WARN ? ' ⚠' : ''}`;
+}
+
+/** Per case, backend and side: median of per-boot medians, the spread of all samples and of the per-boot medians. */
 function renderFigures(r: Results): string[] {
   const order = sideOrder(r);
-  const L = ['## Every figure', '', `Per side: median of the per-boot medians, [min–max] of all samples, b boots × s samples. The 2014 column is the original work's figure on a Xeon E5-2695, for reference only.`, ''];
+  const L = [
+    '## Every figure',
+    '',
+    `Per side: median of the per-boot medians, [min–max] of all samples, b boots × s samples, and the per-boot spread: the largest per-boot median ÷ the smallest (marked ⚠ above ${BOOT_SPREAD_WARN}, where the boots do not agree with each other, e.g. a bimodal peer, and every ratio against that case inherits it). The 2014 column is the original work's figure on a Xeon E5-2695, for reference only.`,
+    '',
+  ];
   const cols = ['case', 'backend', 'unit', ...order, '2014 reference'];
   L.push(`| ${cols.join(' | ')} |`, `|${cols.map(() => '---|').join('')}`);
   const keys = [...new Set(r.metrics.filter((m) => m.flavor === 'normal').map((m) => `${m.backend}\0${m.name}`))].sort();
@@ -190,7 +209,7 @@ function renderFigures(r: Results): string[] {
       const s = ms.filter((m) => m.side === side);
       if (s.length === 0) return r.benchStatus.some((x) => x.side === side && x.backend === backend && `${x.suite}/${x.case}` === name) ? 'skipped (below)' : 'not run';
       const all = s.flatMap((m) => m.samples);
-      return `${fmt(median(s.map(bootFigure)))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}`;
+      return `${fmt(median(s.map(bootFigure)))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}${spreadCell(s.map(bootFigure))}`;
     });
     const ref = REFERENCE_2014[name!];
     L.push(`| ${name} | ${backend} | ${unit} | ${cells.join(' | ')} | ${ref === undefined ? '–' : `${ref} ns`} |`);

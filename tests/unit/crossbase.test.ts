@@ -1,7 +1,8 @@
 /**
  * Sides across bases: within a base every pair is compared; across bases
  * only the same tree with the same arguments, so a six-side run of two
- * bases makes 9 comparisons per case, not 15.
+ * bases makes 9 comparisons per case, not 15. And, on the same six-side
+ * run, the per-boot spread report.md shows for every figure.
  */
 import { describe, expect, it } from 'vitest';
 import { comparable, judged, sideComparisons } from '../../scripts/lib/bench.ts';
@@ -43,5 +44,25 @@ describe('comparisons across bases', () => {
     const j = judged(r);
     expect(j.families.find((f) => f.kind === 'comparisons')!.tests).toBe(9);
     expect(sideComparisons(r).filter((c) => c.ref.endsWith('612') && c.side.endsWith('73')).map((c) => c.stat.verdict)).toEqual(['faster', 'faster', 'faster']);
+  });
+});
+
+describe('per-boot spread in "Every figure"', () => {
+  it('is max ÷ min of the per-boot medians, marked above 1.15', async () => {
+    const { bootSpread, BOOT_SPREAD_WARN } = await import('../../scripts/lib/benchreport.ts');
+    const { renderReport } = await import('../../scripts/lib/results.ts');
+    expect(bootSpread([16, 16.5, 27, 21])).toBeCloseTo(27 / 16, 12);
+    expect(bootSpread([5])).toBeUndefined();
+    expect(BOOT_SPREAD_WARN).toBe(1.15);
+    const md = renderReport(run(), { startedAt: 'now' });
+    // b612: 10 × (1.00 … 1.04) over its 8 boots; the 7.3 sides the same at half: steady, no mark.
+    const figureRow = (text: string) => text.slice(text.indexOf('## Every figure')).split('\n').find((l) => l.startsWith('| slab/reuse | uml |'))!;
+    const row = figureRow(md);
+    expect(row).toMatch(/8×1, per boot ×1\.04 \|/);
+    expect(row).not.toContain('⚠');
+    // A bimodal peer: one boot of b612 at 17 ns against 10.1–10.4 in the others (the first column).
+    const r = run();
+    const bimodal = Results.parse({ ...r, metrics: r.metrics.map((m) => (m.side === 'b612' && m.round === 3 ? { ...m, samples: [17] } : m)) });
+    expect(figureRow(renderReport(bimodal, { startedAt: 'now' }))).toMatch(/^\| slab\/reuse \| uml \| ns \| [^|]*per boot ×1\.68 ⚠ \|/);
   });
 });

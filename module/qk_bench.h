@@ -712,7 +712,8 @@ static void qk_run_threads(struct qk_run *r)
 /**
  * qk_preempt_model() - the preemption model the kernel runs with
  *
- * Return: "none", "voluntary", "full" or "rt" (or "unknown").
+ * Return: "none", "voluntary", "full", "lazy" (Linux 6.13 and later) or
+ * "rt" (or "unknown").
  */
 static const char *qk_preempt_model(void)
 {
@@ -720,6 +721,10 @@ static const char *qk_preempt_model(void)
 		return "rt";
 	if (preempt_model_full())
 		return "full";
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	if (preempt_model_lazy())
+		return "lazy";
+#endif
 	if (preempt_model_voluntary())
 		return "voluntary";
 	if (preempt_model_none())

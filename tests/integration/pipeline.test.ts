@@ -145,12 +145,6 @@ describe('pipeline on the default kernel source', () => {
     expect(m.state).toBe('complete');
     expect(m.class).toBe('ok');
     expect(m.backends?.resolved).toEqual(expect.arrayContaining(['uml']));
-    // UML first: every uml boot before the first x86_64 build stage, so the first headline comes in minutes.
-    const at = (f: (s: (typeof m.stages)[number]) => boolean) => m.stages.findIndex(f);
-    const lastUml = m.stages.map((s) => s.stage === 'boot' && s.backend === 'uml').lastIndexOf(true);
-    expect(lastUml).toBeGreaterThan(0);
-    expect(at((s) => s.stage === 'build' && s.arch === 'x86_64')).toBeGreaterThan(lastUml);
-    expect(at((s) => s.stage === 'boot' && s.backend !== 'uml')).toBeGreaterThan(lastUml);
     expect(m.backends?.resolved.some((b) => b === 'tcg' || b === 'kvm')).toBe(true);
     // The QEMU the boots used is the manifest's, and TCG's threading follows its version (multi from QEMU 10).
     expect(m.qemu?.binary).toMatch(/\/qemu-system-x86_64$/);

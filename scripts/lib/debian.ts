@@ -194,14 +194,18 @@ export function isDebOf(file: string, pkg: string, version: string): boolean {
   return [version, version.replace(/^\d+:/, '')].some((v) => name.startsWith(`${pkg}_${v}_`));
 }
 
+/** `dpkg --compare-versions a rel b`: whether Debian version `a` stands in relation `rel` to `b`, by dpkg's own ordering. */
+export async function dpkgVersionIs(a: string, rel: 'lt' | 'le' | 'eq' | 'ge' | 'gt', b: string): Promise<boolean> {
+  return (await spawn('dpkg', ['--compare-versions', a, rel, b], { what: 'dpkg --compare-versions', allowFailure: true })).exitCode === 0;
+}
+
 /** Sort Debian versions, newest first, with dpkg's own ordering. */
 export async function newestFirst(versions: readonly RegistryVersion[]): Promise<RegistryVersion[]> {
   const sorted = [...versions];
   // Insertion sort with `dpkg --compare-versions`: a handful of versions at most.
   for (let i = 1; i < sorted.length; i++) {
     for (let j = i; j > 0; j--) {
-      const newer = await spawn('dpkg', ['--compare-versions', sorted[j]!.version, 'gt', sorted[j - 1]!.version], { what: 'dpkg --compare-versions', allowFailure: true });
-      if (newer.exitCode !== 0) break;
+      if (!(await dpkgVersionIs(sorted[j]!.version, 'gt', sorted[j - 1]!.version))) break;
       [sorted[j - 1], sorted[j]] = [sorted[j]!, sorted[j - 1]!];
     }
   }

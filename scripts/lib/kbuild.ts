@@ -10,7 +10,7 @@ import { QkError } from './errors.ts';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
 import { FragmentSyntaxError, checkConfig, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from './kconfig.ts';
 import { parseKernelVersion } from './source.ts';
-import { readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
+import { BUILD_STAMP, readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
 import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
@@ -296,7 +296,7 @@ export async function buildKernel(
   const out = cfg.buildDir;
   const image = join(out, spec.image);
   const key = shortHash(sha256('kbuild-v1', tree.treeHash, cfg.configHash, cfg.arch, o.toolchain));
-  const stampFile = join(out, '.qk-build.json');
+  const stampFile = join(out, BUILD_STAMP);
   const stamp = await readJson<BuildStamp>(stampFile);
   if (stamp?.key === key && (await exists(image))) {
     await noteCached(o.logFile, `kernel ${tree.name}/${targetName(cfg.target)}: build key ${key} matches ${stampFile}; make not run`);

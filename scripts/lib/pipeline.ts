@@ -176,18 +176,18 @@ export async function findBuiltModules(buildDir: string, want: { kunit: readonly
   return { kunit: want.kunit.flatMap((n) => byName.get(n) ?? []), net: want.net.flatMap((n) => byName.get(n) ?? []) };
 }
 
-/** The toolchain's versions; `qemu` the binary the run boots (default: the host's on PATH). */
-export async function toolchainVersions(qemu = 'qemu-system-x86_64'): Promise<Record<string, string | undefined>> {
+/** The toolchain's versions; `qemuVersion` the first `--version` line of the QEMU the run boots, when known (else the host's on PATH is asked). */
+export async function toolchainVersions(qemuVersion?: string): Promise<Record<string, string | undefined>> {
   const first = (s: string | undefined) => s?.split('\n')[0];
-  const [gcc, ld, make, qemuVersion, ccache, git] = await Promise.all([
+  const [gcc, ld, make, qemu, ccache, git] = await Promise.all([
     tryCapture('gcc', ['--version']),
     tryCapture('ld', ['--version']),
     tryCapture('make', ['--version']),
-    tryCapture(qemu, ['--version']),
+    qemuVersion ?? tryCapture('qemu-system-x86_64', ['--version']),
     tryCapture('ccache', ['--version']),
     tryCapture('git', ['--version']),
   ]);
-  return { gcc: first(gcc), ld: first(ld), make: first(make), qemu: first(qemuVersion), ccache: first(ccache), git: first(git) };
+  return { gcc: first(gcc), ld: first(ld), make: first(make), qemu: first(qemu), ccache: first(ccache), git: first(git) };
 }
 
 /* ---- plan → manifest ------------------------------------------------------ */
@@ -295,7 +295,7 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     m.qemu = record;
     log.info(`qemu: ${qemu.version} (${qemu.source === 'registry' ? `registry, ${qemu.binary}` : `host, ${qemu.binary}`}${qemu.note ? `: ${qemu.note}` : ''})`);
   }
-  m.toolchain = await toolchainVersions(qemu?.binary);
+  m.toolchain = await toolchainVersions(qemu?.version);
   const toolchainKey = [m.toolchain['gcc'], m.toolchain['ld']].join('|');
 
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
@@ -394,7 +394,7 @@ async function buildKernelFor(
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags });
   const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
-    r.seed ? { seed: { from: r.seed.from, touched: r.seed.touched, rebuilt: r.seed.rebuilt, checked: r.seed.checked, check: 'passed' } } : {});
+    r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
   const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
   const all = [...mods.modules, ...kunit, ...net];

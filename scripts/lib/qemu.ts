@@ -20,7 +20,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from './errors.ts';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
-import { DebianRegistry, hostCodename, newestFirst, registryDir, type FetchedPackage, type RegistryVersion } from './debian.ts';
+import { DebianRegistry, dpkgVersionIs, hostCodename, newestFirst, registryDir, type FetchedPackage, type RegistryVersion } from './debian.ts';
 import { hostInstallRefusal, hostPackages, installCommand, which } from './hostcheck.ts';
 import { acquireLock } from './lock.ts';
 import { capture, spawn } from './proc.ts';
@@ -153,8 +153,7 @@ const DPKG_OP = { '<<': 'lt', '<=': 'le', '=': 'eq', '>=': 'ge', '>>': 'gt' } as
 /** Whether `version` satisfies a dependency's version constraint (dpkg's ordering). */
 export async function satisfies(version: string, dep: Dependency): Promise<boolean> {
   if (!dep.op || !dep.version) return true;
-  const r = await spawn('dpkg', ['--compare-versions', version, DPKG_OP[dep.op], dep.version], { what: 'dpkg --compare-versions', allowFailure: true });
-  return r.exitCode === 0;
+  return dpkgVersionIs(version, DPKG_OP[dep.op], dep.version);
 }
 
 /** What the registry offers: every version of a package (newest first), and a version's control fields. */
@@ -218,6 +217,11 @@ export interface QemuInstall {
 
 const INSTALL_RECORD = 'qemu.json';
 
+/** The qemu-system-x86 package version an extracted QEMU came from. */
+function installVersion(i: Pick<QemuInstall, 'packages'>): string | undefined {
+  return i.packages.find((p) => p.name === QEMU_PACKAGE)?.version;
+}
+
 export function toolsDir(workDir: string): string {
   return join(workDir, 'tools');
 }
@@ -237,8 +241,7 @@ async function readInstall(root: string): Promise<QemuInstall | undefined> {
 export async function installedQemus(workDir: string, release: string): Promise<QemuInstall[]> {
   const dirs = (await readdir(toolsDir(workDir), { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory() && /^qemu-\d/.test(d.name) && !d.name.endsWith('.tmp'));
   const found = (await Promise.all(dirs.map((d) => readInstall(join(toolsDir(workDir), d.name))))).filter((x): x is QemuInstall => x !== undefined && x.release === release);
-  const version = (i: QemuInstall) => i.packages.find((p) => p.name === QEMU_PACKAGE)?.version ?? '0';
-  const order = await newestFirst(found.map((i) => ({ pkg: QEMU_PACKAGE, version: version(i), uri: i.root, suite: '' })));
+  const order = await newestFirst(found.map((i) => ({ pkg: QEMU_PACKAGE, version: installVersion(i) ?? '0', uri: i.root, suite: '' })));
   return order.map((o) => found.find((i) => i.root === o.uri)!);
 }
 
@@ -377,11 +380,11 @@ export async function prepareQemu(o: PrepareOptions): Promise<QemuPlan> {
   });
   if (codename === undefined) return { kind: 'host', note: 'this host is not Debian, so there is no registry QEMU built for it' };
   const auto = o.choice === 'auto';
-  const good = (i: QemuInstall) => !auto || (debianQemuVersion(i.packages.find((p) => p.name === QEMU_PACKAGE)?.version ?? '')?.major ?? 0) >= MULTI_TCG_MIN_MAJOR;
+  const good = (i: QemuInstall) => !auto || (debianQemuVersion(installVersion(i) ?? '')?.major ?? 0) >= MULTI_TCG_MIN_MAJOR;
   let install = (await installedQemus(o.workDir, codename)).find(good);
   const cached = install !== undefined;
   if (install) {
-    o.log.info(`qemu: ${QEMU_PACKAGE} ${install.packages[0]?.version} from the registry, extracted in ${install.root} (remove it to look for a newer one)`);
+    o.log.info(`qemu: ${QEMU_PACKAGE} ${installVersion(install)} from the registry, extracted in ${install.root} (remove it to look for a newer one)`);
   } else {
     const reg = (o.registry ?? (() => new DebianRegistry(registryDir(o.workDir), { log: o.log, logFile: o.logFile })))();
     let chosen: QemuPackages;
@@ -421,17 +424,22 @@ export async function prepareQemu(o: PrepareOptions): Promise<QemuPlan> {
   return { kind: 'registry', install, cached };
 }
 
+/** The first line of a QEMU binary's `--version`. */
+async function versionLine(binary: string, logFile: string): Promise<string> {
+  return (await capture(binary, ['--version'], { what: `${binary} --version`, logFile, failClass: 'infra-error' })).split('\n')[0] ?? '';
+}
+
 /** After the host check: the binary runs (ldd, --version), and what the manifest records of it. */
 export async function finishQemu(plan: QemuPlan, o: { logFile: string }): Promise<Qemu> {
   if (plan.kind === 'registry') {
     const i = plan.install;
     await checkLibraries(i, o);
-    const version = (await capture(i.binary, ['--version'], { what: `${i.binary} --version`, logFile: o.logFile, failClass: 'infra-error' })).split('\n')[0] ?? '';
+    const version = await versionLine(i.binary, o.logFile);
     return { source: 'registry', binary: i.binary, firmware: i.firmware, version, parsed: parseQemuVersion(version), packages: i.packages };
   }
   const binary = await which(QEMU_BINARY);
   if (!binary) throw new QkError('missing-dependency', `${QEMU_BINARY} is not installed`, { hint: `apt-get install ${QEMU_PACKAGE}` });
-  const version = (await capture(binary, ['--version'], { what: `${QEMU_BINARY} --version`, logFile: o.logFile, failClass: 'infra-error' })).split('\n')[0] ?? '';
+  const version = await versionLine(binary, o.logFile);
   const installed = (await hostPackages()).get(QEMU_PACKAGE);
   return {
     source: 'host',

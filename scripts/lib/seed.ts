@@ -30,6 +30,7 @@
  * keeps failing until the directory is removed (the marker stays unverified).
  */
 import { lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { QkError } from './errors.ts';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
@@ -37,8 +38,8 @@ import { capture, spawn } from './proc.ts';
 
 /** The file in a seeded build directory that says where it came from and whether its first build passed the check. */
 export const SEED_MARKER = '.qk-seed.json';
-/** The build stage's stamp (kbuild.ts): written only after a complete build. */
-const BUILD_STAMP = '.qk-build.json';
+/** The build stage's stamp (kbuild.ts reads and writes it): written only after a complete build. */
+export const BUILD_STAMP = '.qk-build.json';
 
 export interface SeedMarker {
   readonly version: 1;
@@ -159,8 +160,6 @@ async function walk(dir: string): Promise<Entry[]> {
   }
   return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface SeedResult {
   readonly label: string;

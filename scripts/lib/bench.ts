@@ -101,22 +101,24 @@ function rawSideComparisons(r: Results): SideComparison[] {
       perRound.set(key, sides);
     }
   }
+  // Which sides are compared is the same for every case: decided once.
+  const compared = order.flatMap((ref, i) =>
+    order.slice(i + 1).flatMap((side) => {
+      const control = twin.get(side) === ref || twin.get(ref) === side;
+      return !control && (twin.has(side) || twin.has(ref) || !comparable(r, ref, side)) ? [] : [{ ref, side, control }];
+    }),
+  );
   const out: SideComparison[] = [];
   for (const [key, sides] of perRound) {
     const [backend, name] = key.split('\0') as [Backend, string];
-    for (let i = 0; i < order.length; i++) {
-      for (let j = i + 1; j < order.length; j++) {
-        const [ref, side] = [order[i]!, order[j]!];
-        const control = twin.get(side) === ref || twin.get(ref) === side;
-        if (!control && (twin.has(side) || twin.has(ref) || !comparable(r, ref, side))) continue;
-        const a = sides.get(side);
-        const b = sides.get(ref);
-        if (!a || !b) continue;
-        const pairs = [...a].flatMap(([round, v]) => (b.has(round) ? [[v, b.get(round)!] as [number, number]] : []));
-        const stat = pairedStat(pairs, backend);
-        if (!stat) continue;
-        out.push({ name, unit: units.get(key) ?? '', backend, ref, side, refMedian: median(pairs.map((x) => x[1])), sideMedian: median(pairs.map((x) => x[0])), stat, control });
-      }
+    for (const { ref, side, control } of compared) {
+      const a = sides.get(side);
+      const b = sides.get(ref);
+      if (!a || !b) continue;
+      const pairs = [...a].flatMap(([round, v]) => (b.has(round) ? [[v, b.get(round)!] as [number, number]] : []));
+      const stat = pairedStat(pairs, backend);
+      if (!stat) continue;
+      out.push({ name, unit: units.get(key) ?? '', backend, ref, side, refMedian: median(pairs.map((x) => x[1])), sideMedian: median(pairs.map((x) => x[0])), stat, control });
     }
   }
   return out.sort((x, y) => x.backend.localeCompare(y.backend) || x.name.localeCompare(y.name) || order.indexOf(x.ref) - order.indexOf(y.ref) || order.indexOf(x.side) - order.indexOf(y.side));

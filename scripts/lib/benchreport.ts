@@ -209,7 +209,8 @@ function renderFigures(r: Results): string[] {
       const s = ms.filter((m) => m.side === side);
       if (s.length === 0) return r.benchStatus.some((x) => x.side === side && x.backend === backend && `${x.suite}/${x.case}` === name) ? 'skipped (below)' : 'not run';
       const all = s.flatMap((m) => m.samples);
-      return `${fmt(median(s.map(bootFigure)))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}${spreadCell(s.map(bootFigure))}`;
+      const boots = s.map(bootFigure);
+      return `${fmt(median(boots))} [${fmt(Math.min(...all))}–${fmt(Math.max(...all))}] ${s.length}×${s[0]!.samples.length}${spreadCell(boots)}`;
     });
     const ref = REFERENCE_2014[name!];
     L.push(`| ${name} | ${backend} | ${unit} | ${cells.join(' | ')} | ${ref === undefined ? '–' : `${ref} ns`} |`);

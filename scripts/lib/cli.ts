@@ -10,7 +10,7 @@ import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
 import { consoleLogger } from './log.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
-import { REPO_ROOT, CONFIG_PROFILES, FLAVORS, type Flavor } from './kbuild.ts';
+import { REPO_ROOT, CONFIG_PROFILES, DEFAULT_PROFILE, FLAVORS, type Flavor } from './kbuild.ts';
 import { headlineSummary } from './benchreport.ts';
 import { runPipeline, STOP_AFTER, type BackendChoice, type RunOptions, type StopAfter } from './pipeline.ts';
 import { AA_CONTROLS, checkOtherSeries, parseSide, sidesFromVariants, type AaControl } from './plan.ts';
@@ -78,7 +78,7 @@ export function buildCommand(): Command {
     .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
     .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
     .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default('normal'))
-    .addOption(new Option('--config-profile <name>', 'trimmed: defconfig minus drivers a QEMU guest never uses; full: no trimming').choices(CONFIG_PROFILES).default('trimmed'))
+    .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig').choices(CONFIG_PROFILES).default(DEFAULT_PROFILE))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
     .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order (none: no module)', DEFAULT_BENCH_MODULES.join(','))

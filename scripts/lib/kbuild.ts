@@ -21,8 +21,16 @@ export const MODULE_DIR = join(REPO_ROOT, 'module');
 
 export const ARCHES = ['x86_64', 'um'] as const;
 export type Arch = (typeof ARCHES)[number];
-export const CONFIG_PROFILES = ['trimmed', 'full'] as const;
+/**
+ * Benchmark kernel profiles. small (the default): tinyconfig for x86_64 and
+ * defconfig without the block layer for UML, plus everything defconfig
+ * sets that the series' paths feel (qemu/config/x86_64-small.config says
+ * what and why); trimmed: defconfig minus drivers a guest never uses;
+ * full: defconfig as is. The checker flavors have one base of their own.
+ */
+export const CONFIG_PROFILES = ['small', 'trimmed', 'full'] as const;
 export type ConfigProfile = (typeof CONFIG_PROFILES)[number];
+export const DEFAULT_PROFILE: ConfigProfile = 'small';
 
 /**
  * Kernel flavors: the normal (benchmark) kernel, and debug kernels that
@@ -45,69 +53,89 @@ export function targetName(t: Target): string {
   return t.flavor === 'normal' ? t.arch : `${t.arch}-${t.flavor}`;
 }
 
-interface ArchSpec {
-  readonly makeArch: string;
+/** How one kernel's .config is made: make targets, then our fragments in order. */
+interface ConfigBase {
   /** make targets producing the starting .config, in order. */
   readonly defconfig: readonly string[];
   readonly fragments: readonly string[];
-  readonly trim: readonly string[];
+  /** Rough number of compile steps in a cold build, for the progress bar. */
+  readonly estimatedSteps: number;
+}
+
+interface ArchSpec {
+  readonly makeArch: string;
+  /** The benchmark (normal flavor) kernel, per profile. */
+  readonly profiles: Readonly<Record<ConfigProfile, ConfigBase>>;
   readonly targets: readonly string[];
   /** Kernel image, relative to the build directory. */
   readonly image: string;
-  /** Rough number of compile steps in a cold build, for the progress bar. */
-  readonly estimatedSteps: number;
   /** Base of the checker flavors (debug, kcsan): small, since sanitizers are slow to build. */
-  readonly checker: { readonly defconfig: readonly string[]; readonly fragments: readonly string[]; readonly estimatedSteps: number };
+  readonly checker: ConfigBase;
 }
+
+const X86_DEFCONFIG = ['x86_64_defconfig', 'kvm_guest.config'];
 
 export const ARCH_SPECS = {
   x86_64: {
     makeArch: 'x86_64',
-    defconfig: ['x86_64_defconfig', 'kvm_guest.config'],
-    fragments: ['common.config', 'x86_64.config'],
-    trim: ['x86_64-trim.config'],
+    profiles: {
+      small: { defconfig: ['tinyconfig'], fragments: ['common.config', 'x86_64-small.config', 'x86_64.config'], estimatedSteps: 1300 },
+      trimmed: { defconfig: X86_DEFCONFIG, fragments: ['common.config', 'x86_64.config', 'x86_64-trim.config'], estimatedSteps: 2600 },
+      full: { defconfig: X86_DEFCONFIG, fragments: ['common.config', 'x86_64.config'], estimatedSteps: 3500 },
+    },
     targets: ['bzImage', 'modules'],
     image: 'arch/x86/boot/bzImage',
-    estimatedSteps: 2600,
     checker: { defconfig: ['tinyconfig'], fragments: ['common.config', 'x86_64-tiny.config'], estimatedSteps: 1200 },
   },
   um: {
     makeArch: 'um',
-    defconfig: ['defconfig'],
-    fragments: ['common.config', 'um.config'],
-    trim: [],
+    profiles: {
+      small: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config', 'um-small.config'], estimatedSteps: 1250 },
+      trimmed: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
+      full: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
+    },
     targets: ['linux', 'modules'],
     image: 'linux',
-    estimatedSteps: 1500,
     checker: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
   },
 } as const satisfies Record<Arch, ArchSpec>;
 
-export function buildDir(tree: VariantTree, t: Target): string {
-  return join(tree.root, `build-${targetName(t)}`);
+/** The config base of one kernel: its profile's for the normal flavor, the checker base otherwise. */
+export function configBase(t: Target, profile: ConfigProfile): ConfigBase {
+  const spec = ARCH_SPECS[t.arch];
+  return t.flavor === 'normal' ? spec.profiles[profile] : spec.checker;
 }
 
 /**
- * Fragment files in merge order: common and arch, trimming, flavor, the
- * series' own fragment (patched and other: the tree's series), then the user's extra fragments.
+ * A normal kernel of a profile other than the default builds in a
+ * directory of its own, so switching profiles never turns one build
+ * directory over (and its ccache) to the other's .config.
+ */
+export function buildDir(tree: VariantTree, t: Target, profile: ConfigProfile): string {
+  const suffix = t.flavor === 'normal' && profile !== DEFAULT_PROFILE ? `-${profile}` : '';
+  return join(tree.root, `build-${targetName(t)}${suffix}`);
+}
+
+/**
+ * Fragment files in merge order: the profile's (common, arch, trimming) or
+ * the checker base's, the flavor's, the series' own fragment (patched and
+ * other: the tree's series), then the user's extra fragments.
  */
 export function fragmentPaths(t: Target, profile: ConfigProfile, o: { series?: readonly string[]; extra?: readonly string[] } = {}): string[] {
-  const spec = ARCH_SPECS[t.arch];
-  const base = t.flavor === 'normal' ? [...spec.fragments, ...(profile === 'trimmed' ? spec.trim : [])] : spec.checker.fragments;
-  return [...base, ...FLAVOR_FRAGMENTS[t.flavor]]
+  return [...configBase(t, profile).fragments, ...FLAVOR_FRAGMENTS[t.flavor]]
     .map((f) => join(CONFIG_DIR, f))
     .concat(o.series ?? [], o.extra ?? []);
 }
 
 /** make targets that produce the starting .config. */
-export function defconfigTargets(t: Target): readonly string[] {
-  const spec = ARCH_SPECS[t.arch];
-  return t.flavor === 'normal' ? spec.defconfig : spec.checker.defconfig;
+export function defconfigTargets(t: Target, profile: ConfigProfile): readonly string[] {
+  return configBase(t, profile).defconfig;
 }
 
 export interface ConfigResult {
   readonly arch: Arch;
   readonly target: Target;
+  readonly profile: ConfigProfile;
   readonly buildDir: string;
   readonly configHash: string;
   readonly optionsSet: number;
@@ -146,7 +174,7 @@ export async function configure(
 ): Promise<ConfigResult> {
   const arch = target.arch;
   const spec = ARCH_SPECS[arch];
-  const out = buildDir(tree, target);
+  const out = buildDir(tree, target, o.profile);
   const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
   const label = (p: string) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p);
   // Fragments as this kernel version reads them (their qk-if blocks resolved).
@@ -162,7 +190,7 @@ export async function configure(
       throw e;
     }
   }));
-  const defconfig = defconfigTargets(target);
+  const defconfig = defconfigTargets(target, o.profile);
   const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson<ConfigStamp>(stampFile);
@@ -171,7 +199,7 @@ export async function configure(
     const cfg = await readFile(join(out, '.config'), 'utf8');
     if (sha256(cfg) === stamp.configHash) {
       await noteCached(o.logFile, `config ${tree.name}/${targetName(target)}: same Kconfig files and fragments as ${stampFile}; .config kept`);
-      return { arch, target, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
+      return { arch, target, profile: o.profile, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
     }
   }
   const make = (targets: string[], what: string) =>
@@ -216,7 +244,7 @@ export async function configure(
   }
   const configHash = sha256(cfg);
   await writeJsonAtomic(stampFile, { kconfigHash, inputs, configHash } satisfies ConfigStamp);
-  return { arch, target, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
+  return { arch, target, profile: o.profile, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
 }
 
 /**
@@ -304,7 +332,7 @@ export async function buildKernel(
     return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0, ...(seed ? { seed } : {}) };
   }
   const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
-  const estimate = Math.max(last?.steps ?? (cfg.target.flavor === 'normal' ? spec.estimatedSteps : spec.checker.estimatedSteps), 1);
+  const estimate = Math.max(last?.steps ?? configBase(cfg.target, cfg.profile).estimatedSteps, 1);
   const label = `build ${tree.name}/${targetName(cfg.target)}`;
   const bar = o.log.progress(label);
   let steps = 0;

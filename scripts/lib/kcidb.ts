@@ -25,7 +25,7 @@ import { basename, join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { QkError } from './errors.ts';
-import { ARCH_SPECS, REPO_ROOT, type Arch } from './kbuild.ts';
+import { ARCH_SPECS, DEFAULT_PROFILE, REPO_ROOT, type Arch } from './kbuild.ts';
 import type { Finding, Night, NightMetric, NightTest, TreeStatus } from './night.ts';
 import { BACKENDS } from './results.ts';
 
@@ -183,7 +183,7 @@ function buildOf(tree: TreeStatus, arch: Arch, checkoutId: string, startTime: st
     checkout_id: checkoutId,
     origin,
     architecture: arch,
-    config_name: [...spec.defconfig, ...spec.fragments].join('+'),
+    config_name: [...spec.profiles[DEFAULT_PROFILE].defconfig, ...spec.profiles[DEFAULT_PROFILE].fragments].join('+'),
     compiler: 'gcc',
     start_time: startTime,
     status: STATUS[tree.build],

@@ -19,7 +19,7 @@ import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { readSeries, readSeriesFor, type Series } from './series.ts';
 import { parseSourceSpec, prepareSource, resolveSource, GIT_IDENTITY, type SourceResult, type SourceSpec } from './source.ts';
 import { prepareTree, prepareVariant, treesDir } from './variants.ts';
-import { REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
+import { DEFAULT_PROFILE, REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
 import { hostCheck } from './hostcheck.ts';
 import { newRunId } from './cli.ts';
 import { runPipeline, toolchainVersions, type BackendChoice } from './pipeline.ts';
@@ -337,7 +337,7 @@ export async function seriesCheck(
       const tree = await prepareTree('bisect', { source, series, patches, seriesHash: sha256(...patches.map((x) => x.sha256)), workDir: c.workDir, log, logFile });
       try {
         const target = { arch: 'x86_64', flavor: 'normal' } as const;
-        const cfg = await configure(tree, target, { profile: 'trimmed', seriesFragments: series.configFragments, extraFragments: [], log, logFile, allowUndefined: true });
+        const cfg = await configure(tree, target, { profile: DEFAULT_PROFILE, seriesFragments: series.configFragments, extraFragments: [], log, logFile, allowUndefined: true });
         const kb = await buildKernel(tree, cfg, { jobs: c.jobs, toolchain: [toolchain['gcc'], toolchain['ld']].join('|'), log, logFile });
         // W=1 on the C files this patch touches: no new warnings.
         const changed = (await capture('git', ['diff', '--name-only', '--diff-filter=AM', 'HEAD~1', 'HEAD', '--', '*.c'], { what: 'files of the patch', cwd: tree.src })).split('\n').filter(Boolean);
@@ -375,7 +375,7 @@ export async function seriesCheck(
         outputDir: c.output,
         workDir: c.workDir,
         runId: `${runId}-kunit`,
-        profile: 'trimmed',
+        profile: DEFAULT_PROFILE,
         flavors: c.flavors,
         extraFragments: [],
         extraCmdline: [],

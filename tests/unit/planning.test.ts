@@ -93,8 +93,11 @@ describe('planning', () => {
   it('orders fragments: arch, then trimming, then extra', () => {
     const f = fragmentPaths({ arch: 'x86_64', flavor: 'debug' }, 'trimmed', { series: ['/s/kernel.config'], extra: ['/tmp/extra.config'] }).map((p) => p.split('/').pop());
     expect(f).toEqual(['common.config', 'x86_64-tiny.config', 'debug.config', 'kernel.config', 'extra.config']);
-    expect(defconfigTargets({ arch: 'x86_64', flavor: 'kcsan' })).toEqual(['tinyconfig']);
-    expect(defconfigTargets({ arch: 'x86_64', flavor: 'normal' })).toEqual(['x86_64_defconfig', 'kvm_guest.config']);
+    expect(defconfigTargets({ arch: 'x86_64', flavor: 'kcsan' }, 'small')).toEqual(['tinyconfig']);
+    expect(defconfigTargets({ arch: 'x86_64', flavor: 'normal' }, 'trimmed')).toEqual(['x86_64_defconfig', 'kvm_guest.config']);
+    expect(defconfigTargets({ arch: 'x86_64', flavor: 'normal' }, 'small')).toEqual(['tinyconfig']);
+    expect(fragmentPaths({ arch: 'x86_64', flavor: 'normal' }, 'small').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64-small.config', 'x86_64.config']);
+    expect(fragmentPaths({ arch: 'um', flavor: 'normal' }, 'small').map((p) => p.split('/').pop())).toEqual(['common.config', 'um.config', 'um-small.config']);
     expect(fragmentPaths({ arch: 'x86_64', flavor: 'normal' }, 'full').map((p) => p.split('/').pop())).toEqual(['common.config', 'x86_64.config']);
     expect(fragmentPaths({ arch: 'um', flavor: 'normal' }, 'trimmed').map((p) => p.split('/').pop())).toEqual(['common.config', 'um.config']);
   });

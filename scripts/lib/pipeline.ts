@@ -21,6 +21,7 @@ import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type QemuCh
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type AaControl, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import { Recorder, type Manifest } from './recorder.ts';
+import { headlineSummary } from './benchreport.ts';
 import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
 import { capture, tryCapture } from './proc.ts';
@@ -130,12 +131,30 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
   log.info(`run ${opts.runId}: ${relative(process.cwd(), rec.runDir) || rec.runDir}`);
   const releases: Array<() => Promise<void>> = [];
   try {
-    const built = await buildAll(opts, plan, rec, releases, log, signal);
-    if (opts.stopAfter) {
-      log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
-    } else {
+    const ctx = await prepareAll(opts, plan, rec, releases, log, signal);
+    const isUml = (k: KernelPlan) => k.target.arch === 'um';
+    if (umlFirst(opts, plan)) {
+      // UML kernels build and boot in minutes: their headline comes first,
+      // the QEMU kernels follow in the same run. Steps are numbered once
+      // across both parts (seq is the boot's identity in the results).
+      const early = await buildKernels(ctx, isUml);
+      const aa = controlBackends(opts.aaControl ?? 'none', opts.backends.map((b) => (b === 'auto' ? 'tcg' : b)));
+      const umlSteps = await bootAll(opts, plan, early, ['uml'], { qemu: early.qemu, tcgThreads: 'single' }, rec, log, signal, { controlOn: aa.filter((b) => b === 'uml') });
+      const head = headlineSummary(await rec.interim());
+      const others = opts.backends.filter((b) => b !== 'uml').join(', ');
+      if (head.length > 0) log.info(`first results, uml (the run goes on with ${others}; report.md is written again at the end):\n${head.join('\n')}`);
+      const built = await buildKernels(ctx, (k) => !isUml(k));
       const { backends, emulator } = await resolveBackends(opts, built, rec, log, signal);
-      await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
+      const rest = backends.filter((b) => b !== 'uml');
+      await bootAll(opts, plan, built, rest, emulator, rec, log, signal, { controlOn: controlBackends(opts.aaControl ?? 'none', backends).filter((b) => b !== 'uml'), seqBase: umlSteps });
+    } else {
+      const built = await buildKernels(ctx, () => true);
+      if (opts.stopAfter) {
+        log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
+      } else {
+        const { backends, emulator } = await resolveBackends(opts, built, rec, log, signal);
+        await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
+      }
     }
     const done = await rec.complete(t0);
     return { runDir: rec.runDir, class: done.class, exitCode: done.exitCode, manifest: rec.manifest, results: done.results };
@@ -271,7 +290,32 @@ function seriesRecord(s: Series) {
 }
 
 /** Host check, source, trees (locked for the run), then config, build, modules and image per kernel. */
-async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<Built> {
+/**
+ * Whether a run builds and boots its UML kernels before its QEMU ones, to
+ * print a first headline in minutes: when it boots UML and a QEMU backend
+ * and benchmarks something (KUnit-only runs gain nothing from it).
+ */
+export function umlFirst(opts: Pick<RunOptions, 'backends' | 'stopAfter'>, plan: Pick<RunPlan, 'kernels'>): boolean {
+  if (opts.stopAfter !== undefined || !opts.backends.includes('uml') || !opts.backends.some((b) => b !== 'uml')) return false;
+  return plan.kernels.some((k) => k.target.arch === 'um') && plan.kernels.some((k) => k.target.arch !== 'um');
+}
+
+/** What building needs once the host is checked and the trees are prepared; buildKernels() adds the kernels. */
+interface BuildContext {
+  readonly opts: RunOptions;
+  readonly plan: RunPlan;
+  readonly rec: Recorder;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly qemu: Qemu | undefined;
+  readonly trees: readonly VariantTree[];
+  readonly seriesByBase: ReadonlyMap<string | undefined, TreeSeries>;
+  readonly toolchainKey: string;
+  readonly kernels: Kernel[];
+  readonly buildKeys: string[];
+}
+
+async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<BuildContext> {
   const m = rec.manifest;
   // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
   const seriesDirs = await readSeriesDirs(opts, rec);
@@ -338,14 +382,19 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     trees.push(tree);
     m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
   }
-  if (opts.stopAfter === 'apply') {
-    await rec.save();
-    return { kernels: [], qemu };
-  }
+  const ctx: BuildContext = { opts, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels: [], buildKeys: [] };
+  // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
+  if (opts.stopAfter === 'apply') await rec.save();
+  return ctx;
+}
 
-  const kernels: Kernel[] = [];
-  const buildKeys: string[] = [];
+/** Config, build, modules and image of the planned kernels `which` selects that are not built yet; returns every kernel built so far. */
+async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean): Promise<Built> {
+  const { opts, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels, buildKeys } = ctx;
+  const m = rec.manifest;
+  if (opts.stopAfter === 'apply') return { kernels: [], qemu };
   for (const k of plan.kernels) {
+    if (!which(k) || kernels.some((x) => x.plan === k)) continue;
     const tree = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
     const series = seriesByBase.get(k.base)!;
@@ -391,7 +440,7 @@ async function buildKernelFor(
   const tname = targetName(k.target);
   const buildLog = join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${tname}.log`);
   const tags = { variant: treeId(k), arch: tname };
-  if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags });
+  if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: opts.profile });
   const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
@@ -416,8 +465,8 @@ async function buildKernelFor(
  * changed; the build stage then checks that it did. Otherwise, or when the
  * copy cannot be trusted (seedRefusal), make builds as it always does.
  */
-async function seedBuild(k: KernelPlan, tree: VariantTree, from: Kernel, c: { rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; tags: { variant: string; arch: string } }): Promise<void> {
-  const target = { src: tree.src, buildDir: buildDir(tree, k.target) };
+async function seedBuild(k: KernelPlan, tree: VariantTree, from: Kernel, c: { rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; tags: { variant: string; arch: string }; profile: ConfigProfile }): Promise<void> {
+  const target = { src: tree.src, buildDir: buildDir(tree, k.target, c.profile) };
   if (await exists(target.buildDir)) return;
   const source = { label: kernelName(from.plan), src: from.tree.src, buildDir: from.kb.buildDir, key: from.kb.key, image: from.kb.image };
   const why = await seedRefusal(source, target);
@@ -495,14 +544,26 @@ async function probeKvm(k: Kernel, opts: RunOptions, qemu: Qemu | undefined, con
 
 /* ---- boot all ------------------------------------------------------------------------ */
 
-async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], emulator: Emulator, rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
+/**
+ * Boot the planned steps on `backends`; returns how many there were. A run
+ * that boots in two parts (umlFirst) plans each part on its own backends:
+ * `seqBase` numbers the second part's steps after the first's, and
+ * `controlOn` says where the A/A twin boots in this part.
+ */
+async function bootAll(
+  opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], emulator: Emulator, rec: Recorder, log: Logger, signal: AbortSignal,
+  part: { readonly controlOn?: readonly Backend[]; readonly seqBase?: number } = {},
+): Promise<number> {
+  const controlOn = part.controlOn ?? controlBackends(opts.aaControl ?? 'none', backends);
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
-  const controlOn = controlBackends(opts.aaControl ?? 'none', backends);
-  if (plan.sides.some((s) => s.twinOf)) log.info(`A/A control: ${plan.sides.find((s) => s.twinOf)!.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ') || 'no backend'}`);
-  for (const step of bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants, controlOn)) {
+  const twin = plan.sides.find((s) => s.twinOf);
+  if (twin && controlOn.length > 0) log.info(`A/A control: ${twin.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ')}`);
+  const steps = bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants, controlOn).map((s) => ({ ...s, seq: s.seq + (part.seqBase ?? 0) }));
+  for (const step of steps) {
     const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
     await bootStep(step, kernel, kernel.series, { opts, emulator, rec, log, signal });
   }
+  return steps.length;
 }
 
 /** Boot one step; on tcg, boot again while a crash needs confirming (classify.ts). */

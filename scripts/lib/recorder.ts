@@ -314,6 +314,15 @@ export class Recorder {
     return results;
   }
 
+  /**
+   * The results so far, written as results.json and report.md while the run
+   * goes on (the manifest still says running): a first headline before the
+   * slower backends have booted. complete() writes them again at the end.
+   */
+  async interim(): Promise<Results> {
+    return this.writeResults();
+  }
+
   async complete(t0: number): Promise<{ results: Results; class: RunClass; exitCode: number }> {
     const results = await this.writeResults();
     Object.assign(this.manifest, { state: 'complete', class: results.class, exitCode: EXIT_CODE[results.class], finishedAt: new Date().toISOString(), wallMs: Date.now() - t0 });

@@ -145,6 +145,12 @@ describe('pipeline on the default kernel source', () => {
     expect(m.state).toBe('complete');
     expect(m.class).toBe('ok');
     expect(m.backends?.resolved).toEqual(expect.arrayContaining(['uml']));
+    // UML first: every uml boot before the first x86_64 build stage, so the first headline comes in minutes.
+    const at = (f: (s: (typeof m.stages)[number]) => boolean) => m.stages.findIndex(f);
+    const lastUml = m.stages.map((s) => s.stage === 'boot' && s.backend === 'uml').lastIndexOf(true);
+    expect(lastUml).toBeGreaterThan(0);
+    expect(at((s) => s.stage === 'build' && s.arch === 'x86_64')).toBeGreaterThan(lastUml);
+    expect(at((s) => s.stage === 'boot' && s.backend !== 'uml')).toBeGreaterThan(lastUml);
     expect(m.backends?.resolved.some((b) => b === 'tcg' || b === 'kvm')).toBe(true);
     // The QEMU the boots used is the manifest's, and TCG's threading follows its version (multi from QEMU 10).
     expect(m.qemu?.binary).toMatch(/\/qemu-system-x86_64$/);
@@ -191,7 +197,13 @@ describe('pipeline on the default kernel source', () => {
     const rounds = Number(buildCommand().getOptionValue('boots'));
     // One KUnit boot of the patched kernel per backend, then benchmark boots of both sides per round,
     // and on uml (the cheapest backend) the A/A twin: the baseline kernel again, from the same build.
-    expect(res.boots.map((b) => `${b.purpose}:${b.side}`).slice(0, 2)).toEqual(['kunit:patched', 'kunit:patched']);
+    // Boots are numbered in the order they ran: every uml boot first (UML first), then the QEMU backend's.
+    for (const backend of new Set(res.boots.map((b) => b.backend))) {
+      expect(res.boots.filter((b) => b.backend === backend).map((b) => `${b.purpose}:${b.side}`)[0], backend).toBe('kunit:patched');
+    }
+    expect(res.boots.map((b) => b.seq)).toEqual(res.boots.map((_, i) => i));
+    const firstQemu = res.boots.findIndex((b) => b.backend !== 'uml');
+    expect(res.boots.slice(firstQemu).every((b) => b.backend !== 'uml')).toBe(true);
     expect(res.boots.filter((b) => b.purpose === 'bench')).toHaveLength(5 * rounds);
     expect(res.sides.map((s) => [s.name, s.variant, s.twinOf])).toEqual([['baseline', 'baseline', undefined], ['patched', 'patched', undefined], ['baseline-aa', 'baseline', 'baseline']]);
     const twin = res.boots.filter((b) => b.side === 'baseline-aa');
@@ -246,6 +258,10 @@ describe('pipeline on the default kernel source', () => {
     // The setup's README run printed its output into the suite's tool log.
     const printed = (await readFile(qk.toolLog, 'utf8')).split(`===== ${r.runId} `)[1] ?? '';
     expect(printed).toMatch(/headline \(ratios from this run; lower is better\):\n {2}qmempool\/reuse ÷ slab\/reuse on /);
+    // UML first: its headline was printed before the first QEMU boot.
+    const early = printed.search(/first results, uml \(the run goes on with /);
+    expect(early).toBeGreaterThan(0);
+    expect(early).toBeLessThan(printed.search(/boot \S+ on (tcg|kvm)/));
     const csv = (await readFile(join(r.runDir, 'results.csv'), 'utf8')).trim().split('\n');
     expect(csv).toHaveLength(res.metrics.length + 1);
     const charts = await readdir(join(r.runDir, 'charts'));
@@ -284,9 +300,10 @@ describe('pipeline on the default kernel source', () => {
     expect(r.exitCode).toBe(1);
     const res = await r.results();
     expect(res.class).toBe('panic');
-    expect(res.boots.map((b) => [b.backend, b.class, b.attempts.length])).toEqual([['tcg', 'panic', 2], ['uml', 'panic', 1]]);
+    // UML first: the uml boot ran (and is numbered) before the tcg one.
+    expect(res.boots.map((b) => [b.backend, b.class, b.attempts.length])).toEqual([['uml', 'panic', 1], ['tcg', 'panic', 2]]);
     for (const b of res.boots) expect(b.findings[0]?.text).toMatch(/Kernel panic - not syncing/);
-    expect(res.boots[0]!.attempts[1]!.consoleLog).toMatch(/-a2\.log$/);
+    expect(res.boots[1]!.attempts[1]!.consoleLog).toMatch(/-a2\.log$/);
     expect((await r.manifest()).state).toBe('complete');
   });
 
@@ -309,7 +326,9 @@ describe('pipeline on the default kernel source', () => {
     expect(wb.findings.some((f) => f.kind === 'warning' && /qk_provoke/.test(f.text))).toBe(true);
     const o = await tool('oops', ['--backend', 'tcg,uml', '--variants', 'baseline', '--provoke', 'oops']);
     expect(o.exitCode).toBe(1);
-    const ob = (await o.results()).boots;
+    const byBackend = (await o.results()).boots;
+    expect(byBackend.map((b) => b.backend)).toEqual(['uml', 'tcg']);
+    const ob = [byBackend[1]!, byBackend[0]!];
     // x86 survives a NULL dereference in a module (Oops, insmod is killed);
     // UML turns a kernel-mode fault into a panic.
     expect(ob.map((b) => [b.backend, b.class])).toEqual([['tcg', 'oops'], ['uml', 'panic']]);

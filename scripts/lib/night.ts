@@ -92,7 +92,23 @@ export const Night = z.object({
   base: z.string(),
   startedAt: z.string(),
   wallMs: z.number(),
-  kernel: z.object({ version: z.string(), commit: z.string().optional(), description: z.string() }),
+  kernel: z.object({
+    version: z.string(),
+    /** The base tree's commit: upstream's for --git and --tree, a local one made from the sources for Debian packages and tarballs. */
+    commit: z.string().optional(),
+    description: z.string(),
+    /** Where the base came from (absent in older records): the Debian package, or the git repository and ref. */
+    source: z
+      .object({
+        kind: z.enum(['debian', 'tarball', 'tree', 'git']),
+        package: z.object({ name: z.string(), version: z.string() }).optional(),
+        url: z.string().optional(),
+        ref: z.string().optional(),
+      })
+      .optional(),
+  }),
+  /** The backends the night ran (its CI leg, e.g. ["uml"]); absent in older records. */
+  backends: z.array(z.string()).optional(),
   tool: z.object({ commit: z.string().optional() }),
   series: z.object({
     hash: z.string(),

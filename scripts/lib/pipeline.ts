@@ -29,6 +29,7 @@ import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
 import type { Backend, Results, Side, VariantName } from './results.ts';
 import type { RunClass } from './errors.ts';
 import type { Logger } from './log.ts';
+import { prepareUmlTmp } from './umltmp.ts';
 
 export { archesFor, targetsFor, bootPlan } from './plan.ts';
 export type { Manifest } from './recorder.ts';
@@ -115,10 +116,12 @@ export interface Built {
   readonly qemu?: Qemu | undefined;
 }
 
-/** What the boots of a run share once the backends are known: the QEMU and the TCG threading it allows. */
+/** What the boots of a run share once the backends are known: the QEMU and the TCG threading it allows, and UML's TMPDIR. */
 export interface Emulator {
   readonly qemu?: Qemu | undefined;
   readonly tcgThreads: TcgThreads;
+  /** UML guests' memory goes here (umltmp.ts): an exec-capable directory of ours. */
+  readonly umlTmpDir?: string;
 }
 
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
@@ -495,7 +498,13 @@ async function probeKvm(k: Kernel, opts: RunOptions, qemu: Qemu | undefined, con
 
 /* ---- boot all ------------------------------------------------------------------------ */
 
-async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], emulator: Emulator, rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
+async function bootAll(opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], qemuSide: Emulator, rec: Recorder, log: Logger, signal: AbortSignal): Promise<void> {
+  let emulator = qemuSide;
+  if (backends.includes('uml')) {
+    const tmp = await prepareUmlTmp(opts.workDir, opts.memoryMB);
+    log.info(`uml: guest memory in ${tmp.dir}${tmp.passed.length > 0 ? ` (not ${tmp.passed.join('; ')})` : ''}`);
+    emulator = { ...emulator, umlTmpDir: tmp.dir };
+  }
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   const controlOn = controlBackends(opts.aaControl ?? 'none', backends);
   if (plan.sides.some((s) => s.twinOf)) log.info(`A/A control: ${plan.sides.find((s) => s.twinOf)!.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ') || 'no backend'}`);
@@ -577,6 +586,7 @@ export function bootRequest(
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
     tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? opts.tcgThreads ?? 'single') : 'single',
     qemu: qemuRun(c.emulator?.qemu),
+    ...(step.backend === 'uml' && c.emulator?.umlTmpDir !== undefined ? { umlTmpDir: c.emulator.umlTmpDir } : {}),
     consoleLog: join(c.rec.logs, name),
     ...(k.netHelper ? { netHelper: k.netHelper } : {}),
     silenceMs: opts.silenceTimeoutS * 1000,

@@ -165,6 +165,8 @@ export interface BootRequest {
   readonly tcgThreads: TcgThreads;
   /** The QEMU that runs QEMU backends (binary and -L directories); absent: the host's qemu-system-x86_64 on PATH. */
   readonly qemu?: QemuRun | undefined;
+  /** UML: the TMPDIR its memory file goes in (umltmp.ts: exec-capable, checked); absent: UML's own choice ($TMPDIR, /dev/shm). */
+  readonly umlTmpDir?: string | undefined;
   /**
    * The KVM probe: one vCPU and 512 MiB, and init only reports that it
    * started (qk_probe=1).
@@ -187,7 +189,7 @@ export interface BootRequest {
   readonly signal?: AbortSignal;
 }
 
-type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu'> & {
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu' | 'umlTmpDir'> & {
   /** A virtio-net NIC on these loopback UDP ports (QEMU backends). */
   readonly virtioPorts?: VirtioPorts;
 };
@@ -202,7 +204,11 @@ export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; c
   const cmdline = kernelCmdline(r);
   const smp = r.probe ? 1 : r.smp;
   const memoryMB = r.probe ? 512 : r.memoryMB;
-  if (r.backend === 'uml') return { cmd: r.kernel, args: umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline }), cmdline };
+  if (r.backend === 'uml') {
+    const args = umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline });
+    // Through env(1), so the facts' argument vector and the reproducer carry the TMPDIR too.
+    return r.umlTmpDir === undefined ? { cmd: r.kernel, args, cmdline } : { cmd: 'env', args: [`TMPDIR=${r.umlTmpDir}`, r.kernel, ...args], cmdline };
+  }
   return {
     cmd: r.qemu?.binary ?? 'qemu-system-x86_64',
     args: [...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, ...(r.qemu ? { firmware: r.qemu.firmware } : {}), kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }), ...(r.virtioPorts ? virtioQemuArgs(r.virtioPorts) : [])],

@@ -5,22 +5,32 @@
  * in the repository (scripts/schemas/kcidb-io-v5.schema.json) before it goes.
  *
  * The mapping:
- *   checkout  the base kernel commit with the series on top, one a night;
+ *   checkout  the base kernel with the series on top, one a night and leg
+ *             (the backends it ran: a CI's uml and kvm legs of one base
+ *             are separate checkouts, never one id with two meanings). Its
+ *             git_commit_hash only where the commit is upstream's (--git,
+ *             --tree): a Debian package or tarball base is a local commit
+ *             of ours, so the package's name and version go to tree_name
+ *             and misc instead. patchset_hash as KCIDB defines it (see
+ *             patchsetHash);
  *   builds    one a tree (baseline, patched ...) and architecture; the
  *             architecture comes from the backends the night booted (uml:
  *             um, QEMU: x86_64), x86_64 when it booted nothing;
  *   tests     one a NightTest (its dotted name is the KCIDB path), and one
  *             a NightMetric ("bench.<key>"): the single number in
  *             `number` and misc.value, the distribution beside it in misc
- *             (interval, figures, samples), PASS, or FAIL when the night
- *             found a regression of that key. A result goes to the build of
+ *             (interval, figures, samples), DONE (a measurement, as the
+ *             schema says of a number), or FAIL when the night found a
+ *             regression of that key. A result goes to the build of
  *             the side and backend its name or key carries ("boot.<side>.
  *             <backend>...", "kunit.<side>.<backend>...", "<name>@<side>/
  *             <backend>", "<name>: <side> vs <ref> (<backend>)").
  * Every id is the origin, a colon, then the base and night: deterministic,
  * so submitting the same night again replaces rather than duplicates.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -109,7 +119,7 @@ export function toKcidb(night: Night, o: KcidbOptions): KcidbData {
   if (!/^[a-z0-9_]+$/.test(o.origin)) {
     throw new QkError('usage-error', `KCIDB origin '${o.origin}' is not lower-case letters, digits and '_'`, { hint: 'use the origin name KCIDB gave this submitter, e.g. qmempool_kit' });
   }
-  const checkoutId = `${o.origin}:${night.base}-${night.night}`;
+  const checkoutId = `${o.origin}:${night.base}${legOf(night)}-${night.night}`;
   const startTime = timeOf(night.startedAt, 'startedAt');
   const endTime = new Date(Date.parse(startTime) + night.wallMs).toISOString();
   const arches = archesOf(night);
@@ -139,17 +149,28 @@ export function toKcidb(night: Night, o: KcidbOptions): KcidbData {
   };
 }
 
+/** "-uml" for a night of the uml backend (a CI leg); nothing for older records, which do not say. */
+function legOf(night: Night): string {
+  return night.backends !== undefined && night.backends.length > 0 ? `-${night.backends.join('+')}` : '';
+}
+
 function checkoutOf(night: Night, id: string, startTime: string, endTime: string, o: KcidbOptions): KcidbCheckout {
   const applied = night.trees.map((t) => t.apply);
   const applyErrors = night.trees.filter((t) => t.apply === 'fail').map((t) => `${t.variant}: ${t.reason ?? 'the series does not apply'}`);
   const commit = night.kernel.commit;
+  const source = night.kernel.source;
+  // Only upstream's commit is "the base commit": a Debian package or tarball base is a commit we made of its files.
+  const upstream = source === undefined || source.kind === 'git' || source.kind === 'tree';
+  // KCIDB takes only https:// repository URLs: a git:// or ssh base keeps its URL in misc alone.
+  const repoUrl = o.repoUrl ?? (source?.kind === 'git' && source.url !== undefined && /^https:\/\/\S+$/.test(source.url) ? source.url : undefined);
+  const patchset = patchsetHash(night);
   return {
     id,
     origin: o.origin,
-    tree_name: night.base,
-    ...(o.repoUrl !== undefined ? { git_repository_url: httpsUrl(o.repoUrl, 'repoUrl') } : {}),
-    ...(commit !== undefined && /^[0-9a-f]{40}$/.test(commit) ? { git_commit_hash: commit } : {}),
-    patchset_hash: patchsetHash(night),
+    tree_name: source?.package !== undefined ? `${source.package.name} ${source.package.version}` : night.base,
+    ...(repoUrl !== undefined ? { git_repository_url: httpsUrl(repoUrl, 'the git repository URL') } : {}),
+    ...(upstream && commit !== undefined && /^[0-9a-f]{40}$/.test(commit) ? { git_commit_hash: commit } : {}),
+    ...(patchset !== undefined ? { patchset_hash: patchset } : {}),
     ...(o.patchBaseUrl !== undefined ? { patchset_files: patchFiles(night.series.patches, o.patchBaseUrl) } : {}),
     comment: night.kernel.description,
     start_time: startTime,
@@ -162,6 +183,8 @@ function checkoutOf(night: Night, id: string, startTime: string, endTime: string
       night: night.night,
       kernel_version: night.kernel.version,
       ...(commit !== undefined ? { kernel_commit: commit } : {}),
+      ...(source !== undefined ? { source: { kind: source.kind, ...(source.package ? { package: source.package } : {}), ...(source.url ? { url: source.url } : {}), ...(source.ref ? { ref: source.ref } : {}) } } : {}),
+      ...(night.backends !== undefined ? { backends: night.backends } : {}),
       ...(night.tool.commit !== undefined ? { tool_commit: night.tool.commit } : {}),
       series_hash: night.series.hash,
       series_patches: night.series.patches,
@@ -223,7 +246,7 @@ function metricOf(m: NightMetric, findings: readonly Finding[], buildId: BuildId
     build_id: build,
     origin,
     path,
-    status: regression === undefined ? 'PASS' : 'FAIL',
+    status: regression === undefined ? 'DONE' : 'FAIL',
     number: { value: m.value, unit: m.unit },
     environment: environmentOf(m.backend),
     start_time: startTime,
@@ -295,17 +318,37 @@ function kcidbPath(parts: readonly string[]): string {
 }
 
 /**
- * The checkout's patchset_hash: empty without patches, else the series hash.
- * KCIDB defines it as the sha256 of each patch's sha256, one a line; the
- * series hash is this tool's own (names and contents), so it matches our own
- * submissions only. The night record keeps no per-patch hashes to do better.
+ * The checkout's patchset_hash as KCIDB defines it, so that another CI
+ * system's checkout of the same series has the same one: the sha256 of
+ * each patch file's sha256 in hex followed by a newline, in the order the
+ * patches apply (`sha256sum $(cat series) | cut -c-64 | sha256sum`); the
+ * empty string without patches. A record without the patch files' hashes
+ * (older nights) gets none: the series hash is this tool's own and would
+ * never match anyone else's.
  */
-function patchsetHash(night: Night): string {
+export function patchsetHash(night: Pick<Night, 'series'>): string | undefined {
   if (night.series.patches.length === 0) return '';
-  if (!/^[0-9a-f]{64}$/.test(night.series.hash)) {
-    throw new QkError('infra-error', `series hash '${night.series.hash}' of night ${night.night} is not a sha256`, { hint: 'KCIDB wants a 64-digit lower-case hex patchset_hash' });
+  const files = night.series.files;
+  if (files === undefined) return undefined;
+  if (files.map((f) => f.name).join('\n') !== night.series.patches.join('\n')) {
+    throw new QkError('infra-error', `the night record's patch hashes (${files.map((f) => f.name).join(', ')}) are not its series (${night.series.patches.join(', ')})`, { hint: 'the record was edited by hand or written by a broken tool: write the night again' });
   }
-  return night.series.hash;
+  return createHash('sha256').update(files.map((f) => `${f.sha256}\n`).join('')).digest('hex');
+}
+
+/** Each patch file's sha256 (of its bytes alone), in order: what patchsetHash is made from. */
+export async function patchFileHashes(dir: string, names: readonly string[]): Promise<{ name: string; sha256: string }[]> {
+  const out = [];
+  for (const name of names) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(dir, name));
+    } catch (cause) {
+      throw new QkError('infra-error', `cannot read patch ${name} of the series in ${dir} to hash it for KCIDB`, { cause, hint: 'the series directory changed while the night ran; run the night again' });
+    }
+    out.push({ name, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  return out;
 }
 
 function patchFiles(patches: readonly string[], baseUrl: string): KcidbResource[] {

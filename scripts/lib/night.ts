@@ -71,8 +71,14 @@ export const Crash = z.object({
 export type Crash = z.infer<typeof Crash>;
 
 export const Finding = z.object({
-  /** new-failure, regression and crash fail the night; fixed, improvement and flaky (a noisy regression a second run did not repeat) do not. */
-  kind: z.enum(['new-failure', 'regression', 'crash', 'fixed', 'improvement', 'flaky']),
+  /**
+   * new-failure, regression, crash and expectation-changed (a step the
+   * base's expectations say fails, which did not: news, until the
+   * expectation is updated) fail the night; fixed, improvement, flaky (a
+   * noisy regression a second run did not repeat) and expected (a failure
+   * the expectations declare) do not.
+   */
+  kind: z.enum(['new-failure', 'regression', 'crash', 'fixed', 'improvement', 'flaky', 'expected', 'expectation-changed']),
   key: z.string(),
   message: z.string(),
 });
@@ -86,9 +92,30 @@ export const Night = z.object({
   base: z.string(),
   startedAt: z.string(),
   wallMs: z.number(),
-  kernel: z.object({ version: z.string(), commit: z.string().optional(), description: z.string() }),
+  kernel: z.object({
+    version: z.string(),
+    /** The base tree's commit: upstream's for --git and --tree, a local one made from the sources for Debian packages and tarballs. */
+    commit: z.string().optional(),
+    description: z.string(),
+    /** Where the base came from (absent in older records): the Debian package, or the git repository and ref. */
+    source: z
+      .object({
+        kind: z.enum(['debian', 'tarball', 'tree', 'git']),
+        package: z.object({ name: z.string(), version: z.string() }).optional(),
+        url: z.string().optional(),
+        ref: z.string().optional(),
+      })
+      .optional(),
+  }),
+  /** The backends the night ran (its CI leg, e.g. ["uml"]); absent in older records. */
+  backends: z.array(z.string()).optional(),
   tool: z.object({ commit: z.string().optional() }),
-  series: z.object({ hash: z.string(), patches: z.array(z.string()) }),
+  series: z.object({
+    hash: z.string(),
+    patches: z.array(z.string()),
+    /** Each patch file's sha256 (of its bytes alone), in order of application: KCIDB's patchset_hash is made from these. Absent in older records. */
+    files: z.array(z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })).optional(),
+  }),
   /** The night's first run directory, where it was written (its logs go with CI artifacts, not the history). */
   runDir: z.string(),
   /** report.md of the run, copied into the history: <night>/report.md, relative to the record's directory. */

@@ -22,6 +22,7 @@ import { sideComparisons } from './bench.ts';
 import type { Manifest } from './recorder.ts';
 import type { Backend, Results } from './results.ts';
 import { NIGHT_VERSION, type Crash, type Finding, type Night, type NightMetric, type NightTest, type TreeStatus } from './night.ts';
+import type { Expectation } from './expected.ts';
 
 const BOOT_FAILURES = new Set(['panic', 'oops', 'warning', 'hang', 'boot-failure']);
 
@@ -146,15 +147,22 @@ export function crashFingerprint(cls: string, signature: string): { fingerprint:
   return { fingerprint: shortHash(sha256(`${cls}\n${frames.join('\n')}`)), class: cls, frames };
 }
 
-/** What tonight says against the previous nights (oldest first): findings, and each crash's first night. */
-export function compareNights(tonight: Omit<Night, 'findings' | 'result' | 'exitCode' | 'crashes'> & { crashes: readonly Omit<Crash, 'seen'>[] }, previous: readonly Night[], threshold: number): { findings: Finding[]; crashes: Crash[] } {
+/**
+ * What tonight says against the previous nights (oldest first): findings,
+ * and each crash's first night. A step the base's expectations say fails
+ * is `expected` when it does, and `expectation-changed` when it passes.
+ */
+export function compareNights(tonight: Omit<Night, 'findings' | 'result' | 'exitCode' | 'crashes'> & { crashes: readonly Omit<Crash, 'seen'>[] }, previous: readonly Night[], threshold: number, expected: readonly Expectation[] = []): { findings: Finding[]; crashes: Crash[] } {
   const findings: Finding[] = [];
   const prev = previous.at(-1);
   for (const t of tonight.trees) {
     const p = prev?.trees.find((x) => x.variant === t.variant);
     for (const step of ['apply', 'build', 'boot', 'kunit'] as const) {
       const key = `${t.variant}.${step}`;
-      if (t[step] === 'fail') findings.push({ kind: 'new-failure', key, message: `${p?.[step] === 'fail' ? 'still failing since an earlier night' : 'new failure'}: ${t.variant} ${step}${t.reason ? `: ${t.reason}` : ''}` });
+      const known = expected.find((e) => e.tree === t.variant && e.step === step);
+      if (known && t[step] === 'fail') findings.push({ kind: 'expected', key, message: `${t.variant} ${step} fails on ${tonight.base} as expected (${known.why})${t.reason ? `: ${t.reason}` : ''}` });
+      else if (known && t[step] === 'pass') findings.push({ kind: 'expectation-changed', key, message: `${t.variant} ${step} passes on ${tonight.base}, which was expected to fail (${known.why}): news; if it stays so, remove the expectation from the expectations file` });
+      else if (t[step] === 'fail') findings.push({ kind: 'new-failure', key, message: `${p?.[step] === 'fail' ? 'still failing since an earlier night' : 'new failure'}: ${t.variant} ${step}${t.reason ? `: ${t.reason}` : ''}` });
       else if (t[step] === 'pass' && p?.[step] === 'fail') findings.push({ kind: 'fixed', key, message: `${t.variant} ${step} passes again` });
     }
   }
@@ -200,10 +208,10 @@ function fmt(x: number): string {
   return x >= 100 ? x.toFixed(1) : x.toFixed(3);
 }
 
-/** The night's result and exit code: infra (2) when the tool failed, regression (1) for any failure, regression or crash. */
+/** The night's result and exit code: infra (2) when the tool failed, regression (1) for any failure, regression, crash or changed expectation; an expected failure alone is ok (0). */
 export function nightResult(findings: readonly Finding[], infra: boolean): { result: Night['result']; exitCode: number } {
   if (infra) return { result: 'infra', exitCode: 2 };
-  const failing = findings.some((f) => f.kind === 'new-failure' || f.kind === 'regression' || f.kind === 'crash');
+  const failing = findings.some((f) => f.kind === 'new-failure' || f.kind === 'regression' || f.kind === 'crash' || f.kind === 'expectation-changed');
   return failing ? { result: 'regression', exitCode: 1 } : { result: 'ok', exitCode: 0 };
 }
 

@@ -14,8 +14,16 @@
  * A series that does not apply, or a patched tree that does not build, is
  * a result of the night (exit 1): the baseline kernel is then run on its
  * own, so its figures and tests are still recorded. Exit 2 is for the tool.
+ * A failure the base's expectations declare (expected.ts: a base the
+ * series is not ported to) is reported as expected and does not fail the
+ * night; that step passing does.
+ *
+ * Nights are named by their UTC date; another night of the same base on
+ * the same date (a re-run) is <date>.2, <date>.3, ...: a re-run never
+ * collides with a recorded night or its run directory.
  */
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
@@ -30,7 +38,8 @@ import type { Manifest } from './recorder.ts';
 import { Night, NIGHT_VERSION } from './night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from './nightly.ts';
 import { toJunit } from './junit.ts';
-import { toKcidb, validateKcidb } from './kcidb.ts';
+import { patchFileHashes, toKcidb, validateKcidb } from './kcidb.ts';
+import { DEFAULT_EXPECTED, readExpectations } from './expected.ts';
 import { writeHistoryPage } from './historypage.ts';
 
 const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
@@ -59,6 +68,42 @@ export interface Flags {
   workDir: string;
   install: boolean;
   origin: string;
+  /** The expectations file (expected.ts); absent: the repository's, if it exists. */
+  expected?: string;
+}
+
+/** How the night's runs are started: run.mjs in a child process; tests give their own. */
+export type NightRunner = (args: readonly string[], o: { runId: string; runLog: string; signal: AbortSignal }) => Promise<void>;
+
+const runMjs: NightRunner = async (args, o) => {
+  await spawn(process.execPath, [RUN_MJS, ...args], { what: `nightly run ${o.runId}`, logFile: o.runLog, allowFailure: true, signal: o.signal, timeoutMs: 12 * 3600_000 });
+};
+
+/**
+ * Tonight's name: the UTC date, or <date>.<attempt> when that date already
+ * has a night of this base (a record, or a run directory a failed attempt
+ * left), so re-runs on one date each get a night of their own.
+ */
+export async function nextNightName(date: string, recordDir: string, runsDir: string, base: string): Promise<string> {
+  for (let attempt = 1; attempt <= 99; attempt++) {
+    const name = attempt === 1 ? date : `${date}.${attempt}`;
+    const taken = (await exists(join(recordDir, `${name}.json`))) || (await exists(join(recordDir, name))) || (await exists(join(runsDir, `nightly-${base}-${name}`)));
+    if (!taken) return name;
+  }
+  throw new QkError('usage-error', `${base} already has 99 nights on ${date} in ${recordDir}`, { hint: 'name the night with --night' });
+}
+
+/** Where the base came from, for the record (KCIDB names a Debian base by its package, a git base by its URL). */
+async function sourceOf(f: Flags, args: readonly string[], m: Manifest): Promise<NonNullable<Night['kernel']['source']>> {
+  if (args[0] === '--git') return { kind: 'git', url: args[1]!, ref: args[3]! };
+  if (args[0] === '--tree') return { kind: 'tree', ...(f.ref ? { ref: f.ref } : {}) };
+  const known = KNOWN_BASES[f.base];
+  if (args[0] === '--tarball' && !(known?.apt !== undefined && known.tarball === args[1])) return { kind: 'tarball' };
+  // A registry package is recorded by the run; an installed one (6.12's, 6.1's) is asked of dpkg.
+  if (m.source?.package) return { kind: 'debian', package: { name: m.source.package.name, version: m.source.package.version } };
+  const name = known?.apt ?? 'linux-source-6.12';
+  const r = await execa('dpkg-query', ['-W', '-f', '${Version}', name], { reject: false });
+  return { kind: 'debian', ...(r.exitCode === 0 && r.stdout ? { package: { name, version: r.stdout.trim() } } : {}) };
 }
 
 /** The run.mjs source flags of a base. */
@@ -107,19 +152,20 @@ export async function readHistory(dir: string): Promise<Night[]> {
   return out.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
-export async function nightly(f: Flags & { extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
+export async function nightly(f: Flags & { extra: string[] }, log: Logger, signal: AbortSignal, runner: NightRunner = runMjs): Promise<number> {
   const t0 = Date.now();
   if (!/^[\w.-]+$/.test(f.base)) throw new QkError('usage-error', `--base '${f.base}' may only contain letters, digits, '.', '_' and '-'`);
-  const night = f.night ?? new Date().toISOString().slice(0, 10);
-  if (!/^[\w.-]+$/.test(night)) throw new QkError('usage-error', `--night '${night}' may only contain letters, digits, '.', '_' and '-'`);
+  if (f.night !== undefined && !/^[\w.-]+$/.test(f.night)) throw new QkError('usage-error', `--night '${f.night}' may only contain letters, digits, '.', '_' and '-'`);
   const threshold = Number(f.threshold) / 100;
   if (!(threshold > 0)) throw new QkError('usage-error', `--threshold must be a percentage above 0, not '${f.threshold}'`);
   const historyDir = resolve(f.history);
   const baseDir = join(historyDir, f.base);
   const runsDir = resolve(f.output);
+  const night = f.night ?? (await nextNightName(new Date(t0).toISOString().slice(0, 10), baseDir, runsDir, f.base));
   const nightDir = join(baseDir, night);
   const recordFile = join(baseDir, `${night}.json`);
-  if (await exists(recordFile)) throw new QkError('usage-error', `night ${night} of ${f.base} is already recorded: ${recordFile}`, { hint: 'choose another --night' });
+  if (await exists(recordFile)) throw new QkError('usage-error', `night ${night} of ${f.base} is already recorded: ${recordFile}`, { hint: 'leave --night out: a night on a date that has one is named <date>.2, <date>.3, ...' });
+  const expected = await readExpectations(f.expected ?? DEFAULT_EXPECTED, f.base, f.expected !== undefined);
   const previous = await readHistory(baseDir);
   await mkdir(runsDir, { recursive: true });
   const source = await sourceArgs(f, log);
@@ -131,10 +177,10 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const runLog = join(runsDir, `nightly-${f.base}-${night}.log`);
 
   const run = async (runId: string, vs: readonly string[]): Promise<NightRun | undefined> => {
-    const args = [RUN_MJS, ...source, '--variants', vs.join(','), ...common, '--run-id', runId, ...f.extra];
+    const args = [...source, '--variants', vs.join(','), ...common, '--run-id', runId, ...f.extra];
     log.info(`night ${night} of ${f.base}: run ${runId} (${vs.join(', ')})`);
-    await writeFile(runLog, `node ${args.join(' ')}\n`, { flag: 'a' });
-    await spawn(process.execPath, args, { what: `nightly run ${runId}`, logFile: runLog, allowFailure: true, signal, timeoutMs: 12 * 3600_000 });
+    await writeFile(runLog, `node ${[RUN_MJS, ...args].join(' ')}\n`, { flag: 'a' });
+    await runner(args, { runId, runLog, signal });
     return readRun(join(runsDir, runId));
   };
 
@@ -155,15 +201,20 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const infra = runs.some((r) => infraClasses.includes(r.manifest.class ?? 'infra-error'));
 
   const m = first.manifest;
+  const files = m.series ? await patchFileHashes(m.series.dir, m.series.patches).catch((e: unknown) => {
+    log.warn(`the night's KCIDB data will have no patchset_hash: ${formatError(e).split('\n')[0]}`);
+    return undefined;
+  }) : undefined;
   const partial = {
     version: NIGHT_VERSION,
     night,
     base: f.base,
     startedAt: new Date(t0).toISOString(),
     wallMs: 0,
-    kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? source.join(' ') },
+    kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? source.join(' '), source: await sourceOf(f, source, m) },
+    backends: f.backend.split(',').filter(Boolean),
     tool: { ...(m.tool.commit ? { commit: m.tool.commit } : {}) },
-    series: { hash: m.series?.hash ?? '', patches: m.series?.patches ?? [] },
+    series: { hash: m.series?.hash ?? '', patches: m.series?.patches ?? [], ...(files ? { files } : {}) },
     runDir: first.runDir,
     report: `${night}/report.md`,
     trees: variants.map((v) => treeStatus(v, runs)),
@@ -171,14 +222,14 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
     metrics: nightMetrics(runs),
     crashes: nightCrashes(runs),
   } as const;
-  let { findings, crashes } = compareNights(partial, previous, threshold);
+  let { findings, crashes } = compareNights(partial, previous, threshold, expected);
 
   // A regression of a noisy backend's figure counts only if a second run shows it too.
   const noisy = findings.filter((x) => x.kind === 'regression' && !x.key.includes('/icount'));
   if (noisy.length > 0 && f.confirm && !infra) {
     log.info(`confirming ${noisy.length} regression(s) on noisy backends with a second run`);
     const again = await run(`${runId}-confirm`, variants);
-    const confirmed = again ? compareNights({ ...partial, metrics: nightMetrics([again]) }, previous, threshold).findings : [];
+    const confirmed = again ? compareNights({ ...partial, metrics: nightMetrics([again]) }, previous, threshold, expected).findings : [];
     findings = findings.flatMap((x) => {
       if (!noisy.includes(x)) return [x];
       const c = confirmed.find((y) => y.kind === 'regression' && y.key === x.key);
@@ -223,7 +274,8 @@ export function buildNightlyCommand(): Command {
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
     .option('--history <dir>', 'the history directory', join(REPO_ROOT, 'results', 'history'))
     .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", join(REPO_ROOT, 'results'))
-    .option('--night <id>', 'the night’s name (default: today, UTC)')
+    .option('--night <id>', 'the night’s name (default: today’s UTC date; <date>.2, <date>.3 ... when that date has a night of this base)')
+    .option('--expected <file>', 'the bases’ expected failures (default: nightly-expected.json of the repository)')
     .option('--backend <list>', 'backends (run.mjs --backend)', 'icount')
     .option('--boots <n>', 'benchmark rounds (default: 1 on icount, else 8)')
     .option('--variants <list>', 'kernel trees', 'baseline,patched')

@@ -30,6 +30,7 @@ import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
 import type { Backend, Results, Side, VariantName } from './results.ts';
 import type { RunClass } from './errors.ts';
 import type { Logger } from './log.ts';
+import { prepareUmlTmp } from './umltmp.ts';
 
 export { archesFor, targetsFor, bootPlan } from './plan.ts';
 export type { Manifest } from './recorder.ts';
@@ -116,10 +117,12 @@ export interface Built {
   readonly qemu?: Qemu | undefined;
 }
 
-/** What the boots of a run share once the backends are known: the QEMU and the TCG threading it allows. */
+/** What the boots of a run share once the backends are known: the QEMU and the TCG threading it allows, and UML's TMPDIR. */
 export interface Emulator {
   readonly qemu?: Qemu | undefined;
   readonly tcgThreads: TcgThreads;
+  /** UML guests' memory goes here (umltmp.ts): an exec-capable directory of ours. */
+  readonly umlTmpDir?: string;
 }
 
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
@@ -551,10 +554,16 @@ async function probeKvm(k: Kernel, opts: RunOptions, qemu: Qemu | undefined, con
  * `controlOn` says where the A/A twin boots in this part.
  */
 async function bootAll(
-  opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], emulator: Emulator, rec: Recorder, log: Logger, signal: AbortSignal,
+  opts: RunOptions, plan: RunPlan, built: Built, backends: readonly Backend[], qemuSide: Emulator, rec: Recorder, log: Logger, signal: AbortSignal,
   part: { readonly controlOn?: readonly Backend[]; readonly seqBase?: number } = {},
 ): Promise<number> {
   const controlOn = part.controlOn ?? controlBackends(opts.aaControl ?? 'none', backends);
+  let emulator = qemuSide;
+  if (backends.includes('uml')) {
+    const tmp = await prepareUmlTmp(opts.workDir, opts.memoryMB);
+    log.info(`uml: guest memory in ${tmp.dir}${tmp.passed.length > 0 ? ` (not ${tmp.passed.join('; ')})` : ''}`);
+    emulator = { ...emulator, umlTmpDir: tmp.dir };
+  }
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   const twin = plan.sides.find((s) => s.twinOf);
   if (twin && controlOn.length > 0) log.info(`A/A control: ${twin.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ')}`);
@@ -638,6 +647,7 @@ export function bootRequest(
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
     tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? opts.tcgThreads ?? 'single') : 'single',
     qemu: qemuRun(c.emulator?.qemu),
+    ...(step.backend === 'uml' && c.emulator?.umlTmpDir !== undefined ? { umlTmpDir: c.emulator.umlTmpDir } : {}),
     consoleLog: join(c.rec.logs, name),
     ...(k.netHelper ? { netHelper: k.netHelper } : {}),
     silenceMs: opts.silenceTimeoutS * 1000,

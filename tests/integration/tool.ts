@@ -34,9 +34,14 @@ export async function runScriptArgs(script: string): Promise<string[]> {
   return words.slice(3);
 }
 
-/** The README's command, `npx zx scripts/run.mjs`, with node named explicitly (tests may narrow PATH). */
-export function startTool(d: Dirs, runId: string, args: readonly string[], env: Record<string, string> = {}) {
-  return execa(process.execPath, [ZX, join(REPO, 'scripts', 'run.mjs'), '--run-id', runId, '-o', d.out, '--work-dir', d.work, ...args], {
+/**
+ * The README's command, `npx zx scripts/run.mjs`, with node named explicitly
+ * (tests may narrow PATH); `wrap` runs it through another command first
+ * (e.g. unshare), which ends by exec'ing its arguments.
+ */
+export function startTool(d: Dirs, runId: string, args: readonly string[], env: Record<string, string> = {}, wrap: readonly string[] = []) {
+  const argv = [process.execPath, ZX, join(REPO, 'scripts', 'run.mjs'), '--run-id', runId, '-o', d.out, '--work-dir', d.work, ...args];
+  return execa(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...(wrap.length > 0 ? argv : argv.slice(1))], {
     cwd: REPO,
     env: { CI: '1', ...env },
     // A test that sets PATH wants exactly that PATH.

@@ -1,14 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { QkError } from '../../scripts/lib/errors.ts';
-import { toKcidb, validateKcidb, type KcidbData, type KcidbTest } from '../../scripts/lib/kcidb.ts';
+import { patchFileHashes, toKcidb, validateKcidb, type KcidbData, type KcidbTest } from '../../scripts/lib/kcidb.ts';
 import { Night } from '../../scripts/lib/night.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'night-debian-6.12.json');
 const fixture = (): Night => Night.parse(JSON.parse(readFileSync(FIXTURE, 'utf8')));
 const ORIGIN = 'qmempool_kit';
-const PREFIX = `${ORIGIN}:debian-6.12-2026-12-02`;
+/** The fixture's night ran tcg, uml and icount: its leg is in the checkout id. */
+const PREFIX = `${ORIGIN}:debian-6.12-tcg+uml+icount-2026-12-02`;
+/** KCIDB's recipe, computed by coreutils from the patch files' own hashes: each sha256 in hex and a newline, hashed again. */
+async function recipe(hexes: readonly string[]): Promise<string> {
+  const r = await execa('sha256sum', [], { input: hexes.map((h) => `${h}\n`).join('') });
+  return r.stdout.slice(0, 64);
+}
 
 const testAt = (data: KcidbData, path: string): KcidbTest => {
   const t = data.tests?.find((x) => x.path === path);
@@ -32,7 +39,6 @@ describe('toKcidb', () => {
     expect(checkout).toMatchObject({
       id: PREFIX,
       origin: ORIGIN,
-      patchset_hash: fixture().series.hash,
       start_time: '2026-12-02T02:00:00.000Z',
       origin_tests_finish_time: '2026-12-02T03:30:00.000Z',
       valid: true,
@@ -43,6 +49,68 @@ describe('toKcidb', () => {
       'https://example.org/kp/0003-net-skb-use-qmempool-for-skb-heads.patch',
     ]);
     expect(checkout?.misc).toMatchObject({ base: 'debian-6.12', series_patches: fixture().series.patches, result: 'regression' });
+  });
+
+  it('hashes the patchset as KCIDB defines it: the sha256 of each patch file sha256 and a newline, in order', async () => {
+    const [checkout] = toKcidb(fixture(), { origin: ORIGIN }).checkouts ?? [];
+    expect(checkout?.patchset_hash).toBe(await recipe(fixture().series.files!.map((f) => f.sha256)));
+    expect(checkout?.patchset_hash).not.toBe(fixture().series.hash);
+    // The real series, its files hashed by sha256sum in the order of its series file, as another CI system would.
+    const dir = join(import.meta.dirname, '..', '..', 'kernel-patches');
+    const names = readFileSync(join(dir, 'series'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const bySha256sum = await execa('sha256sum', names, { cwd: dir });
+    const expected = await recipe(bySha256sum.stdout.split('\n').map((l) => l.slice(0, 64)));
+    const n = fixture();
+    n.series = { hash: 'ours', patches: names, files: await patchFileHashes(dir, names) };
+    expect(toKcidb(n, { origin: ORIGIN }).checkouts?.[0]?.patchset_hash).toBe(expected);
+    // Order matters: the same patches applied in another order are another patchset.
+    n.series = { hash: 'ours', patches: [...names].reverse(), files: (await patchFileHashes(dir, names)).reverse() };
+    expect(toKcidb(n, { origin: ORIGIN }).checkouts?.[0]?.patchset_hash).not.toBe(expected);
+  });
+
+  it('leaves out a patchset hash it cannot compute, and the empty string without patches', () => {
+    const n = fixture();
+    delete n.series.files;
+    expect(toKcidb(n, { origin: ORIGIN }).checkouts?.[0]).not.toHaveProperty('patchset_hash');
+    n.series = { hash: '', patches: [] };
+    expect(toKcidb(n, { origin: ORIGIN }).checkouts?.[0]?.patchset_hash).toBe('');
+  });
+
+  it('names a Debian base by its package, never by the local commit made of its files', () => {
+    const [deb] = toKcidb(fixture(), { origin: ORIGIN }).checkouts ?? [];
+    expect(deb).not.toHaveProperty('git_commit_hash');
+    expect(deb?.tree_name).toBe('linux-source-6.12 6.12.57-1');
+    expect(deb?.misc).toMatchObject({ source: { kind: 'debian', package: { name: 'linux-source-6.12', version: '6.12.57-1' } }, kernel_commit: fixture().kernel.commit });
+    const tarball = fixture();
+    tarball.kernel.source = { kind: 'tarball' };
+    expect(toKcidb(tarball, { origin: ORIGIN }).checkouts?.[0]).not.toHaveProperty('git_commit_hash');
+  });
+
+  it('gives a --git base its repository URL and upstream commit', () => {
+    const n = fixture();
+    n.base = 'v6.18';
+    n.kernel.source = { kind: 'git', url: 'https://git.example.org/linux.git', ref: 'v6.18' };
+    const data = toKcidb(n, { origin: ORIGIN });
+    expect(data.checkouts?.[0]).toMatchObject({ tree_name: 'v6.18', git_repository_url: 'https://git.example.org/linux.git', git_commit_hash: n.kernel.commit, misc: { source: { ref: 'v6.18' } } });
+    expect(validateKcidb(data)).toEqual({ ok: true, errors: [] });
+    // KCIDB takes https only: another scheme stays in misc.
+    n.kernel.source = { kind: 'git', url: 'git://git.example.org/linux.git', ref: 'v6.18' };
+    expect(toKcidb(n, { origin: ORIGIN }).checkouts?.[0]).not.toHaveProperty('git_repository_url');
+  });
+
+  it('gives each leg of one base and night its own checkout, builds and tests', () => {
+    const leg = (backend: string) => {
+      const n = fixture();
+      n.backends = [backend];
+      return toKcidb(n, { origin: ORIGIN });
+    };
+    const uml = leg('uml');
+    const kvm = leg('kvm');
+    expect(uml.checkouts?.[0]?.id).toBe(`${ORIGIN}:debian-6.12-uml-2026-12-02`);
+    expect(kvm.checkouts?.[0]?.id).toBe(`${ORIGIN}:debian-6.12-kvm-2026-12-02`);
+    const ids = (d: KcidbData) => [...(d.checkouts ?? []), ...(d.builds ?? []), ...(d.tests ?? [])].map((x) => x.id);
+    const shared = ids(uml).filter((id) => ids(kvm).includes(id));
+    expect(shared).toEqual([]);
   });
 
   it('makes a build per tree and per architecture booted, with the tree build status', () => {
@@ -80,7 +148,8 @@ describe('toKcidb', () => {
   it('carries a metric as a bench test: the number, and the distribution in misc', () => {
     const data = toKcidb(fixture(), { origin: ORIGIN });
     const slab = testAt(data, 'bench.slab.reuse.baseline.icount');
-    expect(slab).toMatchObject({ build_id: `${PREFIX}-baseline-x86_64`, status: 'PASS', number: { value: 101.5, unit: 'ns' } });
+    // A measurement is DONE, as the schema says a number normally goes.
+    expect(slab).toMatchObject({ build_id: `${PREFIX}-baseline-x86_64`, status: 'DONE', number: { value: 101.5, unit: 'ns' } });
     expect(slab.misc).toMatchObject({
       value: 101.5,
       unit: 'ns',
@@ -115,6 +184,7 @@ describe('toKcidb', () => {
 
   it('takes the commit hash only when it is a full sha1, and an empty patchset without patches', () => {
     const n = fixture();
+    n.kernel.source = { kind: 'tree' };
     n.kernel.commit = 'a'.repeat(40);
     n.series = { hash: '', patches: [] };
     const [withCommit] = toKcidb(n, { origin: ORIGIN }).checkouts ?? [];
@@ -146,8 +216,8 @@ describe('toKcidb', () => {
     expect(() => toKcidb(fixture(), { origin: 'qmempool-kit' })).toThrow(QkError);
     expect(() => toKcidb(fixture(), { origin: ORIGIN, repoUrl: 'git://git.kernel.org/linux.git' })).toThrow(/https/);
     const n = fixture();
-    n.series.hash = 'f00d';
-    expect(() => toKcidb(n, { origin: ORIGIN })).toThrow(/not a sha256/);
+    n.series.files = n.series.files!.slice(1);
+    expect(() => toKcidb(n, { origin: ORIGIN })).toThrow(/are not its series/);
     const clash = fixture();
     clash.tests.push({ name: 'kunit.patched.tcg.alf_queue.alf test wrap', status: 'pass' });
     expect(() => toKcidb(clash, { origin: ORIGIN })).toThrow(/same KCIDB test id/);

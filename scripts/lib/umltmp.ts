@@ -1,0 +1,66 @@
+/**
+ * Where a UML guest keeps its memory. UML maps guest RAM from a file in
+ * $TMPDIR (else /dev/shm) and refuses a filesystem mounted noexec ("... must
+ * be not mounted noexec") before the kernel even starts: in a container
+ * (Docker mounts /dev/shm noexec, --privileged or not) every UML boot would
+ * die as a boot failure, i.e. read as a kernel regression. So UML boots get
+ * a TMPDIR of ours, checked once per run: a directory in /dev/shm (RAM, as
+ * before) when that is exec-capable and has room for the guest, else one
+ * under the work directory. Neither usable is the host's problem, said as
+ * such (infra-error, exit 2), never a boot failure.
+ */
+import { chmod, mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { QkError } from './errors.ts';
+
+export interface UmlTmp {
+  /** The directory UML boots get as TMPDIR. */
+  readonly dir: string;
+  /** Why the other candidates were passed over, for the log. */
+  readonly passed: readonly string[];
+}
+
+/** Candidates in order: RAM first (the guest's memory in a page cache that never writes back), then the work directory. */
+export function umlTmpCandidates(workDir: string, uid = process.getuid?.() ?? 0): string[] {
+  return [join('/dev/shm', `qmempool-kit-${uid}`), join(workDir, 'tmp', 'uml')];
+}
+
+/** Why `dir` cannot hold a UML guest's memory of `memoryMB`, or undefined when it can. */
+export async function umlTmpProblem(dir: string, memoryMB: number): Promise<string | undefined> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    return `cannot create it (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+  // What UML needs is a mapping with PROT_EXEC, which a noexec mount refuses just as it refuses execve: run a script from there.
+  const probe = join(dir, `.exec-probe-${process.pid}`);
+  try {
+    await writeFile(probe, '#!/bin/sh\nexit 0\n');
+    await chmod(probe, 0o700);
+    const r = await execa(probe, [], { reject: false, stdin: 'ignore' });
+    if (r.exitCode !== 0) return `files there cannot be executed (${(r as { code?: string }).code ?? `exit ${r.exitCode}`}): mounted noexec`;
+  } catch (e) {
+    return `cannot write a file there (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  } finally {
+    await rm(probe, { force: true });
+  }
+  const fs = await statfs(dir);
+  const freeMB = Math.floor((fs.bavail * fs.bsize) / 2 ** 20);
+  if (freeMB < memoryMB) return `only ${freeMB} MiB free, and the guest has ${memoryMB} MiB`;
+  return undefined;
+}
+
+/** The first candidate that can hold the guest's memory; none is an infra-error naming each and why. */
+export async function prepareUmlTmp(workDir: string, memoryMB: number, candidates = umlTmpCandidates(workDir)): Promise<UmlTmp> {
+  const passed: string[] = [];
+  for (const dir of candidates) {
+    const problem = await umlTmpProblem(dir, memoryMB);
+    if (problem === undefined) return { dir, passed };
+    passed.push(`${dir}: ${problem}`);
+  }
+  throw new QkError('infra-error', `no directory can hold a UML guest's memory: UML maps it from a file in $TMPDIR and refuses a filesystem mounted noexec`, {
+    details: passed.join('\n'),
+    hint: `give the run a --work-dir on an exec-capable filesystem with ${memoryMB} MiB free, or make /dev/shm exec-capable (as root: mount -o remount,exec /dev/shm)`,
+  });
+}

@@ -167,6 +167,8 @@ export interface BootRequest {
   readonly qemu?: QemuRun | undefined;
   /** UML: the TMPDIR its memory file goes in (umltmp.ts: exec-capable, checked); absent: UML's own choice ($TMPDIR, /dev/shm). */
   readonly umlTmpDir?: string | undefined;
+  /** UML: the host CPU the guest (one vCPU, several host threads) is pinned to with taskset; absent: not pinned. */
+  readonly umlCpu?: number | undefined;
   /**
    * The KVM probe: one vCPU and 512 MiB, and init only reports that it
    * started (qk_probe=1).
@@ -189,7 +191,7 @@ export interface BootRequest {
   readonly signal?: AbortSignal;
 }
 
-type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu' | 'umlTmpDir'> & {
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu' | 'umlTmpDir' | 'umlCpu'> & {
   /** A virtio-net NIC on these loopback UDP ports (QEMU backends). */
   readonly virtioPorts?: VirtioPorts;
 };
@@ -206,8 +208,14 @@ export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; c
   const memoryMB = r.probe ? 512 : r.memoryMB;
   if (r.backend === 'uml') {
     const args = umlArgs({ kernel: r.kernel, init: r.image.init, memoryMB, cmdline });
-    // Through env(1), so the facts' argument vector and the reproducer carry the TMPDIR too.
-    return r.umlTmpDir === undefined ? { cmd: r.kernel, args, cmdline } : { cmd: 'env', args: [`TMPDIR=${r.umlTmpDir}`, r.kernel, ...args], cmdline };
+    // Through taskset(1) and env(1), so the facts' argument vector and the reproducer carry the pinning and the TMPDIR too.
+    const argv = [
+      ...(r.umlCpu === undefined ? [] : ['taskset', '-c', String(r.umlCpu)]),
+      ...(r.umlTmpDir === undefined ? [] : ['env', `TMPDIR=${r.umlTmpDir}`]),
+      r.kernel,
+      ...args,
+    ];
+    return { cmd: argv[0]!, args: argv.slice(1), cmdline };
   }
   return {
     cmd: r.qemu?.binary ?? 'qemu-system-x86_64',

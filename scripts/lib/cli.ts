@@ -52,6 +52,13 @@ function int(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** --uml-cpu: a host CPU number, auto (the last CPU of two or more) or none. */
+export function umlCpuOption(value: string, cpus = availableParallelism()): { umlCpu?: number } {
+  if (value === 'none') return {};
+  if (value === 'auto') return cpus >= 2 ? { umlCpu: cpus - 1 } : {};
+  return { umlCpu: int('--uml-cpu (a CPU number, auto or none)', 0, cpus - 1)(value) };
+}
+
 export function buildCommand(): Command {
   return new Command('run.mjs')
     .description(
@@ -93,6 +100,7 @@ export function buildCommand(): Command {
     .addOption(new Option('--net-break <scenario>', "leave a scenario's path unset (no raw rule, forwarding off, no UDP socket), to see its counter check fail").choices(NET_SCENARIOS))
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', `QEMU TCG threading for normal kernels: multi (true parallelism, for cross-CPU timing) or single (vCPUs take turns). Default: multi with QEMU >= ${MULTI_TCG_MIN_MAJOR}, single with older QEMU, whose multi-threaded TCG can crash a healthy guest (the run says so). Checker kernels always run single`).choices(TCG_THREADS))
+    .option('--uml-cpu <cpu>', 'pin UML guests (one vCPU) to this host CPU with taskset: a number, auto (the last host CPU, when there are two or more) or none (the host schedules them). QEMU guests are never pinned: their vCPUs must run in parallel', 'none')
     .addOption(new Option('--qemu <which>', `the QEMU of the kvm, tcg and icount backends: registry (the newest built for this Debian release, from its backports: fetched once through the private apt configuration into <work-dir>/tools/, its libraries installed like other host packages), host (the installed qemu-system-x86), or auto: registry when it has QEMU >= ${MULTI_TCG_MIN_MAJOR} that can run here, else host`).choices(QEMU_CHOICES).default('auto'))
     .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies) or build (the kernels and modules build)').choices(STOP_AFTER))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
@@ -132,6 +140,7 @@ interface RawFlags {
   side?: string[];
   source?: string;
   tcgThreads?: (typeof TCG_THREADS)[number];
+  umlCpu: string;
   qemu: QemuChoice;
   lockWait: string;
   tree?: string;
@@ -236,6 +245,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     ...(net ? { net } : {}),
     provoke: f.provoke,
     ...(f.tcgThreads ? { tcgThreads: f.tcgThreads } : {}),
+    ...umlCpuOption(f.umlCpu),
     qemu: f.qemu,
     lockWaitS: int('--lock-wait', 0)(f.lockWait),
     allowInstall: f.install,

@@ -74,6 +74,8 @@ export interface RunOptions {
    * (qemu.ts tcgThreadsFor).
    */
   readonly tcgThreads?: TcgThreads | undefined;
+  /** Host CPU UML guests are pinned to (taskset); undefined: not pinned. */
+  readonly umlCpu?: number | undefined;
   /** Which QEMU runs the QEMU backends (qemu.ts); absent: auto. */
   readonly qemu?: QemuChoice | undefined;
   /** How long to wait for another run's lock on a tree (0: refuse at once). */
@@ -123,6 +125,8 @@ export interface Emulator {
   readonly tcgThreads: TcgThreads;
   /** UML guests' memory goes here (umltmp.ts): an exec-capable directory of ours. */
   readonly umlTmpDir?: string;
+  /** UML guests are pinned to this host CPU (--uml-cpu). */
+  readonly umlCpu?: number;
 }
 
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
@@ -562,7 +566,9 @@ async function bootAll(
   if (backends.includes('uml')) {
     const tmp = await prepareUmlTmp(opts.workDir, opts.memoryMB);
     log.info(`uml: guest memory in ${tmp.dir}${tmp.passed.length > 0 ? ` (not ${tmp.passed.join('; ')})` : ''}`);
-    emulator = { ...emulator, umlTmpDir: tmp.dir };
+    emulator = { ...emulator, umlTmpDir: tmp.dir, ...(opts.umlCpu !== undefined ? { umlCpu: opts.umlCpu } : {}) };
+    rec.manifest.uml = { tmpDir: tmp.dir, cpu: opts.umlCpu ?? null };
+    if (opts.umlCpu !== undefined) log.info(`uml: guests pinned to host CPU ${opts.umlCpu} (taskset; --uml-cpu none lets the host schedule them)`);
   }
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];
   const twin = plan.sides.find((s) => s.twinOf);
@@ -648,6 +654,7 @@ export function bootRequest(
     tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? opts.tcgThreads ?? 'single') : 'single',
     qemu: qemuRun(c.emulator?.qemu),
     ...(step.backend === 'uml' && c.emulator?.umlTmpDir !== undefined ? { umlTmpDir: c.emulator.umlTmpDir } : {}),
+    ...(step.backend === 'uml' && c.emulator?.umlCpu !== undefined ? { umlCpu: c.emulator.umlCpu } : {}),
     consoleLog: join(c.rec.logs, name),
     ...(k.netHelper ? { netHelper: k.netHelper } : {}),
     silenceMs: opts.silenceTimeoutS * 1000,

@@ -103,6 +103,8 @@ export interface Manifest {
   /** Kernel trees by id (`patched`, `baseline@debian:7.3`). */
   variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; base?: string; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
   backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string; tcgThreadsWhy?: string };
+  /** How UML guests ran: the directory their memory file went in, and the host CPU they were pinned to (null: not pinned). */
+  uml?: { tmpDir: string; cpu: number | null };
   /**
    * The QEMU the QEMU backends ran (qemu.ts): the host's or the registry's,
    * its binary, -L directories, `--version` and packages (the registry's

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { bootCommand } from '../../scripts/lib/boot.ts';
+import { umlCpuOption } from '../../scripts/lib/cli.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
 import type { ImageResult } from '../../scripts/lib/image.ts';
 import { prepareUmlTmp, umlTmpCandidates, umlTmpProblem } from '../../scripts/lib/umltmp.ts';
@@ -69,5 +70,19 @@ describe('UML memory directory', () => {
     const b = bootCommand({ ...req, umlTmpDir: '/w/tmp/uml' });
     expect([b.cmd, ...b.args.slice(0, 3)]).toEqual(['env', 'TMPDIR=/w/tmp/uml', '/k/linux', 'mem=256M']);
     expect(bootCommand(req).cmd).toBe('/k/linux');
+  });
+
+  it('pins UML to a host CPU through taskset(1) when --uml-cpu says so, and only then', () => {
+    const image: ImageResult = { kind: 'hostfs', path: '/w/image-um', init: '/w/init', moduleDir: '/qk/modules', key: 'k', cached: true };
+    const req = { backend: 'uml' as const, kernel: '/k/linux', image, smp: 1, memoryMB: 256, guest: { run: 'r', variant: 'baseline', backend: 'uml' as const, modules: [] }, extraCmdline: [], tcgThreads: 'single' as const };
+    const b = bootCommand({ ...req, umlTmpDir: '/w/tmp/uml', umlCpu: 1 });
+    expect([b.cmd, ...b.args.slice(0, 5)]).toEqual(['taskset', '-c', '1', 'env', 'TMPDIR=/w/tmp/uml', '/k/linux']);
+    expect(bootCommand({ ...req, umlCpu: 0 }).args.slice(0, 3)).toEqual(['-c', '0', '/k/linux']);
+    expect(umlCpuOption('none', 2)).toEqual({});
+    expect(umlCpuOption('auto', 2)).toEqual({ umlCpu: 1 });
+    expect(umlCpuOption('auto', 1)).toEqual({});
+    expect(umlCpuOption('0', 2)).toEqual({ umlCpu: 0 });
+    expect(() => umlCpuOption('2', 2)).toThrow(/--uml-cpu .* from 0 to 1, not '2'/);
+    expect(() => umlCpuOption('x', 2)).toThrow(QkError);
   });
 });

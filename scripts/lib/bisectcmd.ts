@@ -29,7 +29,9 @@ import { readSeries, readSeriesFor } from './series.ts';
 import { prepareSource, resolveSource, type SourceSpec } from './source.ts';
 import { sourceFromFlags } from './cli.ts';
 import { newRunId } from './cli.ts';
-import { readResults, BACKENDS, type Backend, type Results } from './results.ts';
+import { z } from 'zod';
+import { readResultsFile, BACKENDS, type Backend, type Results } from './results.ts';
+import { readManifest } from './recorder.ts';
 import {
   BISECT_EXIT,
   CRITERIA,
@@ -47,25 +49,26 @@ import {
 } from './bisect.ts';
 
 /** Everything a step needs, kept in the bisection's directory (the `step` subcommand reads it). */
-interface BisectState {
-  readonly mode: Mode;
-  readonly criterion: Criterion;
-  readonly metric?: string;
-  readonly threshold: number;
-  readonly backend: Backend;
-  readonly repeat: number;
-  readonly dir: string;
-  readonly workDir: string;
-  readonly install: boolean;
+const BisectState = z.object({
+  mode: z.enum(['kernel', 'series'] satisfies Mode[]),
+  criterion: z.enum(CRITERIA),
+  metric: z.string().optional(),
+  threshold: z.number(),
+  backend: z.enum(BACKENDS),
+  repeat: z.number().int().positive(),
+  dir: z.string(),
+  workDir: z.string(),
+  install: z.boolean(),
   /** run.mjs arguments every step gets (source, variants, the user's extra flags). */
-  readonly runArgs: readonly string[];
+  runArgs: z.array(z.string()).readonly(),
   /** Kernel mode: the tree, and the clone git bisect runs in. */
-  readonly tree?: string;
-  readonly repo?: string;
-  readonly variant?: string;
+  tree: z.string().optional(),
+  repo: z.string().optional(),
+  variant: z.string().optional(),
   /** Metric criterion: the good end's per-boot figures. */
-  reference?: number[];
-}
+  reference: z.array(z.number()).optional(),
+});
+type BisectState = z.infer<typeof BisectState>;
 
 const STATE = 'bisect-state.json';
 const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
@@ -74,10 +77,10 @@ const BISECT_MJS = join(REPO_ROOT, 'scripts', 'bisect.mjs');
 /* ---- one step: a run.mjs run, judged ----------------------------------------------- */
 
 async function readStepRun(runDir: string): Promise<{ class: RunClass; results?: Results; error?: string }> {
-  const m = await readJson<{ class?: RunClass; state?: string; error?: string }>(join(runDir, 'manifest.json'));
+  const m = await readManifest(runDir);
   if (!m?.class) throw new QkError('infra-error', `the step's run left no result in ${runDir}`, { hint: `see ${runDir} and the bisection's bisect-runs.log` });
-  const raw = await readJson(join(runDir, 'results.json'));
-  return { class: m.class, ...(raw ? { results: readResults(raw) } : {}), ...(m.error ? { error: m.error } : {}) };
+  const results = await readResultsFile(join(runDir, 'results.json'));
+  return { class: m.class, ...(results ? { results } : {}), ...(m.error ? { error: m.error } : {}) };
 }
 
 /** Merge the --append of the criterion with the user's own, so that neither is lost. */
@@ -179,10 +182,9 @@ async function readSteps(dir: string): Promise<StepRecord[]> {
 
 /** The log lines that show why a step failed: the error's details, or the failing boot's console around its reason. */
 async function excerpt(rec: StepRecord): Promise<string[]> {
-  const m = await readJson<{ error?: string }>(join(rec.runDir, 'manifest.json'));
+  const m = await readManifest(rec.runDir);
   if (m?.error) return m.error.split('\n').slice(0, 30);
-  const raw = await readJson(join(rec.runDir, 'results.json'));
-  const r = raw ? readResults(raw) : undefined;
+  const r = await readResultsFile(join(rec.runDir, 'results.json'));
   const b = r?.boots.find((x) => x.class !== 'ok' && x.class !== 'flaky');
   if (!b) return [];
   const consoleText = await readFile(join(rec.runDir, b.consoleLog), 'utf8').catch(() => '');
@@ -378,7 +380,10 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
 
 /** One step of git bisect run: judge BISECT_HEAD; exit 0 good, 1 bad, 125 skip, 128 abort. */
 export async function bisectStep(stateFile: string, log: Logger, signal: AbortSignal): Promise<number> {
-  const st = await readJson<BisectState>(stateFile);
+  const st = await readJson(stateFile, BisectState, { what: 'bisection state' }).catch((e: unknown) => {
+    process.stderr.write(`qk-step: ${formatError(e)}\n`);
+    return undefined;
+  });
   if (!st?.repo || !st.tree) {
     process.stderr.write(`qk-step: no bisection state in ${stateFile}\n`);
     return BISECT_EXIT.abort;

@@ -25,8 +25,8 @@ import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts'
 import { spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';
-import { readResults } from './results.ts';
-import type { Manifest } from './recorder.ts';
+import { readResultsFile } from './results.ts';
+import { readManifest } from './recorder.ts';
 import { Night, NIGHT_VERSION } from './night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from './nightly.ts';
 import { toJunit } from './junit.ts';
@@ -89,10 +89,9 @@ export async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
 }
 
 async function readRun(runDir: string): Promise<NightRun | undefined> {
-  const manifest = await readJson<Manifest>(join(runDir, 'manifest.json'));
+  const manifest = await readManifest(runDir);
   if (!manifest) return undefined;
-  const raw = await readJson(join(runDir, 'results.json'));
-  return { runDir, manifest, results: raw ? readResults(raw) : undefined };
+  return { runDir, manifest, results: await readResultsFile(join(runDir, 'results.json')) };
 }
 
 /** Every stored night of a base, oldest first; a record that does not parse is an error naming the file. */

@@ -4,14 +4,14 @@
  * only wires them. The Recorder owns the run directory; builds and boots
  * come from the typed plan (plan.ts). It never exits the process.
  */
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from './errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
-import { parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
+import { checkSourcePath, parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
 import { registryDir } from './debian.ts';
-import { loadSeries, readSeries, readSeriesFor, type Series } from './series.ts';
+import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
@@ -121,8 +121,29 @@ export interface Emulator {
   readonly tcgThreads: TcgThreads;
 }
 
+/**
+ * Everything about a run's inputs that can be checked before anything is
+ * created, installed or built: the plan (flag combinations), the source
+ * path (--tree, --tarball), the --config fragments and the series. A
+ * mistake is a usage error naming its flag or file.
+ */
+export async function checkRunInputs(opts: RunOptions): Promise<RunPlan> {
+  const plan = planRun(opts);
+  await checkSourcePath(opts.source);
+  for (const f of opts.extraFragments) {
+    if (!(await stat(f).then((s) => s.isFile(), () => false))) throw new QkError('usage-error', `--config ${f} does not exist or is not a file`, { hint: 'give a Kconfig fragment file (CONFIG_X=y lines)' });
+  }
+  const series = await readSeries(opts.seriesDir);
+  if (plan.variants.includes('patched')) requirePatches(series, '--series');
+  if (opts.otherSeries !== undefined) {
+    const other = await findSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT });
+    if ('series' in other) requirePatches(other.series, '--other-series');
+  }
+  return plan;
+}
+
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
-  const plan = planRun(given);
+  const plan = await checkRunInputs(given);
   const t0 = Date.now();
   // Registry bases are looked up (a network lookup) before anything is created or built.
   const opts = await resolveSources(given, plan, log);
@@ -252,7 +273,7 @@ interface SeriesDirs {
  * anything else: a bad one is the user's to fix first.
  */
 async function readSeriesDirs(opts: RunOptions, rec: Recorder): Promise<SeriesDirs> {
-  await readSeries(opts.seriesDir);
+  // --series was read by checkRunInputs.
   if (opts.otherSeries === undefined) return { patched: opts.seriesDir };
   const other = await loadSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT, dest: join(rec.runDir, 'other-series') });
   if (other.revision) rec.manifest.otherSeries = { dir: other.series.dir, hash: other.series.hash, patches: [], revision: other.revision.spec, commit: other.revision.commit };
@@ -316,6 +337,8 @@ async function buildAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases
     }
     const s = sources.get(base)!;
     const ts = await treeSeriesFor(seriesDirs, s.version);
+    if (plan.variants.includes('patched')) requirePatches(ts.patched, '--series');
+    if (ts.other && plan.variants.includes('other')) requirePatches(ts.other, '--other-series');
     seriesByBase.set(base, ts);
     const rec1 = { description: s.description, version: s.version, baseCommit: s.baseCommit, key: s.key, ...(s.package ? { package: s.package } : {}) };
     if (base === undefined) {

@@ -230,6 +230,18 @@ async function sourceIdentity(spec: SourceSpec): Promise<string> {
   }
 }
 
+/**
+ * A --tree or --tarball path, checked before anything is created or
+ * installed: the checkout must have the commit asked for, the tarball must
+ * be a file. (The installed Debian tarball is the host check's to install.)
+ */
+export async function checkSourcePath(spec: SourceSpec): Promise<void> {
+  if (spec.kind === 'tree') await treeCommit(spec);
+  if (spec.kind === 'tarball' && !(await stat(spec.path).then((s) => s.isFile(), () => false))) {
+    throw new QkError('usage-error', `--tarball ${spec.path} does not exist or is not a file`, { hint: 'give a kernel source tarball (.tar.xz, .tar.gz)' });
+  }
+}
+
 /** The commit a --tree source asks for (--ref, default HEAD). */
 async function treeCommit(spec: { readonly path: string; readonly ref?: string }): Promise<string> {
   if (!(await exists(spec.path))) throw new QkError('usage-error', `--tree ${spec.path} does not exist`);

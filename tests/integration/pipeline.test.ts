@@ -62,25 +62,7 @@ async function oneLinePatchSeries(file: string, edit: (text: string) => string, 
 }
 
 describe('pipeline on the default kernel source', () => {
-  it('rejects a bad flag with exit 2 and a pointer to --help', async () => {
-    const r = await tool('bad-flag', ['--backend', 'qemu']);
-    expect(r.exitCode).toBe(2);
-    expect(r.output).toContain("error (usage-error): --backend: unknown value 'qemu'");
-    expect(r.output).toContain('--help');
-    const r2 = await tool('bad-flag2', ['--smp', 'lots']);
-    expect(r2.exitCode).toBe(2);
-    expect(r2.output).toContain('--smp must be an integer');
-  });
-
-  it('refuses flag combinations and paths it cannot work with before building anything', async () => {
-    const a = await tool('auto-checkers', ['--backend', 'auto', '--flavors', 'debug']);
-    expect(a.exitCode).toBe(2);
-    expect(a.output).toContain('--backend auto needs the normal flavor');
-    const spaced = join(qk.root, 'my runs');
-    const s = await tool('spaces', ['--backend', 'uml', '--variants', 'baseline', '--work-dir', spaced]);
-    expect(s.exitCode).toBe(2);
-    expect(s.output).toMatch(/--work-dir '.*my runs' contains white space/);
-  });
+  // Bad flags and paths (exit 2, before anything is created): tests/unit/badinput.test.ts, without waiting for the README run.
 
   it('names a missing tool and the apt-get command, exit 2', async () => {
     // A PATH with every tool the host check wants except QEMU.

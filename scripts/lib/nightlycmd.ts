@@ -150,7 +150,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
     const again = await run(`${runId}-baseline`, ['baseline']);
     if (again) runs.push(again);
   }
-  const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'interrupted'];
+  const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'kvm-unusable', 'interrupted'];
   const infra = runs.some((r) => infraClasses.includes(r.manifest.class ?? 'infra-error'));
 
   const m = first.manifest;

@@ -23,6 +23,7 @@ import { EXIT_CODE, QkError, errorHeadline, exitCodeOf, formatError, type RunCla
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
+import { commitOf, isAncestor, subjectOf } from './git.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';
 import { readSeries, readSeriesFor } from './series.ts';
@@ -306,22 +307,18 @@ async function makeState(mode: Mode, f: CommonFlags, rest: Partial<BisectState> 
   return st;
 }
 
-async function subjectOf(repo: string, sha: string): Promise<string> {
-  return capture('git', ['log', '-1', '--format=%s', sha], { what: 'reading a commit subject', cwd: repo });
-}
-
 export async function kernelBisect(f: CommonFlags & { tree: string; good: string; bad: string; variant: string; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
   const t0 = Date.now();
   const tree = resolve(f.tree);
-  const rev = (r: string, flag: string) =>
-    capture('git', ['-C', tree, 'rev-parse', '--verify', `${r}^{commit}`], { what: `resolving ${flag} ${r}`, failClass: 'usage-error' }).catch(() => {
-      throw new QkError('usage-error', `${flag} ${r} is not a commit of ${tree}`);
-    });
+  const rev = async (r: string, flag: string) => {
+    const sha = await commitOf(tree, r);
+    if (!sha) throw new QkError('usage-error', `${flag} ${r} is not a commit of ${tree}`);
+    return sha;
+  };
   if (!(await exists(join(tree, '.git'))) && !(await exists(join(tree, 'HEAD')))) throw new QkError('usage-error', `--tree ${tree} is not a git repository`);
   const good = await rev(f.good, '--good');
   const bad = await rev(f.bad, '--bad');
-  const anc = await spawn('git', ['-C', tree, 'merge-base', '--is-ancestor', good, bad], { what: 'checking --good is an ancestor of --bad', allowFailure: true });
-  if (anc.exitCode !== 0) throw new QkError('usage-error', `--good ${f.good} is not an ancestor of --bad ${f.bad}`, { hint: 'bisection looks for the first bad commit after a good one' });
+  if (!(await isAncestor(tree, good, bad))) throw new QkError('usage-error', `--good ${f.good} is not an ancestor of --bad ${f.bad}`, { hint: 'bisection looks for the first bad commit after a good one' });
   const st = await makeState('kernel', f, { tree, variant: f.variant, runArgs: ['--tree', tree, '--variants', f.variant, ...f.extra] });
   const repo = join(st.dir, 'git');
   Object.assign(st, { repo });
@@ -366,7 +363,8 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
     return finish(st, { found: true, candidates: parsed.candidates, message: `the first bad commit is one of ${parsed.candidates.length} that could not be tested (skipped): ${parsed.candidates.map((c) => c.slice(0, 12)).join(', ')}` }, t0, log, { good, bad });
   }
   const culprit = parsed.first;
-  const parentSha = await capture('git', ['-C', tree, 'rev-parse', `${culprit}^`], { what: 'the culprit’s parent' });
+  const parentSha = await commitOf(tree, `${culprit}^`);
+  if (!parentSha) throw new QkError('infra-error', `git bisect named ${culprit.slice(0, 12)}, which has no parent in ${tree}`);
   const badRec = culprit === bad ? b : steps.find((s) => s.commit === culprit && s.verdict === 'bad');
   const parentRec = parentSha === good ? g : steps.find((s) => s.commit === parentSha && s.verdict === 'good');
   const conf = await confirm(st, Number(f.confirm ?? 3), {
@@ -389,7 +387,8 @@ export async function bisectStep(stateFile: string, log: Logger, signal: AbortSi
     return BISECT_EXIT.abort;
   }
   try {
-    const sha = await capture('git', ['rev-parse', 'BISECT_HEAD'], { what: 'reading BISECT_HEAD', cwd: st.repo });
+    const sha = await commitOf(st.repo, 'BISECT_HEAD');
+    if (!sha) throw new QkError('infra-error', `no BISECT_HEAD in ${st.repo}: this step was not started by git bisect run`);
     const n = (await readSteps(st.dir)).filter((s) => s.role === 'step').length + 1;
     const rec = await runStep(st, { role: 'step', runId: `step-${String(n).padStart(2, '0')}-${sha.slice(0, 12)}`, commit: sha, subject: await subjectOf(st.tree, sha), args: ['--ref', sha] }, { ...log, info: (m) => log.info(`qk-step: ${m}`) }, signal);
     return rec.verdict === 'abort' ? BISECT_EXIT.abort : BISECT_EXIT[rec.verdict];

@@ -91,7 +91,8 @@ Exit codes: 0 ok (also flaky: a crash on tcg that another boot did not
 repeat); 1 the kernel or its tests failed (test-failure, panic, oops,
 warning, hang, boot-failure, build-failure); 2 the tool could not do its job
 (bad flag, missing tool, patch that does not apply, config or infra error);
-130 interrupted.
+3 kvm-unusable (--backend kvm, and its probe boot failed or hung: nothing
+was booted); 130 interrupted.
 
 Examples:
   npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml

@@ -25,6 +25,7 @@ import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
 import { capture, tryCapture } from './proc.ts';
 import { exists } from './fsutil.ts';
+import { checkoutState } from './git.ts';
 import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
 import type { Backend, Results, Side, VariantName } from './results.ts';
 import type { RunClass } from './errors.ts';
@@ -232,7 +233,7 @@ export function reproduceCommand(argv: readonly string[]): string {
 
 async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise<Manifest> {
   const { argv, ...options } = opts;
-  const status = await tryCapture('git', ['status', '--porcelain', '--untracked-files=no'], REPO_ROOT);
+  const checkout = await checkoutState(REPO_ROOT);
   return {
     schemaVersion: 2,
     runId: opts.runId,
@@ -240,7 +241,7 @@ async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise
     startedAt: new Date(t0).toISOString(),
     argv,
     reproduce: reproduceCommand(argv),
-    tool: { version: await toolVersion(), commit: await tryCapture('git', ['rev-parse', 'HEAD'], REPO_ROOT), dirty: status === undefined ? undefined : status !== '' },
+    tool: { version: await toolVersion(), ...(checkout.commit ? { commit: checkout.commit } : {}), ...(checkout.dirty !== undefined ? { dirty: checkout.dirty } : {}) },
     host: {
       hostname: hostname(),
       os: await osRelease(),

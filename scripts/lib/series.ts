@@ -6,6 +6,7 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { compareVersions } from './kconfig.ts';
+import { commitOf, objectType } from './git.ts';
 import { QkError } from './errors.ts';
 import { exists, sha256 } from './fsutil.ts';
 import { capture, spawn, tryCapture } from './proc.ts';
@@ -167,9 +168,9 @@ export async function loadSeries(spec: string, o: { flag: string; repo: string; 
 export async function findSeries(spec: string, o: { flag: string; repo: string }): Promise<{ series: Series } | { commit: string }> {
   if (await stat(resolve(spec)).then((s) => s.isDirectory(), () => false)) return { series: await readSeries(spec) };
   const hint = `give a directory of git format-patch files, or a revision of ${o.repo} that has ${SERIES_PATH}/ (see: git -C ${o.repo} log --oneline -- ${SERIES_PATH})`;
-  const commit = spec.startsWith('-') ? undefined : await tryCapture('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${spec}^{commit}`], o.repo);
+  const commit = await commitOf(o.repo, spec);
   if (!commit) throw new QkError('usage-error', `${o.flag} '${spec}' is neither a directory nor a revision of ${o.repo}`, { hint });
-  if ((await tryCapture('git', ['cat-file', '-t', `${commit}:${SERIES_PATH}`], o.repo)) !== 'tree') {
+  if ((await objectType(o.repo, `${commit}:${SERIES_PATH}`)) !== 'tree') {
     throw new QkError('usage-error', `${o.flag} '${spec}': revision ${commit.slice(0, 12)} has no ${SERIES_PATH}/ directory`, { hint });
   }
   return { commit };

@@ -15,6 +15,7 @@ import { intOf, listOf, parseArgs, reportFailure } from './command.ts';
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
+import { commitCount } from './git.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { readSeries, readSeriesFor, type Series } from './series.ts';
@@ -70,8 +71,8 @@ export async function seriesEdit(c: Common & { force: boolean }, log: Logger): P
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (await exists(join(dir, '.git'))) {
-    const ahead = await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir });
-    if (Number(ahead) > 0 && !c.force) {
+    const ahead = await commitCount(dir, `${source.baseCommit}..HEAD`);
+    if (ahead > 0 && !c.force) {
       throw new QkError('usage-error', `${dir} already has ${ahead} commit(s) on the base: your edits would be lost`, {
         hint: `export them first (series.mjs export), or start over with --force`,
       });
@@ -98,7 +99,7 @@ export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (!(await exists(join(dir, '.git')))) throw new QkError('usage-error', `no edit worktree at ${dir}`, { hint: 'run: npx zx scripts/series.mjs edit' });
-  const n = Number(await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir }));
+  const n = await commitCount(dir, `${source.baseCommit}..HEAD`);
   if (n === 0) throw new QkError('usage-error', `${dir} has no commits on the base: nothing to export`);
   // Staged beside the series (same filesystem: renames into place are atomic).
   await removeStaleStages(series.dir);

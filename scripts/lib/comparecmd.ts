@@ -10,7 +10,7 @@
  * is past the threshold, so a case whose interval is 17% wide cannot trip a
  * 5% gate on its point estimate alone.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { parseArgs } from './command.ts';

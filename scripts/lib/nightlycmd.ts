@@ -21,7 +21,7 @@ import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 import { consoleLogger, type Logger } from './log.ts';
-import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { exists, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';

@@ -10,7 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { EXIT_CODE, QkError, RUN_CLASSES, formatError, type RunClass } from './errors.ts';
-import { parseJsonText, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';

@@ -9,7 +9,7 @@ import { compareVersions } from './kconfig.ts';
 import { commitOf, objectType } from './git.ts';
 import { QkError } from './errors.ts';
 import { exists, sha256 } from './fsutil.ts';
-import { capture, spawn, tryCapture } from './proc.ts';
+import { capture, spawn } from './proc.ts';
 
 export interface Series {
   readonly dir: string;

@@ -6,7 +6,7 @@
  * the run's output and work directories: after the launcher, it must hold
  * exactly what it held before.
  */
-import { mkdir, readdir, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';

@@ -50,6 +50,7 @@ export function stageOf(c: RunClass): Stage | 'ok' | 'tool' {
     case 'usage-error':
     case 'missing-dependency':
     case 'infra-error':
+    case 'kvm-unusable':
     case 'interrupted':
       return 'tool';
   }

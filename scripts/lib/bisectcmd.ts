@@ -23,13 +23,16 @@ import { EXIT_CODE, QkError, errorHeadline, exitCodeOf, formatError, type RunCla
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
+import { commitOf, isAncestor, subjectOf } from './git.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';
 import { readSeries, readSeriesFor } from './series.ts';
 import { prepareSource, resolveSource, type SourceSpec } from './source.ts';
 import { sourceFromFlags } from './cli.ts';
 import { newRunId } from './cli.ts';
-import { readResults, BACKENDS, type Backend, type Results } from './results.ts';
+import { z } from 'zod';
+import { readResultsFile, BACKENDS, type Backend, type Results } from './results.ts';
+import { readManifest } from './recorder.ts';
 import {
   BISECT_EXIT,
   CRITERIA,
@@ -47,25 +50,26 @@ import {
 } from './bisect.ts';
 
 /** Everything a step needs, kept in the bisection's directory (the `step` subcommand reads it). */
-interface BisectState {
-  readonly mode: Mode;
-  readonly criterion: Criterion;
-  readonly metric?: string;
-  readonly threshold: number;
-  readonly backend: Backend;
-  readonly repeat: number;
-  readonly dir: string;
-  readonly workDir: string;
-  readonly install: boolean;
+const BisectState = z.object({
+  mode: z.enum(['kernel', 'series'] satisfies Mode[]),
+  criterion: z.enum(CRITERIA),
+  metric: z.string().optional(),
+  threshold: z.number(),
+  backend: z.enum(BACKENDS),
+  repeat: z.number().int().positive(),
+  dir: z.string(),
+  workDir: z.string(),
+  install: z.boolean(),
   /** run.mjs arguments every step gets (source, variants, the user's extra flags). */
-  readonly runArgs: readonly string[];
+  runArgs: z.array(z.string()).readonly(),
   /** Kernel mode: the tree, and the clone git bisect runs in. */
-  readonly tree?: string;
-  readonly repo?: string;
-  readonly variant?: string;
+  tree: z.string().optional(),
+  repo: z.string().optional(),
+  variant: z.string().optional(),
   /** Metric criterion: the good end's per-boot figures. */
-  reference?: number[];
-}
+  reference: z.array(z.number()).optional(),
+});
+type BisectState = z.infer<typeof BisectState>;
 
 const STATE = 'bisect-state.json';
 const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
@@ -74,10 +78,10 @@ const BISECT_MJS = join(REPO_ROOT, 'scripts', 'bisect.mjs');
 /* ---- one step: a run.mjs run, judged ----------------------------------------------- */
 
 async function readStepRun(runDir: string): Promise<{ class: RunClass; results?: Results; error?: string }> {
-  const m = await readJson<{ class?: RunClass; state?: string; error?: string }>(join(runDir, 'manifest.json'));
+  const m = await readManifest(runDir);
   if (!m?.class) throw new QkError('infra-error', `the step's run left no result in ${runDir}`, { hint: `see ${runDir} and the bisection's bisect-runs.log` });
-  const raw = await readJson(join(runDir, 'results.json'));
-  return { class: m.class, ...(raw ? { results: readResults(raw) } : {}), ...(m.error ? { error: m.error } : {}) };
+  const results = await readResultsFile(join(runDir, 'results.json'));
+  return { class: m.class, ...(results ? { results } : {}), ...(m.error ? { error: m.error } : {}) };
 }
 
 /** Merge the --append of the criterion with the user's own, so that neither is lost. */
@@ -179,10 +183,9 @@ async function readSteps(dir: string): Promise<StepRecord[]> {
 
 /** The log lines that show why a step failed: the error's details, or the failing boot's console around its reason. */
 async function excerpt(rec: StepRecord): Promise<string[]> {
-  const m = await readJson<{ error?: string }>(join(rec.runDir, 'manifest.json'));
+  const m = await readManifest(rec.runDir);
   if (m?.error) return m.error.split('\n').slice(0, 30);
-  const raw = await readJson(join(rec.runDir, 'results.json'));
-  const r = raw ? readResults(raw) : undefined;
+  const r = await readResultsFile(join(rec.runDir, 'results.json'));
   const b = r?.boots.find((x) => x.class !== 'ok' && x.class !== 'flaky');
   if (!b) return [];
   const consoleText = await readFile(join(rec.runDir, b.consoleLog), 'utf8').catch(() => '');
@@ -304,22 +307,18 @@ async function makeState(mode: Mode, f: CommonFlags, rest: Partial<BisectState> 
   return st;
 }
 
-async function subjectOf(repo: string, sha: string): Promise<string> {
-  return capture('git', ['log', '-1', '--format=%s', sha], { what: 'reading a commit subject', cwd: repo });
-}
-
 export async function kernelBisect(f: CommonFlags & { tree: string; good: string; bad: string; variant: string; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
   const t0 = Date.now();
   const tree = resolve(f.tree);
-  const rev = (r: string, flag: string) =>
-    capture('git', ['-C', tree, 'rev-parse', '--verify', `${r}^{commit}`], { what: `resolving ${flag} ${r}`, failClass: 'usage-error' }).catch(() => {
-      throw new QkError('usage-error', `${flag} ${r} is not a commit of ${tree}`);
-    });
+  const rev = async (r: string, flag: string) => {
+    const sha = await commitOf(tree, r);
+    if (!sha) throw new QkError('usage-error', `${flag} ${r} is not a commit of ${tree}`);
+    return sha;
+  };
   if (!(await exists(join(tree, '.git'))) && !(await exists(join(tree, 'HEAD')))) throw new QkError('usage-error', `--tree ${tree} is not a git repository`);
   const good = await rev(f.good, '--good');
   const bad = await rev(f.bad, '--bad');
-  const anc = await spawn('git', ['-C', tree, 'merge-base', '--is-ancestor', good, bad], { what: 'checking --good is an ancestor of --bad', allowFailure: true });
-  if (anc.exitCode !== 0) throw new QkError('usage-error', `--good ${f.good} is not an ancestor of --bad ${f.bad}`, { hint: 'bisection looks for the first bad commit after a good one' });
+  if (!(await isAncestor(tree, good, bad))) throw new QkError('usage-error', `--good ${f.good} is not an ancestor of --bad ${f.bad}`, { hint: 'bisection looks for the first bad commit after a good one' });
   const st = await makeState('kernel', f, { tree, variant: f.variant, runArgs: ['--tree', tree, '--variants', f.variant, ...f.extra] });
   const repo = join(st.dir, 'git');
   Object.assign(st, { repo });
@@ -364,7 +363,8 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
     return finish(st, { found: true, candidates: parsed.candidates, message: `the first bad commit is one of ${parsed.candidates.length} that could not be tested (skipped): ${parsed.candidates.map((c) => c.slice(0, 12)).join(', ')}` }, t0, log, { good, bad });
   }
   const culprit = parsed.first;
-  const parentSha = await capture('git', ['-C', tree, 'rev-parse', `${culprit}^`], { what: 'the culprit’s parent' });
+  const parentSha = await commitOf(tree, `${culprit}^`);
+  if (!parentSha) throw new QkError('infra-error', `git bisect named ${culprit.slice(0, 12)}, which has no parent in ${tree}`);
   const badRec = culprit === bad ? b : steps.find((s) => s.commit === culprit && s.verdict === 'bad');
   const parentRec = parentSha === good ? g : steps.find((s) => s.commit === parentSha && s.verdict === 'good');
   const conf = await confirm(st, Number(f.confirm ?? 3), {
@@ -378,13 +378,17 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
 
 /** One step of git bisect run: judge BISECT_HEAD; exit 0 good, 1 bad, 125 skip, 128 abort. */
 export async function bisectStep(stateFile: string, log: Logger, signal: AbortSignal): Promise<number> {
-  const st = await readJson<BisectState>(stateFile);
+  const st = await readJson(stateFile, BisectState, { what: 'bisection state' }).catch((e: unknown) => {
+    process.stderr.write(`qk-step: ${formatError(e)}\n`);
+    return undefined;
+  });
   if (!st?.repo || !st.tree) {
     process.stderr.write(`qk-step: no bisection state in ${stateFile}\n`);
     return BISECT_EXIT.abort;
   }
   try {
-    const sha = await capture('git', ['rev-parse', 'BISECT_HEAD'], { what: 'reading BISECT_HEAD', cwd: st.repo });
+    const sha = await commitOf(st.repo, 'BISECT_HEAD');
+    if (!sha) throw new QkError('infra-error', `no BISECT_HEAD in ${st.repo}: this step was not started by git bisect run`);
     const n = (await readSteps(st.dir)).filter((s) => s.role === 'step').length + 1;
     const rec = await runStep(st, { role: 'step', runId: `step-${String(n).padStart(2, '0')}-${sha.slice(0, 12)}`, commit: sha, subject: await subjectOf(st.tree, sha), args: ['--ref', sha] }, { ...log, info: (m) => log.info(`qk-step: ${m}`) }, signal);
     return rec.verdict === 'abort' ? BISECT_EXIT.abort : BISECT_EXIT[rec.verdict];

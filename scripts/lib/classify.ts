@@ -9,7 +9,7 @@
  * before they count (see `needsConfirmation` and `confirm`).
  */
 import { ConsoleWatcher, FINDING_CLASS, stripPrintkPrefix, worstClass, type Finding, type FindingKind } from './console.ts';
-import { parseKtap, parseStressDiagnostics, type KtapResult } from './ktap.ts';
+import { parseKtap, parseStressDiagnostics, suiteOfCase, type KtapResult } from './ktap.ts';
 import { BenchLine } from './results.ts';
 import type { RunClass } from './errors.ts';
 
@@ -57,7 +57,7 @@ export function classify(lines: readonly string[], ending: BootEnding): Classifi
   }
   protocolErrors.sort((a, b) => a.line - b.line);
   const stress = parseStressDiagnostics(lines).map((d) => ({
-    suite: ktap.cases.find((c) => c.name === d.case)?.suite ?? '',
+    suite: suiteOfCase(ktap, d.case) ?? '',
     case: d.case,
     values: d.values,
   }));

@@ -5,14 +5,16 @@
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { QkError, formatError, exitCodeOf, EXIT_CODE } from './errors.ts';
+import { Command, Option } from 'commander';
+import { QkError, formatError, exitCodeOf } from './errors.ts';
+import { intOf, listOf, usageFailure } from './command.ts';
 import { consoleLogger } from './log.ts';
+import { exists } from './fsutil.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { REPO_ROOT, CONFIG_PROFILES, DEFAULT_PROFILE, FLAVORS, type Flavor } from './kbuild.ts';
 import { headlineSummary } from './benchreport.ts';
-import { runPipeline, STOP_AFTER, type BackendChoice, type RunOptions, type StopAfter } from './pipeline.ts';
+import { checkRunInputs, runPipeline, STOP_AFTER, type BackendChoice, type RunOptions, type StopAfter } from './pipeline.ts';
 import { AA_CONTROLS, checkOtherSeries, parseSide, sidesFromVariants, type AaControl } from './plan.ts';
 import { BENCH_SETS, PROVOKE } from './boot.ts';
 import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from './net.ts';
@@ -33,24 +35,8 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-function list<T extends string>(flag: string, allowed: readonly T[]) {
-  return (value: string): T[] => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-    if (items.length === 0) throw new QkError('usage-error', `${flag} needs at least one of: ${allowed.join(', ')}`);
-    for (const i of items) {
-      if (!allowed.includes(i as T)) throw new QkError('usage-error', `${flag}: unknown value '${i}' (choose from ${allowed.join(', ')})`);
-    }
-    return [...new Set(items)] as T[];
-  };
-}
-
-function int(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new QkError('usage-error', `${flag} must be an integer from ${min} to ${max}, not '${value}'`);
-    return n;
-  };
-}
+const list = listOf;
+const int = intOf;
 
 /** --uml-cpu: a host CPU number, auto (the last CPU of two or more) or none. */
 export function umlCpuOption(value: string, cpus = availableParallelism()): { umlCpu?: number } {
@@ -113,7 +99,8 @@ Exit codes: 0 ok (also flaky: a crash on tcg that another boot did not
 repeat); 1 the kernel or its tests failed (test-failure, panic, oops,
 warning, hang, boot-failure, build-failure); 2 the tool could not do its job
 (bad flag, missing tool, patch that does not apply, config or infra error);
-130 interrupted.
+3 kvm-unusable (--backend kvm, and its probe boot failed or hung: nothing
+was booted); 130 interrupted.
 
 Examples:
   npx zx scripts/run.mjs                          # Debian linux-source-6.12, auto+uml
@@ -266,19 +253,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cmd = buildCommand();
   let opts: RunOptions;
   let quiet = false;
+  // Every mistake in the flags and the paths they name is found here, before the run directory exists.
   try {
     cmd.parse([...argv], { from: 'user' });
     const f = cmd.opts<RawFlags>();
     quiet = Boolean(f.quiet);
     opts = optionsFromFlags(f, argv);
+    await checkRunInputs(opts);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
-      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/run.mjs --help\n`);
-      return EXIT_CODE['usage-error'];
-    }
-    process.stderr.write(`${formatError(e)}\nsee: npx zx scripts/run.mjs --help\n`);
-    return exitCodeOf(e);
+    return usageFailure(cmd, e);
   }
 
   const log = consoleLogger({ quiet });
@@ -290,7 +273,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return out.exitCode;
   } catch (e) {
     if (process.env['QK_DEBUG'] && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.stderr.write(`\n${formatError(e)}\nrun directory: ${join(opts.outputDir, opts.runId)}\n`);
+    const runDir = join(opts.outputDir, opts.runId);
+    process.stderr.write(`\n${formatError(e)}\n${(await exists(runDir)) ? `run directory: ${runDir}\n` : ''}`);
     return exitCodeOf(e);
   }
 }

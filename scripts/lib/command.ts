@@ -15,16 +15,49 @@ export function parseArgs(cmd: Command, argv: readonly string[]): number | undef
     cmd.parse([...argv], { from: 'user' });
     return undefined;
   } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    if (e.code === 'commander.helpDisplayed' || e.exitCode === 0) return 0;
-    // A command with subcommands called without one: commander printed the help.
-    if (e.code === 'commander.help') {
-      process.stderr.write(`error (usage-error): no command given\nsee: npx zx scripts/${cmd.name()} --help\n`);
-      return EXIT_CODE['usage-error'];
-    }
-    process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/${cmd.name()} --help\n`);
+    return usageFailure(cmd, e);
+  }
+}
+
+/**
+ * Report a mistake found in the command line, before any work: commander's
+ * own (unknown option, missing argument, no subcommand), or a QkError a
+ * value parser or a check of the flags threw. One message, then where to
+ * read more; returns the exit code (0 after --help).
+ */
+export function usageFailure(cmd: Command, e: unknown): number {
+  const see = `see: npx zx scripts/${cmd.name()} --help\n`;
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return 0;
+    // A command with subcommands called without one: commander "printed" the help (to the silenced writeErr).
+    const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name());
+    const message = e.code === 'commander.help' ? `choose a command: ${subs.join(', ')}` : e.message.replace(/^error: /, '');
+    process.stderr.write(`error (usage-error): ${message}\n${see}`);
     return EXIT_CODE['usage-error'];
   }
+  process.stderr.write(`${formatError(e)}\n${e instanceof QkError && e.runClass === 'usage-error' ? see : ''}`);
+  return exitCodeOf(e);
+}
+
+/** A comma-separated flag value: each item one of `allowed`, duplicates dropped. */
+export function listOf<T extends string>(flag: string, allowed: readonly T[]) {
+  return (value: string): T[] => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new QkError('usage-error', `${flag} needs at least one of: ${allowed.join(', ')}`);
+    for (const i of items) {
+      if (!allowed.includes(i as T)) throw new QkError('usage-error', `${flag}: unknown value '${i}' (choose from ${allowed.join(', ')})`);
+    }
+    return [...new Set(items)] as T[];
+  };
+}
+
+/** A whole-number flag value from min to max. */
+export function intOf(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) throw new QkError('usage-error', `${flag} must be an integer from ${min} to ${max}, not '${value}'`);
+    return n;
+  };
 }
 
 /**

@@ -10,7 +10,7 @@
  * is past the threshold, so a case whose interval is 17% wide cannot trip a
  * 5% gate on its point estimate alone.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { parseArgs } from './command.ts';
@@ -19,7 +19,7 @@ import { QkError, formatError, exitCodeOf } from './errors.ts';
 import { REPO_ROOT } from './kbuild.ts';
 import { bootFigure, peerComparisons, sideComparisons } from './bench.ts';
 import { fmtStat, type PairedStat } from './stats.ts';
-import { readResults, type Results } from './results.ts';
+import { readResultsFile, type Results } from './results.ts';
 
 export interface RatioRow {
   /** "qmempool/reuse ÷ slab/reuse" or "skb/alloc_free: on vs off". */
@@ -181,17 +181,9 @@ async function locate(arg: string): Promise<{ dir: string; file: string }> {
 
 async function load(arg: string): Promise<{ dir: string; results: Results }> {
   const { dir, file } = await locate(arg);
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new QkError('usage-error', `cannot read ${file}: ${(e as Error).message}`);
-  }
-  try {
-    return { dir, results: readResults(json) };
-  } catch (e) {
-    throw new QkError('usage-error', `${file} is not a results.json this tool reads: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const results = await readResultsFile(file, 'usage-error');
+  if (!results) throw new QkError('usage-error', `no results.json in ${dir}: the run ended before it wrote one`);
+  return { dir, results };
 }
 
 export async function compareMain(argv: readonly string[]): Promise<number> {

@@ -15,6 +15,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, sha256File, writeJsonAtomic } from './fsutil.ts';
 import { spawn } from './proc.ts';
 import { acquireLock } from './lock.ts';
@@ -37,16 +38,18 @@ export interface RegistryVersion {
 }
 
 /** A downloaded and extracted package: what a run records. */
-export interface FetchedPackage {
-  readonly pkg: string;
-  readonly version: string;
-  readonly suite: string;
-  readonly sha256: string;
+export const FetchedPackage = z.object({
+  pkg: z.string(),
+  version: z.string(),
+  suite: z.string(),
+  sha256: z.string(),
   /** The .deb file. */
-  readonly deb: string;
+  deb: z.string(),
   /** Where `dpkg-deb -x` put its files. */
-  readonly root: string;
-}
+  root: z.string(),
+}).readonly();
+export type FetchedPackage = z.infer<typeof FetchedPackage>;
+const FETCHED = { what: 'record of a fetched package' };
 
 export const HOST_SOURCES = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'] as const;
 const DEFAULT_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
@@ -353,11 +356,11 @@ export class DebianRegistry {
   async fetch(v: RegistryVersion): Promise<FetchedPackage> {
     const root = join(this.dir, 'packages', `${v.pkg}_${v.version.replace(/[^\w.+~-]/g, '_')}`);
     const record = join(root, 'package.json');
-    const done = await readJson<FetchedPackage>(record);
+    const done = await readJson(record, FetchedPackage, FETCHED);
     if (done && (await exists(done.deb))) return done;
     await this.update();
     return this.locked(`fetching ${v.pkg}`, async () => {
-      const again = await readJson<FetchedPackage>(record);
+      const again = await readJson(record, FetchedPackage, FETCHED);
       return again && (await exists(again.deb)) ? again : this.download(v, root, record);
     });
   }
@@ -385,7 +388,7 @@ export class DebianRegistry {
   /** A package fetched before, newest first: what an offline run can still use. */
   async fetched(pkg: string): Promise<FetchedPackage | undefined> {
     const dirs = (await readdir(join(this.dir, 'packages')).catch(() => [] as string[])).filter((d) => d.startsWith(`${pkg}_`) && !d.endsWith('.tmp'));
-    const recs = (await Promise.all(dirs.map((d) => readJson<FetchedPackage>(join(this.dir, 'packages', d, 'package.json'))))).filter((r): r is FetchedPackage => r !== undefined);
+    const recs = (await Promise.all(dirs.map((d) => readJson(join(this.dir, 'packages', d, 'package.json'), FetchedPackage, FETCHED)))).filter((r): r is FetchedPackage => r !== undefined);
     const sorted = await newestFirst(recs.map((r) => ({ pkg: r.pkg, version: r.version, uri: '', suite: r.suite })));
     return recs.find((r) => r.version === sorted[0]?.version);
   }

@@ -4,7 +4,8 @@
  * Exit codes (see README): 0 ok; 1 the kernel or its tests failed (a test
  * failure, panic, oops, warning, hang, boot or build failure); 2 the tool
  * could not do its job (bad flag, missing dependency, patch that does not
- * apply, infrastructure); 125 is reserved for `git bisect run` "skip";
+ * apply, infrastructure); 3 --backend kvm and KVM does not work on this
+ * host (its probe boot failed or hung); 125 is reserved for `git bisect run` "skip";
  * 130 interrupted.
  */
 
@@ -23,6 +24,7 @@ export const RUN_CLASSES = [
   'usage-error',
   'missing-dependency',
   'infra-error',
+  'kvm-unusable',
   'interrupted',
 ] as const;
 export type RunClass = (typeof RUN_CLASSES)[number];
@@ -42,6 +44,8 @@ export const EXIT_CODE = {
   'usage-error': 2,
   'missing-dependency': 2,
   'infra-error': 2,
+  // --backend kvm on a host where a kernel does not boot under KVM: the host's, not the kernel's.
+  'kvm-unusable': 3,
   interrupted: 130,
 } as const satisfies Record<RunClass, number>;
 

@@ -8,10 +8,14 @@
 import { chmod, readdir, readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, sha256, sha256File, syncFile, writeFileAtomic, writeJsonAtomic, shortHash } from './fsutil.ts';
 import { spawn } from './proc.ts';
 import { REPO_ROOT } from './kbuild.ts';
 import { which } from './hostcheck.ts';
+
+/** The initramfs stamp: the key of its file list and contents. */
+const ImageStamp = z.object({ key: z.string() });
 
 export const GUEST_INIT = join(REPO_ROOT, 'qemu', 'init.sh');
 /** Where the modules live inside the initramfs. */
@@ -157,7 +161,7 @@ export async function buildInitramfs(o: {
   const key = shortHash(sha256('initramfs-v1', list, ...contentHashes, await sha256File(o.genInitCpio)));
   const out = join(o.dir, 'initramfs.cpio');
   const stampFile = join(o.dir, '.qk-image.json');
-  const stamp = await readJson<{ key: string }>(stampFile);
+  const stamp = await readJson(stampFile, ImageStamp, { what: 'image stamp' });
   if (stamp?.key === key && (await exists(out))) {
     return { kind: 'initramfs', path: out, init: '/init', moduleDir: GUEST_MODULE_DIR, key, cached: true };
   }

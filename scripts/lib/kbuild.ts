@@ -7,10 +7,11 @@ import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/pro
 import { basename, join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
 import { FragmentSyntaxError, checkConfig, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from './kconfig.ts';
 import { parseKernelVersion } from './source.ts';
-import { BUILD_STAMP, readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
+import { BUILD_STAMP, BuildStamp, readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
 import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
@@ -142,12 +143,17 @@ export interface ConfigResult {
   readonly cached: boolean;
 }
 
-interface ConfigStamp {
+const ConfigStamp = z.object({
   /** Hash of what Kconfig reads in the tree (kconfigInputs), not the whole tree. */
-  readonly kconfigHash: string;
-  readonly inputs: string;
-  readonly configHash: string;
-}
+  kconfigHash: z.string(),
+  inputs: z.string(),
+  configHash: z.string(),
+});
+type ConfigStamp = z.infer<typeof ConfigStamp>;
+/** The modules' stamp: the key of the sources and kernel build they were built from. */
+const ModuleStamp = z.object({ key: z.string() });
+/** How many make steps the last full build of a directory took (the progress bar's estimate). */
+const StepCount = z.object({ steps: z.number().int().nonnegative() });
 
 function makeEnv(tree: VariantTree): Record<string, string> {
   return {
@@ -193,7 +199,7 @@ export async function configure(
   const defconfig = defconfigTargets(target, o.profile);
   const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
-  const stamp = await readJson<ConfigStamp>(stampFile);
+  const stamp = await readJson(stampFile, ConfigStamp, { what: 'config stamp' });
   const kconfigHash = await kconfigInputs(tree.src);
   if (stamp && stamp.kconfigHash === kconfigHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
     const cfg = await readFile(join(out, '.config'), 'utf8');
@@ -295,10 +301,6 @@ function buildSeed(m: SeedMarker | undefined): BuildSeed | undefined {
   return m?.check ? { from: m.label, touched: m.touched.length, rebuilt: m.check.rebuilt, checked: m.check.checked } : undefined;
 }
 
-interface BuildStamp {
-  readonly key: string;
-  readonly steps: number;
-}
 
 const STEP_RE = /^\s{2}(CC|AS|LD|AR|HOSTCC|HOSTLD|CC \[M\]|LD \[M\]|GEN|OBJCOPY|RUSTC)\s/;
 /** A compiler or linker diagnostic that stops the build: "file.c:12:5: error: ..." or "ld: ... undefined reference". */
@@ -325,13 +327,13 @@ export async function buildKernel(
   const image = join(out, spec.image);
   const key = shortHash(sha256('kbuild-v1', tree.treeHash, cfg.configHash, cfg.arch, o.toolchain));
   const stampFile = join(out, BUILD_STAMP);
-  const stamp = await readJson<BuildStamp>(stampFile);
+  const stamp = await readJson(stampFile, BuildStamp, { what: 'build stamp' });
   if (stamp?.key === key && (await exists(image))) {
     await noteCached(o.logFile, `kernel ${tree.name}/${targetName(cfg.target)}: build key ${key} matches ${stampFile}; make not run`);
     const seed = buildSeed(await readSeedMarker(out));
     return { arch: cfg.arch, target: cfg.target, buildDir: out, image, key, cached: true, steps: 0, ...(seed ? { seed } : {}) };
   }
-  const last = await readJson<{ steps: number }>(join(out, '.qk-steps.json'));
+  const last = await readJson(join(out, '.qk-steps.json'), StepCount, { what: 'step count' });
   const estimate = Math.max(last?.steps ?? configBase(cfg.target, cfg.profile).estimatedSteps, 1);
   const label = `build ${tree.name}/${targetName(cfg.target)}`;
   const bar = o.log.progress(label);
@@ -419,7 +421,7 @@ export async function buildModules(
   const stampFile = join(dir, '.qk-module.json');
   const objs = kbuildModules(await readFile(join(srcDir, 'Kbuild'), 'utf8'));
   const kos = objs.map((o2) => join(dir, o2.replace(/\.o$/, '.ko')));
-  const stamp = await readJson<{ key: string }>(stampFile);
+  const stamp = await readJson(stampFile, ModuleStamp, { what: 'module stamp' });
   if (stamp?.key === key && (await Promise.all(kos.map(exists))).every(Boolean)) {
     await noteCached(o.logFile, `modules ${tree.name}/${targetName(kb.target)}: key matches ${stampFile}; make not run`);
     return { arch: kb.arch, modules: kos, dir, cached: true };

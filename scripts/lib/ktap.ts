@@ -185,6 +185,19 @@ function missingTests(l: Level): KtapTest[] {
   return out;
 }
 
+/**
+ * The suite a KUnit case belongs to. A parameterised case (KUNIT_CASE_PARAM,
+ * such as qmempool's qmp_test_stress, one run per round) is no leaf: its
+ * results are subtests named by parameter, so the case is the last step of
+ * their path and its suite the path above it.
+ */
+export function suiteOfCase(ktap: Pick<KtapResult, 'cases'>, name: string): string | undefined {
+  const leaf = ktap.cases.find((c) => c.name === name);
+  if (leaf) return leaf.suite;
+  const param = ktap.cases.find((c) => c.suite.split('/').at(-1) === name && c.suite.includes('/'));
+  return param?.suite.split('/').slice(0, -1).join('/');
+}
+
 export interface StressDiagnostic {
   /** The KUnit case that printed it. */
   readonly case: string;

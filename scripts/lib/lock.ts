@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { readJson, writeJsonAtomic } from './fsutil.ts';
 
 /** A lock not touched for this long belongs to a process that is gone. */
@@ -37,13 +38,15 @@ export interface LockOptions {
 }
 
 /** The content of `<path>.owner.json`. */
-interface LockOwner {
-  readonly owner: string;
-  readonly pid: number;
-  readonly host: string;
+const LockOwner = z.object({
+  owner: z.string(),
+  pid: z.number().int(),
+  host: z.string(),
   /** ISO time the lock was taken. */
-  readonly since: string;
-}
+  since: z.string(),
+}).readonly();
+type LockOwner = z.infer<typeof LockOwner>;
+const OWNER = { what: 'lock owner file', hint: 'remove it: the next run to take the lock writes it again' };
 
 /**
  * Lock path (a file or directory; it need not exist) for this process,
@@ -68,7 +71,7 @@ export async function acquireLock(path: string, o: LockOptions): Promise<() => P
       return releaser(release, ownerFile, me);
     }
     attempts += 1;
-    const holder = describeOwner(await readJson<LockOwner>(ownerFile));
+    const holder = describeOwner(await readJson(ownerFile, LockOwner, OWNER));
     const waited = Date.now() - start;
     if (waited >= waitMs) {
       throw new QkError('infra-error', `${o.what} is locked by ${holder}${waitMs > 0 ? `; gave up after waiting ${formatWait(waited)}` : ''}`, {
@@ -111,7 +114,7 @@ function releaser(release: () => Promise<void>, ownerFile: string, me: LockOwner
   return async () => {
     if (done) return;
     done = true;
-    const now = await readJson<LockOwner>(ownerFile);
+    const now = await readJson(ownerFile, LockOwner, OWNER);
     if (now?.pid === me.pid && now.since === me.since && now.owner === me.owner) await rm(ownerFile, { force: true });
     await release().catch((e: unknown) => {
       // ERELEASED: the lock was compromised and is no longer ours.

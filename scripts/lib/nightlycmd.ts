@@ -29,12 +29,12 @@ import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 import { consoleLogger, type Logger } from './log.ts';
-import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { exists, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
 import { REPO_ROOT } from './kbuild.ts';
-import { readResults } from './results.ts';
-import type { Manifest } from './recorder.ts';
+import { readResultsFile } from './results.ts';
+import { readManifest, type Manifest } from './recorder.ts';
 import { Night, NIGHT_VERSION } from './night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from './nightly.ts';
 import { toJunit } from './junit.ts';
@@ -134,10 +134,9 @@ export async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
 }
 
 async function readRun(runDir: string): Promise<NightRun | undefined> {
-  const manifest = await readJson<Manifest>(join(runDir, 'manifest.json'));
+  const manifest = await readManifest(runDir);
   if (!manifest) return undefined;
-  const raw = await readJson(join(runDir, 'results.json'));
-  return { runDir, manifest, results: raw ? readResults(raw) : undefined };
+  return { runDir, manifest, results: await readResultsFile(join(runDir, 'results.json')) };
 }
 
 /** Every stored night of a base, oldest first; a record that does not parse is an error naming the file. */
@@ -197,7 +196,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
     const again = await run(`${runId}-baseline`, ['baseline']);
     if (again) runs.push(again);
   }
-  const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'interrupted'];
+  const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'kvm-unusable', 'interrupted'];
   const infra = runs.some((r) => infraClasses.includes(r.manifest.class ?? 'infra-error'));
 
   const m = first.manifest;

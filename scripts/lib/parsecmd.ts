@@ -12,7 +12,7 @@ import { classify, inferEnding, logLines, type BootEnding, type Classification, 
 import type { KtapResult } from './ktap.ts';
 import type { BenchLine } from './results.ts';
 import { regenerate, AttemptFacts } from './recorder.ts';
-import { writeFileAtomic } from './fsutil.ts';
+import { readJson, writeFileAtomic } from './fsutil.ts';
 import { writeBenchArtifacts } from './charts.ts';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
 
@@ -65,11 +65,12 @@ export async function parseMain(argv: readonly string[]): Promise<number> {
     if (o.run) return await parseRun(o.run, Boolean(o.check));
     const file = cmd.args[0];
     if (!file) throw new QkError('usage-error', 'give a console log, or --run DIR');
-    const text = await readFile(file, 'utf8').catch(() => {
-      throw new QkError('usage-error', `cannot read ${file}`);
+    // A log of ours has its facts file beside it (console-X.log, console-X.facts.json): how the boot really ended.
+    if (!file.endsWith('.log')) throw new QkError('usage-error', `${file} is not named *.log: a console log of this kit is console-....log, with its boot facts beside it in .facts.json`, { hint: 'for a log saved under another name, copy it to a name ending in .log' });
+    const text = await readFile(file, 'utf8').catch((e: unknown) => {
+      throw new QkError('usage-error', `cannot read ${file}: ${(e as Error).message}`);
     });
-    // A log of ours has its facts file beside it: how the boot really ended.
-    const facts = await readFile(file.replace(/\.log$/, '.facts.json'), 'utf8').then((t) => AttemptFacts.parse(JSON.parse(t)), () => undefined);
+    const facts = await readJson(file.replace(/\.log$/, '.facts.json'), AttemptFacts, { what: 'boot facts file', runClass: 'usage-error', hint: `move it away to read ${file} without it (the ending is then inferred from the log)` });
     const parsed = parseConsoleLog(text, facts?.ending);
     process.stdout.write(o.json ? JSON.stringify(parsed, null, 2) + '\n' : renderParsed(parsed));
     return EXIT_CODE[parsed.verdict.class];

@@ -4,14 +4,14 @@
  * only wires them. The Recorder owns the run directory; builds and boots
  * come from the typed plan (plan.ts). It never exits the process.
  */
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from './errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
-import { parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
+import { checkSourcePath, parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
 import { registryDir } from './debian.ts';
-import { loadSeries, readSeries, readSeriesFor, type Series } from './series.ts';
+import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
@@ -26,6 +26,7 @@ import { acquireLock } from './lock.ts';
 import { shellQuote } from './quote.ts';
 import { capture, tryCapture } from './proc.ts';
 import { exists } from './fsutil.ts';
+import { checkoutState } from './git.ts';
 import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
 import type { Backend, Results, Side, VariantName } from './results.ts';
 import type { RunClass } from './errors.ts';
@@ -129,8 +130,29 @@ export interface Emulator {
   readonly umlCpu?: number;
 }
 
+/**
+ * Everything about a run's inputs that can be checked before anything is
+ * created, installed or built: the plan (flag combinations), the source
+ * path (--tree, --tarball), the --config fragments and the series. A
+ * mistake is a usage error naming its flag or file.
+ */
+export async function checkRunInputs(opts: RunOptions): Promise<RunPlan> {
+  const plan = planRun(opts);
+  await checkSourcePath(opts.source);
+  for (const f of opts.extraFragments) {
+    if (!(await stat(f).then((s) => s.isFile(), () => false))) throw new QkError('usage-error', `--config ${f} does not exist or is not a file`, { hint: 'give a Kconfig fragment file (CONFIG_X=y lines)' });
+  }
+  const series = await readSeries(opts.seriesDir);
+  if (plan.variants.includes('patched')) requirePatches(series, '--series');
+  if (opts.otherSeries !== undefined) {
+    const other = await findSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT });
+    if ('series' in other) requirePatches(other.series, '--other-series');
+  }
+  return plan;
+}
+
 export async function runPipeline(given: RunOptions, log: Logger, signal: AbortSignal): Promise<RunOutcome> {
-  const plan = planRun(given);
+  const plan = await checkRunInputs(given);
   const t0 = Date.now();
   // Registry bases are looked up (a network lookup) before anything is created or built.
   const opts = await resolveSources(given, plan, log);
@@ -237,7 +259,7 @@ export function reproduceCommand(argv: readonly string[]): string {
 
 async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise<Manifest> {
   const { argv, ...options } = opts;
-  const status = await tryCapture('git', ['status', '--porcelain', '--untracked-files=no'], REPO_ROOT);
+  const checkout = await checkoutState(REPO_ROOT);
   return {
     schemaVersion: 2,
     runId: opts.runId,
@@ -245,7 +267,7 @@ async function newManifest(opts: RunOptions, plan: RunPlan, t0: number): Promise
     startedAt: new Date(t0).toISOString(),
     argv,
     reproduce: reproduceCommand(argv),
-    tool: { version: await toolVersion(), commit: await tryCapture('git', ['rev-parse', 'HEAD'], REPO_ROOT), dirty: status === undefined ? undefined : status !== '' },
+    tool: { version: await toolVersion(), ...(checkout.commit ? { commit: checkout.commit } : {}), ...(checkout.dirty !== undefined ? { dirty: checkout.dirty } : {}) },
     host: {
       hostname: hostname(),
       os: await osRelease(),
@@ -278,7 +300,7 @@ interface SeriesDirs {
  * anything else: a bad one is the user's to fix first.
  */
 async function readSeriesDirs(opts: RunOptions, rec: Recorder): Promise<SeriesDirs> {
-  await readSeries(opts.seriesDir);
+  // --series was read by checkRunInputs.
   if (opts.otherSeries === undefined) return { patched: opts.seriesDir };
   const other = await loadSeries(opts.otherSeries, { flag: '--other-series', repo: REPO_ROOT, dest: join(rec.runDir, 'other-series') });
   if (other.revision) rec.manifest.otherSeries = { dir: other.series.dir, hash: other.series.hash, patches: [], revision: other.revision.spec, commit: other.revision.commit };
@@ -367,6 +389,8 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
     }
     const s = sources.get(base)!;
     const ts = await treeSeriesFor(seriesDirs, s.version);
+    if (plan.variants.includes('patched')) requirePatches(ts.patched, '--series');
+    if (ts.other && plan.variants.includes('other')) requirePatches(ts.other, '--other-series');
     seriesByBase.set(base, ts);
     const rec1 = { description: s.description, version: s.version, baseCommit: s.baseCommit, key: s.key, ...(s.package ? { package: s.package } : {}) };
     if (base === undefined) {
@@ -494,20 +518,48 @@ function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base'>, target: T
 
 /* ---- resolve backends ------------------------------------------------------------ */
 
+/** How long a KVM probe boot may take: a stock guest on this kind of host hangs while decompressing (DESIGN.md). */
+export interface ProbeLimits {
+  readonly silenceMs: number;
+  readonly timeoutMs: number;
+}
+export const PROBE_LIMITS: ProbeLimits = { silenceMs: 20_000, timeoutMs: 60_000 };
+
 /**
- * "auto" becomes kvm only when a probe boot reaches userspace, else tcg;
- * and TCG's threading follows the QEMU unless --tcg-threads says otherwise.
+ * For tests only: QK_KVM_PROBE_QEMU names a program the KVM probe boots
+ * instead of the run's QEMU (a stand-in that prints a guest's lines, or
+ * hangs), and the /dev/kvm check is left out; so both outcomes of the
+ * probe can be had on any host. The run's other boots are not affected.
  */
-async function resolveBackends(opts: RunOptions, built: Built, rec: Recorder, log: Logger, signal: AbortSignal): Promise<{ backends: Backend[]; emulator: Emulator }> {
+export const PROBE_QEMU_ENV = 'QK_KVM_PROBE_QEMU';
+
+/**
+ * "auto" becomes kvm only when a probe boot reaches userspace, else tcg; an
+ * explicit "kvm" is probed the same way first, and a probe that fails or
+ * hangs ends the run as `kvm-unusable` (never a kernel hang: the probe is
+ * no boot of the run). TCG's threading follows the QEMU unless
+ * --tcg-threads says otherwise.
+ */
+export async function resolveBackends(opts: RunOptions, built: Built, rec: Pick<Recorder, 'logs' | 'manifest' | 'stage' | 'save'>, log: Logger, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ backends: Backend[]; emulator: Emulator }> {
   const resolved: Backend[] = [];
   let note: string | undefined;
+  let probe: { ok: boolean; reason: string } | undefined;
+  const consoleLog = join(rec.logs, 'console-kvm-probe.log');
   for (const b of opts.backends) {
     let pick: Backend = b === 'auto' ? 'tcg' : b;
-    if (b === 'auto') {
+    if (b === 'auto' || b === 'kvm') {
       const k = kernelFor(built, opts.sides[0] ?? { variant: 'baseline' }, { arch: 'x86_64', flavor: 'normal' });
-      const probe = await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, built.qemu, join(rec.logs, 'console-kvm-probe.log'), signal), () => false, signal);
-      pick = probe.ok ? 'kvm' : 'tcg';
-      note = `auto: ${probe.ok ? 'KVM probe reached userspace, using kvm' : `KVM not usable (${probe.reason}), using tcg`}`;
+      probe ??= await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, built.qemu, consoleLog, signal, limits), () => false, signal);
+    }
+    if (b === 'kvm' && !probe?.ok) {
+      throw new QkError('kvm-unusable', `--backend kvm: KVM is not usable on this host (${probe?.reason}); nothing was booted`, {
+        logFile: consoleLog,
+        hint: 'run on tcg (--backend tcg), or let --backend auto pick kvm only where its probe boot works',
+      });
+    }
+    if (b === 'auto') {
+      pick = probe?.ok ? 'kvm' : 'tcg';
+      note = `auto: ${probe?.ok ? 'KVM probe reached userspace, using kvm' : `KVM not usable (${probe?.reason}), using tcg`}`;
       log.info(note);
     }
     if (!resolved.includes(pick)) resolved.push(pick);
@@ -520,30 +572,35 @@ async function resolveBackends(opts: RunOptions, built: Built, rec: Recorder, lo
   return { backends: resolved, emulator: { qemu: built.qemu, tcgThreads: threading.threads } };
 }
 
-async function probeKvm(k: Kernel, opts: RunOptions, qemu: Qemu | undefined, consoleLog: string, signal: AbortSignal): Promise<{ ok: boolean; reason: string }> {
-  try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return { ok: false, reason: '/dev/kvm is missing or not accessible' };
+/** Boot the normal kernel under -enable-kvm once: usable when it reaches userspace and its init ends with status 0. */
+export async function probeKvm(k: Pick<Kernel, 'kb' | 'image'>, opts: Pick<RunOptions, 'runId'>, qemu: Qemu | undefined, consoleLog: string, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ ok: boolean; reason: string }> {
+  const standIn = process.env[PROBE_QEMU_ENV];
+  if (!standIn) {
+    try {
+      await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    } catch {
+      return { ok: false, reason: '/dev/kvm is missing or not accessible' };
+    }
   }
   const run = await boot({
     backend: 'kvm',
     kernel: k.kb.image,
     image: k.image,
-    smp: opts.smp,
-    memoryMB: opts.memoryMB,
+    smp: 1,
+    memoryMB: 512,
     guest: { run: opts.runId, variant: 'probe', backend: 'kvm', modules: [] },
     extraCmdline: [],
     tcgThreads: 'single',
-    qemu: qemuRun(qemu),
+    qemu: standIn ? { binary: standIn, firmware: [] } : qemuRun(qemu),
     probe: true,
     consoleLog,
-    silenceMs: 20_000,
-    timeoutMs: 60_000,
+    silenceMs: limits.silenceMs,
+    timeoutMs: limits.timeoutMs,
     signal,
   });
   const v = classify(run.lines, run.ending).verdict;
   if (v.reachedUserspace && v.guestStatus === 0) return { ok: true, reason: 'probe reached userspace' };
+  if (run.ending === 'silence' || run.ending === 'timeout') return { ok: false, reason: `the probe boot hung (${run.ending === 'silence' ? `no console output for ${limits.silenceMs / 1000} s` : `not done after ${limits.timeoutMs / 1000} s`})` };
   // QEMU's own last words (an MSR it could not set, say) tell the user more than our verdict.
   const last = run.lines.filter((l) => l.startsWith('qemu-system')).pop();
   return { ok: false, reason: `probe boot ${v.class}: ${last ?? v.reason}` };

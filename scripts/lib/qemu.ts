@@ -19,6 +19,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
 import { DebianRegistry, dpkgVersionIs, hostCodename, newestFirst, registryDir, type FetchedPackage, type RegistryVersion } from './debian.ts';
 import { hostInstallRefusal, hostPackages, installCommand, which } from './hostcheck.ts';
@@ -216,6 +217,14 @@ export interface QemuInstall {
 }
 
 const INSTALL_RECORD = 'qemu.json';
+/** The install record as written: binary and firmware relative to the install's root. */
+const InstallRecord = z.object({
+  release: z.string(),
+  packages: z.array(z.object({ name: z.string(), version: z.string(), suite: z.string(), sha256: z.string() })).readonly(),
+  libraries: z.array(z.string()).readonly(),
+  binary: z.string(),
+  firmware: z.array(z.string()),
+});
 
 /** The qemu-system-x86 package version an extracted QEMU came from. */
 function installVersion(i: Pick<QemuInstall, 'packages'>): string | undefined {
@@ -232,7 +241,7 @@ export function installDir(workDir: string, version: string): string {
 }
 
 async function readInstall(root: string): Promise<QemuInstall | undefined> {
-  const r = await readJson<Omit<QemuInstall, 'root' | 'binary' | 'firmware'> & { binary: string; firmware: string[] }>(join(root, INSTALL_RECORD));
+  const r = await readJson(join(root, INSTALL_RECORD), InstallRecord, { what: 'record of an extracted QEMU' });
   if (!r || !(await exists(join(root, r.binary)))) return undefined;
   return { ...r, root, binary: join(root, r.binary), firmware: r.firmware.map((d) => join(root, d)) };
 }

@@ -9,8 +9,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { EXIT_CODE, QkError, formatError, type RunClass } from './errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
+import { EXIT_CODE, QkError, RUN_CLASSES, formatError, type RunClass } from './errors.ts';
+import { readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';
@@ -46,87 +46,111 @@ export const AttemptFacts = z.object({
 });
 export type AttemptFacts = z.infer<typeof AttemptFacts>;
 
-export interface StageRecord {
-  stage: string;
-  variant?: string;
-  arch?: string;
-  backend?: string;
-  wallMs: number;
-  cached: boolean;
-  status: 'ok' | 'failed';
+export const StageRecord = z.object({
+  stage: z.string(),
+  variant: z.string().optional(),
+  arch: z.string().optional(),
+  backend: z.string().optional(),
+  wallMs: z.number(),
+  cached: z.boolean(),
+  status: z.enum(['ok', 'failed']),
   /**
    * A kernel build directory started as a copy of another tree's build
    * (seed.ts): on the `seed` stage, what was copied and touched; on the
    * `build` stage, what the first build after the seed rebuilt and that the
    * rebuild check passed.
    */
-  seed?: {
+  seed: z.object({
     /** The build copied: `baseline/x86_64`. */
-    from: string;
+    from: z.string(),
     /** Files of the series touched after the copy. */
-    touched: number;
+    touched: z.number(),
     /** seed: build-directory files whose tree paths were rewritten. */
-    rewritten?: number;
+    rewritten: z.number().optional(),
     /** build: objects the first build after the seed wrote. */
-    rebuilt?: number;
+    rebuilt: z.number().optional(),
     /** build: objects of files the series touched, every one of them rebuilt. */
-    checked?: number;
+    checked: z.number().optional(),
     /** build: the rebuild check passed (a failing check fails the stage). */
-    check?: 'passed';
-  };
-}
+    check: z.literal('passed').optional(),
+  }).optional(),
+});
+export type StageRecord = z.infer<typeof StageRecord>;
 
-export interface Manifest {
-  schemaVersion: 2;
-  runId: string;
-  state: 'running' | 'complete' | 'failed' | 'interrupted';
-  class?: RunClass;
-  exitCode?: number;
-  error?: string;
-  startedAt: string;
-  finishedAt?: string;
-  wallMs?: number;
-  argv: readonly string[];
+const SeriesRecord = z.object({ dir: z.string(), hash: z.string(), patches: z.array(z.string()), base: z.string().optional() });
+
+/** A base as a run records it: for a registry package, its name, version, suite and sha256. */
+export const BaseRecord = z.object({
+  description: z.string(),
+  version: z.string(),
+  baseCommit: z.string(),
+  key: z.string(),
+  package: z.object({ name: z.string(), version: z.string(), suite: z.string(), sha256: z.string() }).optional(),
+  /** The version of the series the patched tree of this base carries. */
+  series: SeriesRecord.optional(),
+});
+export type BaseRecord = z.infer<typeof BaseRecord>;
+
+/** manifest.json: what a run was asked, what it found and did, and how it ended. */
+export const Manifest = z.object({
+  schemaVersion: z.literal(2),
+  runId: z.string(),
+  state: z.enum(['running', 'complete', 'failed', 'interrupted']),
+  class: z.enum(RUN_CLASSES).optional(),
+  exitCode: z.number().int().optional(),
+  error: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  wallMs: z.number().optional(),
+  argv: z.array(z.string()).readonly(),
   /** A shell command that runs this run again (a new run id). */
-  reproduce: string;
-  tool: { version: string; commit: string | undefined; dirty: boolean | undefined };
-  host: { hostname: string; os: string; kernel: string; cpus: number; memoryGiB: number; kvm: boolean };
-  toolchain: Record<string, string | undefined>;
-  options: Record<string, unknown>;
-  sides: readonly Side[];
-  source?: BaseRecord;
+  reproduce: z.string(),
+  tool: z.object({ version: z.string(), commit: z.string().optional(), dirty: z.boolean().optional() }),
+  host: z.object({ hostname: z.string(), os: z.string(), kernel: z.string(), cpus: z.number(), memoryGiB: z.number(), kvm: z.boolean() }),
+  toolchain: z.record(z.string(), z.string().optional()),
+  options: z.record(z.string(), z.unknown()),
+  sides: z.array(Side).readonly(),
+  source: BaseRecord.optional(),
   /** The other bases sides name (`debian:7.3`), as the source is recorded. */
-  bases?: Record<string, BaseRecord>;
-  series?: { dir: string; hash: string; patches: string[]; base?: string };
+  bases: z.record(z.string(), BaseRecord).optional(),
+  series: SeriesRecord.optional(),
   /** The series of the `other` tree (--other-series): a directory, or a revision of this repository extracted into the run directory. */
-  otherSeries?: { dir: string; hash: string; patches: string[]; revision?: string; commit?: string };
+  otherSeries: z.object({ dir: z.string(), hash: z.string(), patches: z.array(z.string()), revision: z.string().optional(), commit: z.string().optional() }).optional(),
   /** Kernel trees by id (`patched`, `baseline@debian:7.3`). */
-  variants: Record<string, { head: string; treeHash: string; patches: readonly string[]; base?: string; builds: Record<string, { configHash: string; optionsSet: number; buildKey: string; image: string; modules: string[]; kunitModules: readonly string[] }> }>;
-  backends?: { requested: readonly string[]; resolved: string[]; note?: string; tcgThreads?: string; tcgThreadsWhy?: string };
+  variants: z.record(z.string(), z.object({
+    head: z.string(),
+    treeHash: z.string(),
+    patches: z.array(z.string()).readonly(),
+    base: z.string().optional(),
+    builds: z.record(z.string(), z.object({ configHash: z.string(), optionsSet: z.number(), buildKey: z.string(), image: z.string(), modules: z.array(z.string()), kunitModules: z.array(z.string()).readonly() })),
+  })),
+  backends: z.object({ requested: z.array(z.string()).readonly(), resolved: z.array(z.string()), note: z.string().optional(), tcgThreads: z.string().optional(), tcgThreadsWhy: z.string().optional() }).optional(),
   /** How UML guests ran: the directory their memory file went in, and the host CPU they were pinned to (null: not pinned). */
-  uml?: { tmpDir: string; cpu: number | null };
+  uml: z.object({ tmpDir: z.string(), cpu: z.number().int().nonnegative().nullable() }).optional(),
   /**
    * The QEMU the QEMU backends ran (qemu.ts): the host's or the registry's,
    * its binary, -L directories, `--version` and packages (the registry's
    * with suite and sha256), and why, when auto did not get the registry's.
    */
-  qemu?: { source: 'host' | 'registry'; binary: string; firmware: readonly string[]; version: string; packages: readonly { name: string; version: string; suite?: string; sha256?: string }[]; note?: string };
-  stages: StageRecord[];
+  qemu: z.object({
+    source: z.enum(['host', 'registry']),
+    binary: z.string(),
+    firmware: z.array(z.string()).readonly(),
+    version: z.string(),
+    packages: z.array(z.object({ name: z.string(), version: z.string(), suite: z.string().optional(), sha256: z.string().optional() })).readonly(),
+    note: z.string().optional(),
+  }).optional(),
+  stages: z.array(StageRecord),
   /** Boots that were planned and cannot happen. */
-  notRun: { side: string; variant: string; backend: string; reason: string }[];
+  notRun: z.array(z.object({ side: z.string(), variant: z.string(), backend: z.string(), reason: z.string() })),
   /** Facts files of every boot attempt, in order (relative to the run directory). */
-  boots: string[];
-}
+  boots: z.array(z.string()),
+});
+export type Manifest = z.infer<typeof Manifest>;
 
-/** A base as a run records it: for a registry package, its name, version, suite and sha256. */
-export interface BaseRecord {
-  description: string;
-  version: string;
-  baseCommit: string;
-  key: string;
-  package?: { name: string; version: string; suite: string; sha256: string };
-  /** The version of the series the patched tree of this base carries. */
-  series?: { dir: string; hash: string; patches: string[]; base?: string };
+/** A stored run's manifest.json, through the schema: undefined when missing, an error naming the file when corrupt. */
+export function readManifest(runDir: string, runClass: RunClass = 'infra-error'): Promise<Manifest | undefined> {
+  return readJson(join(runDir, 'manifest.json'), Manifest, { what: 'manifest.json of a run', runClass, hint: 'it was written by another version of the kit, or edited by hand' });
 }
 
 export interface Attempt {
@@ -354,16 +378,16 @@ export class Recorder {
  * facts files and manifest. Returns the texts; the caller decides where they go.
  */
 export async function regenerate(runDir: string): Promise<{ results: Results; json: string; report: string }> {
-  const text = await readFile(join(runDir, 'manifest.json'), 'utf8').catch(() => {
-    throw new QkError('usage-error', `${runDir} is not a run directory (no manifest.json)`);
-  });
-  const m = JSON.parse(text) as Manifest;
-  if (m.schemaVersion !== 2 || !Array.isArray(m.boots)) {
-    throw new QkError('usage-error', `${runDir} was written by an older version (manifest schema ${String(m.schemaVersion)}) without boot facts files`, { hint: 'read its console logs one at a time: parse.mjs <console.log>' });
+  const raw = await readJson(join(runDir, 'manifest.json'), z.object({ schemaVersion: z.unknown(), boots: z.unknown() }).loose(), { what: 'manifest.json of a run', runClass: 'usage-error' });
+  if (!raw) throw new QkError('usage-error', `--run ${runDir} is not a run directory (no manifest.json)`);
+  if (raw.schemaVersion !== 2 || !Array.isArray(raw.boots)) {
+    throw new QkError('usage-error', `${runDir} was written by an older version (manifest schema ${String(raw.schemaVersion)}) without boot facts files`, { hint: 'read its console logs one at a time: parse.mjs <console.log>' });
   }
+  const m = (await readManifest(runDir, 'usage-error'))!;
   const attempts: Attempt[] = [];
   for (const file of m.boots) {
-    const facts = AttemptFacts.parse(JSON.parse(await readFile(join(runDir, file), 'utf8')));
+    const facts = await readJson(join(runDir, file), AttemptFacts, { what: 'boot facts file', runClass: 'usage-error' });
+    if (!facts) throw new QkError('usage-error', `${join(runDir, file)} is missing: manifest.json names it as a boot's facts file`);
     const log = await readFile(join(runDir, facts.consoleLog), 'utf8');
     attempts.push({ facts, lines: logLines(log) });
   }

@@ -7,7 +7,8 @@
  * `readResults` still reads schema version 1 files.
  */
 import { z } from 'zod';
-import { RUN_CLASSES } from './errors.ts';
+import { QkError, RUN_CLASSES, type RunClass } from './errors.ts';
+import { readJson } from './fsutil.ts';
 import { FINDING_KINDS } from './console.ts';
 import { renderBenchSections } from './benchreport.ts';
 
@@ -264,6 +265,21 @@ const ResultsV1 = z.object({
   stress: z.array(z.object({ ...v1origin, round: z.number().int().nonnegative(), suite: z.string(), case: z.string(), values: z.record(z.string(), z.number()) })).default([]),
   notRun: z.array(z.object({ variant: z.string(), backend: z.string(), reason: z.string() })),
 });
+
+/**
+ * A results.json file of any schema version, read into the current one:
+ * undefined when missing; an error naming the file, with every problem the
+ * schema found, when it is not JSON or not a results.json.
+ */
+export async function readResultsFile(path: string, runClass: RunClass = 'infra-error'): Promise<Results | undefined> {
+  const raw = await readJson(path, z.unknown(), { what: 'results.json', runClass });
+  if (raw === undefined) return undefined;
+  try {
+    return readResults(raw);
+  } catch (e) {
+    throw new QkError(runClass, `${path} is not a results.json this tool reads:`, { details: e instanceof z.ZodError ? z.prettifyError(e) : (e as Error).message });
+  }
+}
 
 /**
  * Read a results.json of any schema version into the current one. Version 1

@@ -33,7 +33,8 @@ import { lstat, mkdir, readFile, readdir, readlink, realpath, rename, rm, stat, 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { QkError } from './errors.ts';
-import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
+import { z } from 'zod';
+import { checkJson, exists, readJson, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
 
 /** The file in a seeded build directory that says where it came from and whether its first build passed the check. */
@@ -41,27 +42,32 @@ export const SEED_MARKER = '.qk-seed.json';
 /** The build stage's stamp (kbuild.ts reads and writes it): written only after a complete build. */
 export const BUILD_STAMP = '.qk-build.json';
 
-export interface SeedMarker {
-  readonly version: 1;
+/** The content of BUILD_STAMP: the build key of the complete build, and how many make steps it took (for the next progress bar). */
+export const BuildStamp = z.object({ key: z.string(), steps: z.number().int().nonnegative() });
+export type BuildStamp = z.infer<typeof BuildStamp>;
+
+export const SeedMarker = z.object({
+  version: z.literal(1),
   /** Which build was copied: `baseline/x86_64`. */
-  readonly label: string;
+  label: z.string(),
   /** Its source tree, build directory and build key. */
-  readonly fromSrc: string;
-  readonly fromDir: string;
-  readonly fromKey: string;
-  readonly seededAt: string;
+  fromSrc: z.string(),
+  fromDir: z.string(),
+  fromKey: z.string(),
+  seededAt: z.string(),
   /**
    * The newest mtime the copy carried, in ns since the epoch (a decimal
    * string): an object newer than this was written by make after the seed.
    */
-  readonly cutoffNs: string;
+  cutoffNs: z.string().regex(/^\d+$/),
   /** Files the series adds or changes, relative to the source tree: each touched after the copy. */
-  readonly touched: readonly string[];
+  touched: z.array(z.string()).readonly(),
   /** Build-directory files whose paths were rewritten to the new trees. */
-  readonly rewritten: number;
+  rewritten: z.number().int().nonnegative(),
   /** Set once a build of this directory passed the rebuild check. */
-  readonly check?: { readonly at: string; readonly rebuilt: number; readonly checked: number };
-}
+  check: z.object({ at: z.string(), rebuilt: z.number(), checked: z.number() }).readonly().optional(),
+}).readonly();
+export type SeedMarker = z.infer<typeof SeedMarker>;
 
 /** A complete build to copy: its tree's source, its build directory, its build key and image. */
 export interface SeedSource {
@@ -87,7 +93,7 @@ export interface SeedTarget {
  */
 export async function seedRefusal(from: SeedSource, to: SeedTarget): Promise<string | undefined> {
   if (await exists(to.buildDir)) return `${to.buildDir} exists already`;
-  const stamp = await readJson<{ key?: string }>(join(from.buildDir, BUILD_STAMP));
+  const stamp = await readJson(join(from.buildDir, BUILD_STAMP), BuildStamp, { what: 'build stamp' });
   if (stamp?.key !== from.key) return `${from.label}'s build stamp ${join(from.buildDir, BUILD_STAMP)} does not say build ${from.key} is complete`;
   if (!(await exists(from.image))) return `${from.label}'s image ${from.image} is missing`;
   if (relative(from.buildDir, from.src) !== relative(to.buildDir, to.src)) {
@@ -258,8 +264,11 @@ export async function seedBuildDir(from: SeedSource, to: SeedTarget, touched: re
 }
 
 export async function readSeedMarker(buildDir: string): Promise<SeedMarker | undefined> {
-  const m = await readJson<SeedMarker>(join(buildDir, SEED_MARKER));
-  return m?.version === 1 ? m : undefined;
+  // Another version's marker says nothing this one can check: as if there were none.
+  const path = join(buildDir, SEED_MARKER);
+  const what = { path, what: 'seed marker' };
+  const m = await readJson(path, z.looseObject({ version: z.unknown() }), what);
+  return m?.version === 1 ? checkJson(m, SeedMarker, what) : undefined;
 }
 
 /* ---- the rebuild check ---------------------------------------------------- */

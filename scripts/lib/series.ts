@@ -6,9 +6,10 @@
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { compareVersions } from './kconfig.ts';
+import { commitOf, objectType } from './git.ts';
 import { QkError } from './errors.ts';
 import { exists, sha256 } from './fsutil.ts';
-import { capture, spawn, tryCapture } from './proc.ts';
+import { capture, spawn } from './proc.ts';
 
 export interface Series {
   readonly dir: string;
@@ -77,6 +78,20 @@ export function parseArgsFile(text: string): string[] {
     .flatMap((l) => l.split(/\s+/));
 }
 
+/** A patch as git format-patch names it: `0001-subject.patch` (0000 is the cover letter). */
+const PATCH_NAME_RE = /^\d{4}-.*\.patch$/;
+
+/**
+ * A series a tree is to carry must have a patch: an empty one builds the
+ * same kernel as baseline, and the run would compare baseline with itself
+ * without saying so. (An empty `series` file is the one way to ask for no
+ * patch: bisect.mjs series does for its base step, with baseline alone.)
+ */
+export function requirePatches(s: Series, flag: string): void {
+  if (s.patches.length > 0) return;
+  throw new QkError('usage-error', `${flag} ${s.dir} has no patches`, { hint: 'give a directory of git format-patch files (NNNN-*.patch, or listed in a series file)' });
+}
+
 export async function readSeries(dir: string): Promise<Series> {
   const abs = resolve(dir);
   if (!(await exists(abs))) throw new QkError('usage-error', `series directory ${abs} does not exist`, { hint: 'pass --series DIR with a directory of git format-patch files' });
@@ -85,7 +100,13 @@ export async function readSeries(dir: string): Promise<Series> {
   if (await exists(seriesFile)) {
     names = parseSeriesFile(await readFile(seriesFile, 'utf8'));
   } else {
-    names = (await readdir(abs)).filter((n) => /^\d{4}-.*\.patch$/.test(n) && !n.startsWith('0000-')).sort();
+    const files = await readdir(abs);
+    // Without a series file the order is in the names: a patch named otherwise would be left out without a word.
+    const misnamed = files.filter((n) => /\.(patch|diff|mbox|eml)$/.test(n) && !PATCH_NAME_RE.test(n));
+    if (misnamed.length > 0) {
+      throw new QkError('usage-error', `series directory ${abs}: ${misnamed.join(', ')} not named NNNN-*.patch`, { hint: `name the patches as git format-patch does (0001-subject.patch, ...), or list them in order in ${seriesFile}` });
+    }
+    names = files.filter((n) => PATCH_NAME_RE.test(n) && !n.startsWith('0000-')).sort();
   }
   const patches = [];
   for (const name of names) {
@@ -128,19 +149,31 @@ export interface LoadedSeries {
  * from there. Neither: a usage error, with a hint.
  */
 export async function loadSeries(spec: string, o: { flag: string; repo: string; dest: string }): Promise<LoadedSeries> {
-  if (await stat(resolve(spec)).then((s) => s.isDirectory(), () => false)) return { series: await readSeries(spec) };
-  const hint = `give a directory of git format-patch files, or a revision of ${o.repo} that has ${SERIES_PATH}/ (see: git -C ${o.repo} log --oneline -- ${SERIES_PATH})`;
-  const commit = spec.startsWith('-') ? undefined : await tryCapture('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${spec}^{commit}`], o.repo);
-  if (!commit) throw new QkError('usage-error', `${o.flag} '${spec}' is neither a directory nor a revision of ${o.repo}`, { hint });
-  if ((await tryCapture('git', ['cat-file', '-t', `${commit}:${SERIES_PATH}`], o.repo)) !== 'tree') {
-    throw new QkError('usage-error', `${o.flag} '${spec}': revision ${commit.slice(0, 12)} has no ${SERIES_PATH}/ directory`, { hint });
-  }
+  const found = await findSeries(spec, o);
+  if ('series' in found) return found;
+  const { commit } = found;
   await mkdir(o.dest, { recursive: true });
   const tar = join(o.dest, '.series.tar');
   await capture('git', ['archive', '--format=tar', `--output=${tar}`, `${commit}:${SERIES_PATH}`], { what: `extracting ${SERIES_PATH}/ of ${spec}`, cwd: o.repo });
   await spawn('tar', ['-xf', tar, '-C', o.dest], { what: `unpacking ${SERIES_PATH}/ of ${spec}` });
   await rm(tar);
   return { series: await readSeries(o.dest), revision: { spec, commit } };
+}
+
+/**
+ * Where a DIR|REV series is, checked without writing anything (so before a
+ * run creates its directory): a directory's series read, or the commit of a
+ * revision that has kernel-patches/.
+ */
+export async function findSeries(spec: string, o: { flag: string; repo: string }): Promise<{ series: Series } | { commit: string }> {
+  if (await stat(resolve(spec)).then((s) => s.isDirectory(), () => false)) return { series: await readSeries(spec) };
+  const hint = `give a directory of git format-patch files, or a revision of ${o.repo} that has ${SERIES_PATH}/ (see: git -C ${o.repo} log --oneline -- ${SERIES_PATH})`;
+  const commit = await commitOf(o.repo, spec);
+  if (!commit) throw new QkError('usage-error', `${o.flag} '${spec}' is neither a directory nor a revision of ${o.repo}`, { hint });
+  if ((await objectType(o.repo, `${commit}:${SERIES_PATH}`)) !== 'tree') {
+    throw new QkError('usage-error', `${o.flag} '${spec}': revision ${commit.slice(0, 12)} has no ${SERIES_PATH}/ directory`, { hint });
+  }
+  return { commit };
 }
 
 /**

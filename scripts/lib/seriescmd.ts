@@ -9,11 +9,13 @@
  */
 import { readdir, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODE, QkError, exitCodeOf, formatError } from './errors.ts';
+import { Command, Option } from 'commander';
+import { EXIT_CODE, QkError } from './errors.ts';
+import { intOf, listOf, parseArgs, reportFailure } from './command.ts';
 import { consoleLogger, type Logger } from './log.ts';
 import { exists, writeJsonAtomic, sha256 } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
+import { commitCount } from './git.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
 import { readSeries, readSeriesFor, type Series } from './series.ts';
@@ -69,8 +71,8 @@ export async function seriesEdit(c: Common & { force: boolean }, log: Logger): P
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (await exists(join(dir, '.git'))) {
-    const ahead = await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir });
-    if (Number(ahead) > 0 && !c.force) {
+    const ahead = await commitCount(dir, `${source.baseCommit}..HEAD`);
+    if (ahead > 0 && !c.force) {
       throw new QkError('usage-error', `${dir} already has ${ahead} commit(s) on the base: your edits would be lost`, {
         hint: `export them first (series.mjs export), or start over with --force`,
       });
@@ -97,7 +99,7 @@ export async function seriesExport(c: Common, log: Logger): Promise<string[]> {
   const { source, series } = await setup(c, log);
   const dir = editDir(c.workDir, source);
   if (!(await exists(join(dir, '.git')))) throw new QkError('usage-error', `no edit worktree at ${dir}`, { hint: 'run: npx zx scripts/series.mjs edit' });
-  const n = Number(await capture('git', ['rev-list', '--count', `${source.baseCommit}..HEAD`], { what: 'counting commits', cwd: dir }));
+  const n = await commitCount(dir, `${source.baseCommit}..HEAD`);
   if (n === 0) throw new QkError('usage-error', `${dir} has no commits on the base: nothing to export`);
   // Staged beside the series (same filesystem: renames into place are atomic).
   await removeStaleStages(series.dir);
@@ -401,51 +403,50 @@ export async function seriesMain(argv: readonly string[]): Promise<number> {
   return withInterrupts((signal) => seriesCommand(argv, signal));
 }
 
-/** Parse the command line and run the subcommand; signal aborts on Ctrl-C. */
-async function seriesCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const log = consoleLogger();
+type CheckFlags = Common & { build: boolean; kunit: boolean; backend: BackendChoice[]; flavors: Flavor[]; jobs: number; output: string };
+
+export function buildSeriesCommand(): Command {
   const common = (cmd: Command) =>
     cmd
       .option('--series <dir>', 'series directory', join(REPO_ROOT, 'kernel-patches'))
       .option('--source <base>', 'the base: debian (the installed linux-source-6.12) or debian:X.Y (linux-source-X.Y from the Debian registry)', 'debian')
       .option('--work-dir <dir>', 'work directory', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'));
-  let code = 0;
   const program = new Command('series.mjs').description('Edit, export and check the kernel patch series in kernel-patches/.').exitOverride().configureOutput({ writeErr: () => {} });
-  common(program.command('edit').description('make a git branch with the series applied, for editing'))
-    .option('--force', 'start over even if the edit branch has commits')
-    .action(async (o: Common & { force?: boolean }) => {
-      await seriesEdit({ ...o, force: Boolean(o.force) }, log);
-    });
-  common(program.command('export').description('write the edit branch back as format-patch files (stable output)')).action(async (o: Common) => {
-    await seriesExport(o, log);
-  });
+  common(program.command('edit').description('make a git branch with the series applied, for editing')).option('--force', 'start over even if the edit branch has commits');
+  common(program.command('export').description('write the edit branch back as format-patch files (stable output)'));
   common(program.command('check').description('checkpatch --strict, a build after each patch (W=1 on its files), then the KUnit suites in guests'))
     .option('--no-build', 'skip the per-patch builds')
     .option('--no-kunit', 'skip the KUnit run')
-    .addOption(new Option('--backend <list>', 'backends for the KUnit run').default('tcg,uml'))
-    .addOption(new Option('--flavors <list>', `flavors for the KUnit run (${FLAVORS.join(', ')})`).default('normal,debug,kcsan'))
-    .option('-j, --jobs <n>', 'make jobs', '2')
-    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
-    .action(async (o: Common & { build: boolean; kunit: boolean; backend: string; flavors: string; jobs: string; output: string }) => {
-      const backends = o.backend.split(',') as BackendChoice[];
-      for (const b of backends) if (b !== 'auto' && !(BACKENDS as readonly string[]).includes(b)) throw new QkError('usage-error', `--backend: unknown value '${b}'`);
-      const flavors = o.flavors.split(',') as Flavor[];
-      for (const f of flavors) if (!(FLAVORS as readonly string[]).includes(f)) throw new QkError('usage-error', `--flavors: unknown value '${f}'`);
-      code = await seriesCheck({ ...o, backends, flavors, jobs: Number(o.jobs) || 2 }, log, signal);
-    });
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return code;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.exitCode === 0) return 0;
-      process.stderr.write(`error (usage-error): ${e.message.replace(/^error: /, '')}\nsee: npx zx scripts/series.mjs --help\n`);
-      return EXIT_CODE['usage-error'];
-    }
-    // After Ctrl-C a killed child fails its stage in whatever way: it was interrupted.
-    const err = signal.aborted && !(e instanceof QkError && e.runClass === 'interrupted') ? new QkError('interrupted', 'interrupted', { cause: e }) : e;
-    process.stderr.write(`${formatError(err)}\n`);
-    return exitCodeOf(err);
-  }
+    .addOption(new Option('--backend <list>', `backends for the KUnit run: ${['auto', ...BACKENDS].join(', ')}`).argParser(listOf<BackendChoice>('--backend', ['auto', ...BACKENDS])).default(['tcg', 'uml'], 'tcg,uml'))
+    .addOption(new Option('--flavors <list>', `flavors for the KUnit run (${FLAVORS.join(', ')})`).argParser(listOf('--flavors', FLAVORS)).default([...FLAVORS], FLAVORS.join(',')))
+    .addOption(new Option('-j, --jobs <n>', 'make jobs').argParser(intOf('--jobs', 1, 1024)).default(2))
+    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'));
+  return program;
 }
 
+/** Parse the command line and run the subcommand; signal aborts on Ctrl-C. */
+async function seriesCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
+  const log = consoleLogger();
+  const program = buildSeriesCommand();
+  const early = parseArgs(program, argv);
+  if (early !== undefined) return early;
+  const sub = program.commands.find((c) => c.name() === program.args[0])!;
+  try {
+    switch (sub.name()) {
+      case 'edit': {
+        const o = sub.opts<Common & { force?: boolean }>();
+        await seriesEdit({ ...o, force: Boolean(o.force) }, log);
+        return 0;
+      }
+      case 'export':
+        await seriesExport(sub.opts<Common>(), log);
+        return 0;
+      default: {
+        const o = sub.opts<CheckFlags>();
+        return await seriesCheck({ ...o, backends: o.backend }, log, signal);
+      }
+    }
+  } catch (e) {
+    return reportFailure(e, signal);
+  }
+}

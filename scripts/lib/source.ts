@@ -6,6 +6,7 @@
 import { mkdir, readdir, rename, rm, stat, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, sha256, shortHash, writeJsonAtomic } from './fsutil.ts';
 import { capture, spawn } from './proc.ts';
 import { DEBIAN_SOURCE_TARBALL } from './hostcheck.ts';
@@ -104,12 +105,14 @@ export function describeSource(s: SourceSpec): string {
   }
 }
 
-interface BaseState {
-  readonly baseCommit: string;
-  readonly version: string;
-  readonly identity: string;
-  readonly package?: SourceResult['package'];
-}
+/** base.json: a base repository's commit, kernel version, what it was made from and, for a registry package, which. */
+const BaseState = z.object({
+  baseCommit: z.string(),
+  version: z.string(),
+  identity: z.string(),
+  package: z.object({ name: z.string(), version: z.string(), suite: z.string(), sha256: z.string() }).readonly().optional(),
+}).readonly();
+type BaseState = z.infer<typeof BaseState>;
 
 /** The key of the base repository a source gives (its directory under bases/). */
 export async function sourceKey(spec: SourceSpec): Promise<string> {
@@ -123,7 +126,7 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
   const repo = join(dir, 'repo');
   const stateFile = join(dir, 'base.json');
   const description = describeSource(spec);
-  const state = await readJson<BaseState>(stateFile);
+  const state = await readJson(stateFile, BaseState, { what: 'base record (base.json)' });
   if (state && state.identity === identity && (await exists(join(repo, '.git')))) {
     let baseCommit = state.baseCommit;
     if (spec.kind === 'tree') {
@@ -224,6 +227,18 @@ async function sourceIdentity(spec: SourceSpec): Promise<string> {
       return `tree:${await realpath(spec.path)}`;
     case 'git':
       return `git:${spec.url}:${spec.ref}`;
+  }
+}
+
+/**
+ * A --tree or --tarball path, checked before anything is created or
+ * installed: the checkout must have the commit asked for, the tarball must
+ * be a file. (The installed Debian tarball is the host check's to install.)
+ */
+export async function checkSourcePath(spec: SourceSpec): Promise<void> {
+  if (spec.kind === 'tree') await treeCommit(spec);
+  if (spec.kind === 'tarball' && !(await stat(spec.path).then((s) => s.isFile(), () => false))) {
+    throw new QkError('usage-error', `--tarball ${spec.path} does not exist or is not a file`, { hint: 'give a kernel source tarball (.tar.xz, .tar.gz)' });
   }
 }
 

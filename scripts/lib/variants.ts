@@ -8,6 +8,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from './errors.ts';
+import { z } from 'zod';
 import { exists, readJson, writeJsonAtomic } from './fsutil.ts';
 import { spawn, capture } from './proc.ts';
 import { amSummary, failedFilesFromAm, type Series } from './series.ts';
@@ -28,11 +29,8 @@ export interface VariantTree {
   readonly cached: boolean;
 }
 
-interface TreeState {
-  readonly baseCommit: string;
-  readonly seriesHash: string;
-  readonly head: string;
-}
+const TreeState = z.object({ baseCommit: z.string(), seriesHash: z.string(), head: z.string() }).readonly();
+type TreeState = z.infer<typeof TreeState>;
 
 export function treesDir(workDir: string, source: SourceResult): string {
   return join(workDir, 'trees', source.key);
@@ -78,7 +76,7 @@ export async function prepareTree(
   const git = (args: string[], what: string, cwd = src) =>
     spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000 });
 
-  const state = await readJson<TreeState>(stateFile);
+  const state = await readJson(stateFile, TreeState, { what: 'tree record' });
   if (await exists(join(src, '.git'))) {
     const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src }).catch(() => '');
     const dirty = await capture('git', ['status', '--porcelain', '--untracked-files=no'], { what: 'git status', cwd: src }).catch(() => 'unknown');

@@ -28,7 +28,11 @@ let history: History;
 async function bisect(id: string, args: string[]): Promise<{ exitCode: number | undefined; output: string; dir: string; json: BisectJson }> {
   const r = await runScript(qk, 'bisect.mjs', [...args, '--id', id, '-o', qk.out, '--work-dir', qk.work]);
   const dir = join(qk.out, id);
-  const json = JSON.parse(await readFile(join(dir, 'bisect.json'), 'utf8').catch(() => '{}')) as BisectJson;
+  // Every bisection that ran writes bisect.json: a missing one fails here, with the tool's output, not as an empty record.
+  const text = await readFile(join(dir, 'bisect.json'), 'utf8').catch(() => {
+    throw new Error(`bisect.mjs (exit ${r.exitCode}) wrote no ${join(dir, 'bisect.json')}:\n${r.output}`);
+  });
+  const json = JSON.parse(text) as BisectJson;
   return { ...r, dir, json };
 }
 

@@ -50,7 +50,13 @@ describe('benchmarks', () => {
     expect(skb('off')['allocs']).toBe(0);
     for (const g of goals(res).filter((x) => x.fit)) {
       expect(g.result.stat.n, g.goal.id).toBe(8);
-      expect(g.result.stat.ci, g.goal.id).toBeDefined();
+      // At n = 8 the rank interval exists, covers 96.1%, and holds the estimate inside it.
+      const ci = g.result.stat.ci;
+      expect(ci, g.goal.id).toMatchObject({ lo: expect.any(Number), hi: expect.any(Number) });
+      expect(ci!.level, g.goal.id).toBeCloseTo(0.961, 3);
+      expect(ci!.lo, g.goal.id).toBeGreaterThan(0);
+      expect(ci!.lo, g.goal.id).toBeLessThanOrEqual(g.result.stat.ratio);
+      expect(ci!.hi, g.goal.id).toBeGreaterThanOrEqual(g.result.stat.ratio);
       expect(g.result.stat.verdict, g.goal.id).not.toBe('inconclusive');
     }
     const charts = await readdir(join(r.runDir, 'charts'));

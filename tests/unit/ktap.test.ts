@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseKtap, parseStressDiagnostics } from '../../scripts/lib/ktap.ts';
+import { parseKtap, parseStressDiagnostics, suiteOfCase } from '../../scripts/lib/ktap.ts';
+import { classify } from '../../scripts/lib/classify.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8').split('\n');
 
@@ -100,5 +101,41 @@ describe('stress diagnostics', () => {
     ]);
     expect(d.map((x) => x.values['passed'])).toEqual([1, 0]);
     expect(d[0]!.values['moved']).toBe(10000000);
+  });
+});
+
+describe('stress records name their suite', () => {
+  // qmempool's stress is KUNIT_CASE_PARAM (one run per round): its results are subtests, so the case is no leaf.
+  const log = [
+    'KTAP version 1',
+    '1..2',
+    '    KTAP version 1',
+    '    # Subtest: alf_queue',
+    '    1..1',
+    '    # alf_test_mpmc_stress: stress: cpus=2 producers=2 consumers=2 elements=1000 moved=1000 result=pass',
+    '    ok 1 alf_test_mpmc_stress',
+    'ok 1 alf_queue',
+    '    KTAP version 1',
+    '    # Subtest: qmempool',
+    '    1..1',
+    '        KTAP version 1',
+    '        # Subtest: qmp_test_stress',
+    '        # qmp_test_stress: stress: cpus=2 producers=2 consumers=2 elements=500 moved=500 softirq=3 result=pass',
+    '        ok 1 round 1',
+    '        # qmp_test_stress: stress: cpus=2 producers=2 consumers=2 elements=500 moved=500 softirq=4 result=pass',
+    '        ok 2 round 2',
+    '    # qmp_test_stress: pass:2 fail:0 skip:0 total:2',
+    '    ok 1 qmp_test_stress',
+    'ok 2 qmempool',
+  ];
+
+  it('gives a parameterised case the suite above its parameter runs', () => {
+    const c = classify(log, 'exited');
+    expect(c.stress.map((s) => [s.suite, s.case])).toEqual([
+      ['alf_queue', 'alf_test_mpmc_stress'],
+      ['qmempool', 'qmp_test_stress'],
+      ['qmempool', 'qmp_test_stress'],
+    ]);
+    expect(suiteOfCase(parseKtap(log), 'nope')).toBeUndefined();
   });
 });

@@ -25,17 +25,29 @@ function fakeRuns(outcome: () => 'ok' | 'apply-failure'): NightRunner & { ids: s
     const variants = args[args.indexOf('--variants') + 1]!.split(',');
     const failed = outcome() === 'apply-failure' && variants.includes('patched');
     await mkdir(runDir);
-    const stages = failed ? [] : variants.flatMap((v) => [{ stage: 'build', variant: v, status: 'ok' }]);
+    const stages = failed ? [] : variants.flatMap((v) => [{ stage: 'build', variant: v, status: 'ok', wallMs: 1000, cached: false }]);
+    // A manifest as run.mjs writes it (manifest.json is read through its schema).
     await writeFile(join(runDir, 'manifest.json'), JSON.stringify({
+      schemaVersion: 2,
       runId: o.runId,
+      state: 'complete',
       class: failed ? 'apply-failure' : 'ok',
+      exitCode: failed ? 1 : 0,
       ...(failed ? { error: 'error (apply-failure): patch 1/1 0001-lib-alf_queue.patch does not apply to 6.1.0 (abc): conflicts in MAINTAINERS' } : {}),
-      tool: {},
+      startedAt: '2026-12-06T00:00:00.000Z',
+      argv: [...args],
+      reproduce: '',
+      tool: { version: '0.1.0' },
+      host: { hostname: 'h', os: 'Debian GNU/Linux 12', kernel: '6.1.0', cpus: 2, memoryGiB: 4, kvm: false },
+      toolchain: {},
+      options: {},
       source: { version: '6.1.0', baseCommit: 'b'.repeat(40), description: 'Debian linux-source-6.1', key: 'k' },
       series: { dir: SERIES, hash: 'h', patches: PATCHES },
-      sides: variants.map((v) => ({ name: v, variant: v })),
-      variants: failed ? {} : Object.fromEntries(variants.map((v) => [v, {}])),
+      sides: variants.map((v) => ({ name: v, variant: v, cmdline: [] })),
+      variants: failed ? {} : Object.fromEntries(variants.map((v) => [v, { head: 'h', treeHash: 't', patches: [], builds: {} }])),
       stages,
+      notRun: [],
+      boots: [],
     }));
     if (!failed) {
       const boot = (side: string) => ({ side, variant: side, backend: 'uml', flavor: 'normal', round: 0, position: 0, arch: 'um', seq: 0, purpose: 'bench', class: 'ok', reason: 'the guest finished and reported success', findings: [], reachedUserspace: true, guestStatus: 0, wallMs: 3000, consoleLog: 'logs/c.log', cmdline: '', reproduce: '', attempts: [], kunit: { pass: 0, fail: 0, skip: 0, crashed: 0 } });

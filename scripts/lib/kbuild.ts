@@ -197,7 +197,9 @@ export async function configure(
     }
   }));
   const defconfig = defconfigTargets(target, o.profile);
-  const inputs = sha256(arch, o.profile, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
+  // The profile is in the inputs through its defconfig targets and fragments: a checker
+  // kernel (one base whatever the profile) is not configured again when --config-profile changes.
+  const inputs = sha256(arch, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson(stampFile, ConfigStamp, { what: 'config stamp' });
   const kconfigHash = await kconfigInputs(tree.src);

@@ -365,7 +365,7 @@ export async function buildKernel(
     );
   } catch (e) {
     // Lead with what the compiler said: the make tail that follows is mostly "Error 2".
-    if (e instanceof QkError && errors.length > 0) {
+    if (e instanceof QkError && e.runClass === 'build-failure' && errors.length > 0) {
       throw new QkError('build-failure', `${label} failed: ${errors[0]}`, {
         details: [...errors, '', '(end of the make output:)', ...(e.details ?? '').split('\n').slice(-12)].join('\n'),
         ...(e.hint ? { hint: e.hint } : {}),

@@ -623,8 +623,9 @@ async function bootAll(
   if (backends.includes('uml')) {
     const tmp = await prepareUmlTmp(opts.workDir, opts.memoryMB);
     log.info(`uml: guest memory in ${tmp.dir}${tmp.passed.length > 0 ? ` (not ${tmp.passed.join('; ')})` : ''}`);
+    if (tmp.warning) log.warn(`uml: ${tmp.warning}`);
     emulator = { ...emulator, umlTmpDir: tmp.dir, ...(opts.umlCpu !== undefined ? { umlCpu: opts.umlCpu } : {}) };
-    rec.manifest.uml = { tmpDir: tmp.dir, cpu: opts.umlCpu ?? null };
+    rec.manifest.uml = { tmpDir: tmp.dir, cpu: opts.umlCpu ?? null, ...(tmp.warning ? { warning: tmp.warning } : {}) };
     if (opts.umlCpu !== undefined) log.info(`uml: guests pinned to host CPU ${opts.umlCpu} (taskset; --uml-cpu none lets the host schedule them)`);
   }
   const kunitVariants = [...new Set(built.kernels.filter((k) => k.kunit.length > 0).map((k) => k.plan.variant))];

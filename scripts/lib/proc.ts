@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
@@ -200,6 +200,9 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
         hint: 'run the host check again: npx zx scripts/run.mjs (as root it installs what is missing)',
       });
     }
+    // A full disk fails git, make and the compiler alike; whatever class the caller gives a failure
+    // (a build, a patch), this one is the host's and says so, also where the caller inspects failures itself.
+    if (res.exitCode !== 0 && !g.timedOut && DISK_FULL_RE.test(collected)) throw await diskFull(o.what, o.cwd, collected, o.logFile);
     if (!o.allowFailure && (res.exitCode !== 0 || g.timedOut)) {
       const why = g.timedOut
         ? `timed out after ${seconds(o.timeoutMs ?? 0)} s`
@@ -293,6 +296,7 @@ export async function capture(cmd: string, args: readonly string[], o: CaptureOp
   if (res.missing) {
     throw new QkError('missing-dependency', `${cmd} is not installed (needed for ${o.what})`);
   }
+  if (!res.timedOut && res.exitCode !== 0 && DISK_FULL_RE.test(res.all)) throw await diskFull(o.what, o.cwd, res.all, o.logFile);
   if (res.timedOut || res.exitCode !== 0) {
     const why = res.timedOut ? `timed out after ${seconds(timeoutMs)} s` : `exited with status ${res.exitCode ?? res.signal}`;
     throw new QkError(o.failClass ?? 'infra-error', `${o.what} failed: ${cmd} ${why}`, {
@@ -318,6 +322,24 @@ export function trackChild(pid: number | undefined): void {
 }
 export function untrackChild(pid: number | undefined): void {
   if (pid !== undefined) live.delete(pid);
+}
+
+/** strerror(ENOSPC) and EDQUOT, as git, make, gcc, ld, cp and tar print them. */
+const DISK_FULL_RE = /No space left on device|Disk quota exceeded/;
+
+/** The failure of a command that ran out of disk: an infra-error naming the filesystem, its free space and the line that said so. */
+async function diskFull(what: string, cwd: string | undefined, output: string, logFile: string | undefined): Promise<QkError> {
+  const dir = cwd ?? process.cwd();
+  const free = await statfs(dir).then(
+    (fs) => `${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB free there now`,
+    () => 'its free space unknown',
+  );
+  const line = output.split('\n').find((l) => DISK_FULL_RE.test(l)) ?? '';
+  return new QkError('infra-error', `${what} failed: the disk is full (${dir}: ${free})`, {
+    details: line.trim(),
+    ...(logFile ? { logFile } : {}),
+    hint: 'free space on that filesystem, or give the run a --work-dir on a larger one (the default job, built cold, takes about 8 GiB), then run again',
+  });
 }
 
 /** Milliseconds as seconds for messages: 1800, 0.5. */

@@ -126,7 +126,7 @@ export const Manifest = z.object({
   })),
   backends: z.object({ requested: z.array(z.string()).readonly(), resolved: z.array(z.string()), note: z.string().optional(), tcgThreads: z.string().optional(), tcgThreadsWhy: z.string().optional() }).optional(),
   /** How UML guests ran: the directory their memory file went in, and the host CPU they were pinned to (null: not pinned). */
-  uml: z.object({ tmpDir: z.string(), cpu: z.number().int().nonnegative().nullable() }).optional(),
+  uml: z.object({ tmpDir: z.string(), cpu: z.number().int().nonnegative().nullable(), warning: z.string().optional() }).optional(),
   /**
    * The QEMU the QEMU backends ran (qemu.ts): the host's or the registry's,
    * its binary, -L directories, `--version` and packages (the registry's

@@ -128,4 +128,25 @@ describe('proc', { timeout: 10_000 }, () => {
     await spawn('sh', ['-c', `sleep ${sleepMarker(6)}`], { what: 'test', logFile, timeoutMs: 300, allowFailure: true });
     expect(await readFile(logFile, 'utf8')).toMatch(/qk: timed out after 0.3 s: killing process group \d+/);
   });
+
+  // /dev/full answers every write with ENOSPC: a real full disk, as the kernel reports it, without filling one.
+  it('a command that runs out of disk is an infra-error naming the full disk, whatever class the caller gave a failure', async () => {
+    const logFile = join(dir, 'full.log');
+    const built = await spawn('sh', ['-c', 'echo compiling; head -c 4096 /dev/zero > /dev/full'], { what: 'build baseline/x86_64', failClass: 'build-failure', cwd: dir, logFile }).catch(
+      (e: unknown) => e,
+    );
+    expect(built).toBeInstanceOf(QkError);
+    expect((built as QkError).runClass).toBe('infra-error');
+    expect((built as QkError).message).toMatch(new RegExp(`^build baseline/x86_64 failed: the disk is full \\(${dir}: [0-9.]+ GiB free there now\\)$`));
+    expect((built as QkError).details).toMatch(/No space left on device/);
+    expect((built as QkError).hint).toMatch(/--work-dir/);
+    // A caller that inspects failures itself (git am) must not read a full disk as a patch that does not apply.
+    const am = await spawn('sh', ['-c', 'head -c 4096 /dev/zero > /dev/full'], { what: 'applying 0001', allowFailure: true }).catch((e: unknown) => e);
+    expect((am as QkError).runClass).toBe('infra-error');
+    const cap = await capture('sh', ['-c', 'head -c 4096 /dev/zero > /dev/full'], { what: 'writing', failClass: 'build-failure' }).catch((e: unknown) => e);
+    expect((cap as QkError).runClass).toBe('infra-error');
+    // An ordinary failure keeps the caller's class.
+    const other = await spawn('sh', ['-c', 'echo "error: expected ;"; exit 2'], { what: 'build', failClass: 'build-failure' }).catch((e: unknown) => e);
+    expect((other as QkError).runClass).toBe('build-failure');
+  });
 });

@@ -36,6 +36,18 @@ describe('UML memory directory', () => {
     expect(await umlTmpProblem(good, 10 ** 9)).toMatch(/^only \d+ MiB free, and the guest has 1000000000 MiB$/);
   });
 
+  it('with no roomier candidate, takes one with less room than the guest (its memory file is sparse), and warns', async () => {
+    const file = join(tmp(), 'b-file');
+    await writeFile(file, '');
+    const dir = join(tmp(), 'small');
+    // No filesystem here has 10^9 MiB: the one with the floor's worth is taken, the unusable one stays passed over.
+    const r = await prepareUmlTmp(tmp(), 10 ** 9, [join(file, 'sub'), dir]);
+    expect(r.dir).toBe(dir);
+    expect(r.passed).toEqual([expect.stringMatching(/b-file\/sub: cannot create it/)]);
+    expect(r.warning).toMatch(new RegExp(`^${dir} has only \\d+ MiB free for a guest of 1000000000 MiB: UML's memory file is sparse.*SIGBUS$`));
+    expect((await prepareUmlTmp(tmp(), 64, [dir])).warning).toBeUndefined();
+  });
+
   it('refuses with an infra error (exit 2) that names each directory, the cause and the fix', async () => {
     const file = join(tmp(), 'f');
     await writeFile(file, '');
@@ -62,6 +74,18 @@ describe('UML memory directory', () => {
     const picked = JSON.parse(r.stdout) as { dir: string; passed: string[] };
     expect(picked.dir).toBe(join(work, 'tmp', 'uml'));
     expect(picked.passed).toEqual([`${join(noexec, 'qk')}: files there cannot be executed (EACCES): mounted noexec`]);
+  });
+
+  it.skipIf(!asRoot)('refuses a directory with less than the floor free, naming its free space (a 64 MiB tmpfs, as root)', async () => {
+    const small = join(tmp(), 'tiny');
+    await mkdir(small);
+    const script = `
+      import { prepareUmlTmp } from ${JSON.stringify(join(ROOT, 'scripts', 'lib', 'umltmp.ts'))};
+      const r = await prepareUmlTmp('/nonexistent', 1024, [${JSON.stringify(join(small, 'qk'))}]).catch((e) => ({ error: e.runClass, details: e.details }));
+      console.log(JSON.stringify(r));`;
+    const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=64m tmpfs "$1" && shift && exec "$@"', 'sh', small, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ error: 'infra-error', details: `${join(small, 'qk')}: only 64 MiB free, and the guest has 1024 MiB` });
   });
 
   it('boots UML through env(1) with that TMPDIR, so the reproducer carries it too', () => {

@@ -31,7 +31,10 @@
  *   QK-BENCH {"suite":..,"case":..,..,"status":"skip","reason":..}
  *   QK-BENCH {"suite":..,"case":..,"status":"error","reason":..}
  * Samples are nanoseconds per counted operation ("per"); the loop overhead
- * is measured and reported beside them, never subtracted.  A sample whose
+ * is measured and reported beside them, never subtracted.  So are two
+ * readings of the CPU's speed taken before each sample and after the last
+ * (ref_ps, mref_ps; qk_reference()), by which the host leaves out the
+ * samples taken while it ran the guest slow.  A sample whose
  * interval is zero (a clock that did not advance) fails the case instead
  * of producing an infinite rate.  A case that fails makes the module's
  * init return an error after the other cases ran.
@@ -43,6 +46,7 @@
 #include <linux/bottom_half.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/gfp.h>
 #include <linux/kernel.h>
@@ -74,6 +78,15 @@
 /* The empty loop whose cost is reported as loop overhead: runs, length. */
 #define QK_OVERHEAD_RUNS	5
 #define QK_OVERHEAD_LOOPS	100000
+/*
+ * The readings taken before each sample (qk_reference()): one over
+ * QK_REF_SLOW_PCT percent of the best this module has seen makes the thread
+ * sleep QK_REF_WAIT_MS and read again, at most QK_REF_WAITS times per case,
+ * so that a short slow spell of the host passes before the sample.
+ */
+#define QK_REF_SLOW_PCT		110
+#define QK_REF_WAIT_MS		20
+#define QK_REF_WAITS		50
 /* Longest QK-BENCH line we print; printk cuts lines near 1024 bytes. */
 #define QK_LINE_MAX		900
 /* Largest loops parameter: keeps operation counts within 32 bits. */
@@ -191,6 +204,10 @@ struct qk_xside {
  * @napi: the NAPI context a "napi" sample runs in
  * @napi_budget: budget of the current poll, for napi_consume_skb()
  * @ns: duration of each timed sample
+ * @ref_ps: the empty loop's reading before each timed sample and after
+ *	the last one (qk_reference())
+ * @mref_ps: the memory reading, taken with @ref_ps
+ * @ref_waits: waits for a slowed CPU left to the case (qk_reference())
  * @overhead_ps: cost of one iteration of an empty loop, in picoseconds
  * @cpus: CPUs the case ran on (@cpus[1] for two-CPU cases only)
  * @err: first error, 0 if none
@@ -221,6 +238,9 @@ struct qk_run {
 	struct napi_struct *napi;
 	int napi_budget;
 	u64 ns[QK_MAX_SAMPLES];
+	u64 ref_ps[QK_MAX_SAMPLES + 1];
+	u64 mref_ps[QK_MAX_SAMPLES + 1];
+	unsigned int ref_waits;
 	u64 overhead_ps;
 	int cpus[2];
 	int err;
@@ -362,19 +382,19 @@ static inline int qk_xbarrier(struct qk_run *r)
 }
 
 /**
- * qk_loop_overhead() - cost of one iteration of an empty loop
+ * qk_loop_time() - cost of one iteration of an empty loop
+ * @runs: runs of QK_OVERHEAD_LOOPS iterations
  *
- * The fastest of QK_OVERHEAD_RUNS runs, so that an interrupt in one run
- * does not count.
+ * The fastest of @runs runs, so that an interrupt in one run does not count.
  *
  * Return: picoseconds per iteration; 0 if the clock did not advance.
  */
-static u64 qk_loop_overhead(void)
+static u64 qk_loop_time(unsigned int runs)
 {
 	u64 t0, t1, best = U64_MAX;
 	unsigned int i, run;
 
-	for (run = 0; run < QK_OVERHEAD_RUNS; run++) {
+	for (run = 0; run < runs; run++) {
 		t0 = ktime_get_ns();
 		for (i = 0; i < QK_OVERHEAD_LOOPS; i++)
 			barrier();
@@ -382,6 +402,92 @@ static u64 qk_loop_overhead(void)
 		best = min(best, t1 - t0);
 	}
 	return div_u64(best * 1000, QK_OVERHEAD_LOOPS);
+}
+
+/* The loop overhead reported with each case. */
+static u64 qk_loop_overhead(void)
+{
+	return qk_loop_time(QK_OVERHEAD_RUNS);
+}
+
+/*
+ * The memory reading walks a buffer of QK_REF_LINES cache lines, a working
+ * set like that of the allocation cases, QK_REF_PASSES times.
+ */
+#define QK_REF_LINES		256
+#define QK_REF_PASSES		64
+static u64 qk_ref_buf[QK_REF_LINES * 8] ____cacheline_aligned;
+
+/**
+ * qk_mem_time() - cost of one load and store in a small working set
+ *
+ * Return: picoseconds per access, the faster of two runs.
+ */
+static u64 qk_mem_time(void)
+{
+	unsigned int run, pass, i;
+	u64 t0, t1, best = U64_MAX, sum = 0;
+
+	for (run = 0; run < 2; run++) {
+		t0 = ktime_get_ns();
+		for (pass = 0; pass < QK_REF_PASSES; pass++) {
+			for (i = 0; i < QK_REF_LINES * 8; i += 8) {
+				sum += READ_ONCE(qk_ref_buf[i]);
+				WRITE_ONCE(qk_ref_buf[i], sum);
+			}
+		}
+		t1 = ktime_get_ns();
+		best = min(best, t1 - t0);
+	}
+	return div_u64(best * 1000, QK_REF_PASSES * QK_REF_LINES);
+}
+
+/* Best readings of this module so far, in picoseconds. */
+static u64 qk_ref_best_ps = U64_MAX;
+static u64 qk_mref_best_ps = U64_MAX;
+
+/* Whether a reading is over QK_REF_SLOW_PCT percent of the best one. */
+static bool qk_ref_slow(u64 ps, u64 best)
+{
+	return ps * 100 > best * QK_REF_SLOW_PCT;
+}
+
+/**
+ * qk_reference() - how fast this CPU runs right now
+ * @r: the run
+ * @i: index of the reading: before sample @i, or after the last one
+ * @may_wait: the caller may sleep, and no other CPU waits for it
+ *
+ * A guest shares its host's CPUs, and a busy host can run the guest's CPU
+ * markedly slower for seconds at a time: on UML and TCG guests every case
+ * of a boot, and the empty loop with them, were seen 1.5 to 1.8 times
+ * slower in such spells, and some spells slowed memory accesses only.
+ * Two readings that touch nothing the series changes, the empty loop and
+ * a walk over a small buffer, taken before each sample and after the last
+ * one, tell such a spell from the code under test.  They are reported
+ * beside the samples, so that the host can leave out the samples taken in
+ * a slow spell.  With @may_wait, a reading over QK_REF_SLOW_PCT percent
+ * of the best this module has seen is taken again after a short sleep,
+ * QK_REF_WAITS times per case at most, so that a short spell passes.
+ *
+ * Context: process context.
+ */
+static void qk_reference(struct qk_run *r, unsigned int i, bool may_wait)
+{
+	u64 ps = qk_loop_time(2), mps = qk_mem_time();
+
+	while (may_wait && r->ref_waits &&
+	       (qk_ref_slow(ps, qk_ref_best_ps) ||
+		qk_ref_slow(mps, qk_mref_best_ps))) {
+		r->ref_waits--;
+		msleep(QK_REF_WAIT_MS);
+		ps = qk_loop_time(2);
+		mps = qk_mem_time();
+	}
+	qk_ref_best_ps = min(qk_ref_best_ps, ps);
+	qk_mref_best_ps = min(qk_mref_best_ps, mps);
+	r->ref_ps[i] = ps;
+	r->mref_ps[i] = mps;
 }
 
 /**
@@ -594,12 +700,15 @@ static int qk_single_thread(void *arg)
 	for (s = 0; s <= r->nsamples && !err; s++) {
 		if (s == 1)
 			qk_pool_snap(r, 0);
+		if (s)
+			qk_reference(r, s - 1, true);
 		if (r->c->ctx == QK_NAPI)
 			err = qk_napi_sample(r, s);
 		else
 			err = qk_timed_sample(r, s);
 		cond_resched();
 	}
+	qk_reference(r, r->nsamples, false);
 	qk_pool_snap(r, 1);
 	complete(&r->done[0]);
 	return 0;
@@ -626,6 +735,9 @@ static int qk_xcpu_thread(void *arg)
 	if (!side)
 		r->overhead_ps = qk_loop_overhead();
 	for (s = 0; s <= r->nsamples && !err; s++) {
+		/* Side 1 waits at the barrier: no sleeping for a slow spell. */
+		if (!side && s)
+			qk_reference(r, s - 1, false);
 		err = qk_xbarrier(r);
 		if (err)
 			break;
@@ -649,8 +761,10 @@ static int qk_xcpu_thread(void *arg)
 		}
 		cond_resched();
 	}
-	if (!side)
+	if (!side) {
+		qk_reference(r, r->nsamples, false);
 		qk_pool_snap(r, 1);
+	}
 	complete(&r->done[side]);
 	return 0;
 }
@@ -842,8 +956,17 @@ static int qk_report(struct qk_run *r)
 		len += scnprintf(buf + len, QK_LINE_MAX - len, "%s%llu.%03llu",
 				 i ? "," : "", ps / 1000, ps % 1000);
 	}
+	len += scnprintf(buf + len, QK_LINE_MAX - len, "],\"ref_ps\":[");
+	for (i = 0; i <= r->nsamples; i++)
+		len += scnprintf(buf + len, QK_LINE_MAX - len, "%s%llu",
+				 i ? "," : "", r->ref_ps[i]);
+	len += scnprintf(buf + len, QK_LINE_MAX - len, "],\"mref_ps\":[");
+	for (i = 0; i <= r->nsamples; i++)
+		len += scnprintf(buf + len, QK_LINE_MAX - len, "%s%llu",
+				 i ? "," : "", r->mref_ps[i]);
 	len += scnprintf(buf + len, QK_LINE_MAX - len,
-			 "],\"loop_overhead_ns\":%llu.%03llu,\"cpu\":%d,",
+			 "],\"ref_waits\":%u,\"loop_overhead_ns\":%llu.%03llu,\"cpu\":%d,",
+			 QK_REF_WAITS - r->ref_waits,
 			 r->overhead_ps / 1000, r->overhead_ps % 1000, r->cpus[0]);
 	if (c->xcpu)
 		len += scnprintf(buf + len, QK_LINE_MAX - len,
@@ -898,6 +1021,7 @@ static int qk_run_case(const struct qk_case *c)
 		return -ENOMEM;
 	r->c = c;
 	r->nsamples = qk_samples;
+	r->ref_waits = QK_REF_WAITS;
 	r->rounds = max_t(u64, 1, div_u64((u64)c->ops * qk_loops, 100 * c->param));
 	r->loops = r->rounds * c->param;
 	r->gfp = (c->xcpu || c->ctx == QK_PROCESS) ? GFP_KERNEL : GFP_ATOMIC;

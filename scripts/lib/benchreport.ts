@@ -4,6 +4,7 @@
  * then what did not run. Every row names the backend that produced it.
  */
 import { median } from 'simple-statistics';
+import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES } from './hostspeed.ts';
 import { GOALS, HEADLINE_SIDE_CASES, bootFigure, REFERENCE_2014, goals, judged, sideOrder, type ControlResult, type Family, type SideComparison, type WithinBoot } from './bench.ts';
 import { FOREST_FILE, chartData } from './charts.ts';
 import { ALPHA, EXACT_MAX_PAIRS, PRACTICAL_THRESHOLD, fmtP, fmtStat, type PairedStat } from './stats.ts';
@@ -111,7 +112,7 @@ export function renderBenchSections(r: Results): string[] {
     for (const c of charts) L.push(`![${c.title}](charts/${c.file})`);
     L.push('');
   }
-  L.push(...renderFigures(r), ...renderNetScenarios(r), ...renderPoolCounters(r), ...renderNotRunCases(r));
+  L.push(...renderFigures(r), ...renderSlowSpells(r), ...renderNetScenarios(r), ...renderPoolCounters(r), ...renderNotRunCases(r));
   return L;
 }
 
@@ -217,6 +218,30 @@ function renderFigures(r: Results): string[] {
   }
   L.push('');
   return L;
+}
+
+/** Per backend: the samples left out because the host ran the guest's CPU slow while they were taken (hostspeed.ts). */
+function renderSlowSpells(r: Results): string[] {
+  const rows = [...new Set(r.metrics.map((m) => m.backend))].sort().flatMap((backend) => {
+    const ms = r.metrics.filter((m) => m.backend === backend);
+    const out = ms.reduce((n, m) => n + (m.slowed?.length ?? 0), 0);
+    const gone = r.benchStatus.filter((b) => b.backend === backend && b.status === 'slowed');
+    if (out === 0 && gone.length === 0) return [];
+    const taken = ms.reduce((n, m) => n + m.samples.length + (m.slowed?.length ?? 0), 0);
+    const boots = new Set([...ms.filter((m) => m.slowed).map((m) => m.boot), ...gone.map((b) => b.boot)]).size;
+    return [`| ${backend} | ${out} of ${taken} | ${gone.length} | ${boots} of ${new Set(ms.map((m) => m.boot)).size} |`];
+  });
+  if (rows.length === 0) return [];
+  return [
+    '## Samples taken while the host ran the guest slow',
+    '',
+    `Before each sample and after the last one the guest times two things that touch nothing the series changes: an empty loop and a walk over a small buffer. A sample with a reading before or after it more than ${HOST_SLOW_FACTOR}× slower than that reading's fast level (its 10th percentile over the run's boots of one backend, kernel and module) was taken in a slow spell of the host and is left out of every figure above and every comparison; a boot's case with fewer than ${MIN_KEPT_SAMPLES} samples left has no figure (status "slowed" below). results.json keeps the left-out samples (\`slowed\`) and the readings (\`guest.ref_ps\`, \`guest.mref_ps\`).`,
+    '',
+    '| backend | samples left out (cases that kept a figure) | cases left without a figure | boots affected |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ];
 }
 
 function renderNotRunCases(r: Results): string[] {

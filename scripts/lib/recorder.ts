@@ -16,6 +16,7 @@ import { worstClass } from './console.ts';
 import { shellQuote } from './quote.ts';
 import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, renderReport, type BenchStatus, type BootRecord, type FamilyRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from './results.ts';
 import { judged } from './bench.ts';
+import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES, fastLevels, levelKey, referenceReadings, splitSlowed } from './hostspeed.ts';
 import { ALPHA } from './stats.ts';
 import type { Logger } from './log.ts';
 import { writeBenchArtifacts } from './charts.ts';
@@ -219,8 +220,9 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
       notRun.push({ side: f.side, variant: f.variant, backend: f.backend, reason: `round ${f.round}${f.flavor === 'normal' ? '' : ` (${f.flavor})`}: the guest did not finish (${cls}); what it had not run yet did not run` });
     }
   }
+  const kept = leaveOutSlowed(metrics, benchStatus);
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
-  const r = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics, stress, benchStatus, notRun });
+  const r = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics: kept, stress, benchStatus, notRun });
   const j = judged(r);
   const comparisons: SideVerdict[] = j.sides.map((c) => ({
     name: c.name, backend: c.backend, unit: c.unit, ref: c.ref, side: c.side, refMedian: c.refMedian, sideMedian: c.sideMedian,
@@ -233,6 +235,30 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
   }));
   const families: FamilyRecord[] = [...j.families.filter((f) => f.kind === 'comparisons'), ...j.controls].map((f) => ({ ...f, alpha: ALPHA }));
   return Results.parse({ ...r, comparisons, families });
+}
+
+/**
+ * The samples each backend's guests took in a slow spell of the host
+ * (hostspeed.ts) leave the figures: kept aside in the metric, or, when too
+ * few are left, the boot's case becomes a "slowed" status line instead.
+ */
+function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[]): Metric[] {
+  const refs = metrics.map((m) => referenceReadings(m.guest, m.samples.length));
+  const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ key: levelKey(m), ref: refs[i] }] : [])));
+  const out: Metric[] = [];
+  metrics.forEach((m, i) => {
+    const level = levels.get(levelKey(m));
+    const { kept, slowed } = splitSlowed(m.samples, refs[i], level);
+    if (slowed.length === 0) return out.push(m);
+    if (kept.length >= MIN_KEPT_SAMPLES) return out.push({ ...m, samples: kept, slowed });
+    const { boot, suite, case: name, group, param, name: _n, unit: _u, samples: _s, loops: _l, per: _p, peer: _pe, guest: _g, ...origin } = m;
+    benchStatus.push({
+      ...origin, boot, suite, case: name, ...(group !== undefined ? { group } : {}), ...(param !== undefined ? { param } : {}),
+      status: 'slowed',
+      reason: `fewer than ${MIN_KEPT_SAMPLES} of its ${m.samples.length} samples were taken at speed: the host ran the guest's CPU slow (a reference reading over ${HOST_SLOW_FACTOR}× its fast level on ${m.backend})`,
+    });
+  });
+  return out;
 }
 
 /** The series each tree carried, as results.json names them (the manifest has them once they were read). */

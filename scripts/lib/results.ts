@@ -111,6 +111,8 @@ export const Metric = z.object({
   /** The boot (BootRecord.seq) that produced the samples. */
   boot: z.number().int().nonnegative(),
   samples: z.array(z.number()).min(1),
+  /** Samples left out of the figures: taken while the host ran the guest's CPU slow (hostspeed.ts). */
+  slowed: z.array(z.number()).min(1).optional(),
   /** Operations timed per sample. */
   loops: z.number().int().positive().optional(),
   group: z.string().optional(),
@@ -138,7 +140,8 @@ export const BenchStatus = z.object({
   case: z.string(),
   group: z.string().optional(),
   param: z.number().optional(),
-  status: z.enum(['skip', 'error']),
+  /** slowed: too few samples taken at speed (hostspeed.ts). */
+  status: z.enum(['skip', 'error', 'slowed']),
   reason: z.string(),
 });
 export type BenchStatus = z.infer<typeof BenchStatus>;

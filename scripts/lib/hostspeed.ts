@@ -1,0 +1,80 @@
+/**
+ * Samples taken while the host ran the guest's CPU slow. A guest shares the
+ * host's CPUs; on this project's 2-core machines a UML or TCG guest was seen
+ * running every case of a boot, and an empty loop with them, 1.5 to 1.8
+ * times slower for seconds at a time (the host's doing: the empty loop
+ * touches nothing the series changes), and some spells slowed only memory
+ * accesses. Before each sample and after the last one the bench modules
+ * time that empty loop (`ref_ps`) and a walk over a small buffer (`mref_ps`),
+ * in picoseconds (qk_bench.h's qk_reference()). Here the fast level of each
+ * is read off all readings of one backend, kernel and module in the run
+ * (levelKey), and a sample with a
+ * reading before or after it more than HOST_SLOW_FACTOR over its level is
+ * left out of the figures, kept aside in the metric and counted in the
+ * report. The decision never looks at the sample itself.
+ */
+import { quantileSorted } from 'simple-statistics';
+
+/** A reading this much over the backend's fast level marks its sample as taken in a slow spell. */
+export const HOST_SLOW_FACTOR = 1.1;
+/** A boot's case keeps its figure only with at least this many samples left. */
+export const MIN_KEPT_SAMPLES = 3;
+/** The fast level: this quantile of a backend's readings (the fastest few may be timer luck). */
+const LEVEL_QUANTILE = 0.1;
+
+/** The two readings (qk_bench.h's qk_reference()): the empty loop and the walk over a small buffer, picoseconds each. */
+export const READING_KINDS = ['ref_ps', 'mref_ps'] as const;
+export type ReadingKind = (typeof READING_KINDS)[number];
+/** A case's readings: one before each sample and one after the last, per kind. */
+export type Readings = Record<ReadingKind, number[]>;
+
+/** The readings a case reported, or undefined when it has none (a net scenario) or they do not fit its samples. */
+export function referenceReadings(guest: Readonly<Record<string, unknown>> | undefined, samples: number): Readings | undefined {
+  const out: Partial<Readings> = {};
+  for (const k of READING_KINDS) {
+    const r = guest?.[k];
+    if (!Array.isArray(r) || r.length !== samples + 1 || !r.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) return undefined;
+    out[k] = r as number[];
+  }
+  return out as Readings;
+}
+
+/**
+ * Where readings are comparable: one backend, one kernel build and one
+ * module. The buffer a module walks sits where that module was loaded, and
+ * that placement alone was seen to make one module's walk 24% slower than
+ * another's in the same boot: a level per module keeps that from reading as
+ * a slow spell.
+ */
+export function levelKey(m: { backend: string; variant: string; flavor: string; suite: string }): string {
+  return [m.backend, m.variant, m.flavor, m.suite].join('\0');
+}
+
+/** The fast level per key (levelKey) and kind of reading: LEVEL_QUANTILE of every such reading under that key in the run. */
+export function fastLevels(readings: Iterable<{ key: string; ref: Readings }>): Map<string, Record<ReadingKind, number>> {
+  const all = new Map<string, Record<ReadingKind, number[]>>();
+  for (const { key, ref } of readings) {
+    const a = all.get(key) ?? { ref_ps: [], mref_ps: [] };
+    for (const k of READING_KINDS) a[k].push(...ref[k]);
+    all.set(key, a);
+  }
+  const level = (v: number[]) => quantileSorted([...v].sort((x, y) => x - y), LEVEL_QUANTILE);
+  return new Map([...all].map(([b, a]) => [b, { ref_ps: level(a.ref_ps), mref_ps: level(a.mref_ps) }]));
+}
+
+export interface Split {
+  /** The samples taken at speed. */
+  readonly kept: number[];
+  /** The samples taken in a slow spell, in their order. */
+  readonly slowed: number[];
+}
+
+/** A case's samples, split by the readings taken before and after each against their fast levels. */
+export function splitSlowed(samples: readonly number[], ref: Readings | undefined, level: Record<ReadingKind, number> | undefined): Split {
+  if (!ref || !level) return { kept: [...samples], slowed: [] };
+  const slow = (k: ReadingKind, i: number) => ref[k][i]! > level[k] * HOST_SLOW_FACTOR;
+  const kept: number[] = [];
+  const slowed: number[] = [];
+  samples.forEach((s, i) => (READING_KINDS.some((k) => slow(k, i) || slow(k, i + 1)) ? slowed : kept).push(s));
+  return { kept, slowed };
+}

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { aaTwin, bootPlan, controlBackends, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
 import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
 import { allowedCount, judged, sideComparisons } from '../../scripts/lib/bench.ts';
-import { renderReport, Results, type Metric } from '../../scripts/lib/results.ts';
+import { Results, type Metric } from '../../scripts/lib/results.ts';
+import { renderReport } from '../../scripts/lib/report.ts';
 import { headlineSummary } from '../../scripts/lib/benchreport.ts';
 
 const base = { backends: ['tcg', 'uml'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r' };

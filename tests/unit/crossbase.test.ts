@@ -50,7 +50,7 @@ describe('comparisons across bases', () => {
 describe('per-boot spread in "Every figure"', () => {
   it('is max ÷ min of the per-boot medians, marked above 1.15', async () => {
     const { bootSpread, BOOT_SPREAD_WARN } = await import('../../scripts/lib/benchreport.ts');
-    const { renderReport } = await import('../../scripts/lib/results.ts');
+    const { renderReport } = await import('../../scripts/lib/report.ts');
     expect(bootSpread([16, 16.5, 27, 21])).toBeCloseTo(27 / 16, 12);
     expect(bootSpread([5])).toBeUndefined();
     expect(BOOT_SPREAD_WARN).toBe(1.15);

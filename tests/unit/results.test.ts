@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BenchLine, Results, readResults, renderReport, type Metric } from '../../scripts/lib/results.ts';
+import { BenchLine, Results, readResults, type Metric } from '../../scripts/lib/results.ts';
+import { renderReport } from '../../scripts/lib/report.ts';
 import { goals, peerComparisons, sideComparisons } from '../../scripts/lib/bench.ts';
 
 const metric = (side: 'baseline' | 'patched', backend: 'tcg' | 'uml', round: number, samples: number[]): Metric => ({

@@ -17,7 +17,7 @@ import type { BootEnding } from './classify.ts';
 import { killGroup, trackChild, untrackChild } from './proc.ts';
 import type { Backend } from './results.ts';
 import type { ImageResult } from './image.ts';
-import type { QemuRun } from './qemu.ts';
+import type { QemuRun, TcgThreads } from './qemu.ts';
 import { freeUdpPorts, netCmdline, virtioQemuArgs, VirtioHost, wantsVirtio, type NetSpec, type VirtioPorts } from './net.ts';
 
 export type QemuBackend = Exclude<Backend, 'uml'>;
@@ -68,8 +68,6 @@ export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   }
   return args;
 }
-
-export type TcgThreads = 'single' | 'multi';
 
 export interface QemuSpec {
   readonly backend: QemuBackend;

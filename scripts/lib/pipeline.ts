@@ -13,13 +13,14 @@ import { checkSourcePath, parseSourceSpec, prepareSource, resolveSource, sourceK
 import { registryDir } from './debian.ts';
 import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
-import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type Flavor, type ModuleResult, type Target } from './kbuild.ts';
+import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
-import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
-import { boot, type BenchSet, type BootRequest, type Provoke, type TcgThreads } from './boot.ts';
-import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type QemuChoice } from './qemu.ts';
+import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT } from './net.ts';
+import { boot, type BootRequest } from './boot.ts';
+import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type TcgThreads } from './qemu.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
-import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type AaControl, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import type { RunOptions } from './options.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { headlineSummary } from './benchreport.ts';
 import { acquireLock } from './lock.ts';
@@ -35,60 +36,6 @@ import { prepareUmlTmp } from './umltmp.ts';
 
 export { archesFor, targetsFor, bootPlan } from './plan.ts';
 export type { Manifest } from './recorder.ts';
-
-export type BackendChoice = Backend | 'auto';
-
-export interface RunOptions {
-  readonly source: SourceSpec;
-  /** The other bases sides name (`debian:7.3`), each resolved (resolveSources) before the run starts. */
-  readonly bases?: Readonly<Record<string, SourceSpec>>;
-  readonly seriesDir: string;
-  /** The series of the `other` tree: a directory, or a revision of this repository (its kernel-patches/). */
-  readonly otherSeries?: string;
-  /** What to compare: kernel trees with their command lines. */
-  readonly sides: readonly Side[];
-  /** The A/A control (plan.ts AA_CONTROLS): the first side booted twice per round; absent: none. */
-  readonly aaControl?: Exclude<AaControl, 'auto'>;
-  readonly backends: readonly BackendChoice[];
-  readonly smp: number;
-  readonly memoryMB: number;
-  readonly bootTimeoutS: number;
-  readonly silenceTimeoutS: number;
-  readonly boots: number;
-  readonly jobs: number;
-  readonly outputDir: string;
-  readonly workDir: string;
-  readonly runId: string;
-  readonly profile: ConfigProfile;
-  readonly flavors: readonly Flavor[];
-  readonly extraFragments: readonly string[];
-  readonly extraCmdline: readonly string[];
-  readonly modules: readonly string[];
-  /** Benchmark set the bench modules run: the headline cases or the full sweeps. */
-  readonly benchSet: BenchSet;
-  /** Packet scenarios the benchmark boots run after the modules (none: scenarios empty). */
-  readonly net?: NetSpec;
-  readonly provoke: Provoke | undefined;
-  /**
-   * TCG threading for normal-flavor boots; checker kernels always run
-   * single-threaded. Absent: multi-threaded with QEMU >= 10, else single
-   * (qemu.ts tcgThreadsFor).
-   */
-  readonly tcgThreads?: TcgThreads | undefined;
-  /** Host CPU UML guests are pinned to (taskset); undefined: not pinned. */
-  readonly umlCpu?: number | undefined;
-  /** Which QEMU runs the QEMU backends (qemu.ts); absent: auto. */
-  readonly qemu?: QemuChoice | undefined;
-  /** How long to wait for another run's lock on a tree (0: refuse at once). */
-  readonly lockWaitS: number;
-  readonly allowInstall: boolean;
-  /** End the run after this stage (bisection by a criterion that needs no boot). */
-  readonly stopAfter?: StopAfter;
-  readonly argv: readonly string[];
-}
-
-export const STOP_AFTER = ['apply', 'build'] as const;
-export type StopAfter = (typeof STOP_AFTER)[number];
 
 export interface RunOutcome {
   readonly runDir: string;

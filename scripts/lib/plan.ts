@@ -7,7 +7,7 @@
 import { QkError } from './errors.ts';
 import { targetName, type Arch, type Flavor, type Target } from './kbuild.ts';
 import { VARIANTS, type Backend, type Side, type VariantName } from './results.ts';
-import type { RunOptions, BackendChoice } from './pipeline.ts';
+import type { AaControl, BackendChoice, RunOptions } from './options.ts';
 import { parseSourceSpec, sourceLabel } from './source.ts';
 
 export interface KernelPlan {
@@ -84,16 +84,6 @@ export function targetsFor(arches: readonly Arch[], flavors: readonly Flavor[]):
   return out;
 }
 
-/**
- * The A/A control: the first side's kernel and command line booted a second
- * time in every round, as a side of its own (its twin). Nothing differs
- * between the two, so how often the test calls them different is the
- * run's real false-positive rate. `cheap` boots the twin on the cheapest
- * noisy backend of the run only (uml: about a second a boot), `all` on
- * every backend; `auto` is cheap for the headline set, all for --bench full.
- */
-export const AA_CONTROLS = ['auto', 'none', 'cheap', 'all'] as const;
-export type AaControl = (typeof AA_CONTROLS)[number];
 /** Backends by what a benchmark boot costs, cheapest first; icount repeats to the digit, so `cheap` never picks it. */
 const BY_COST: readonly Backend[] = ['uml', 'kvm', 'tcg'];
 

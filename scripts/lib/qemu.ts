@@ -26,7 +26,6 @@ import { hostInstallRefusal, hostPackages, installCommand, which } from './hostc
 import { acquireLock } from './lock.ts';
 import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
-import type { TcgThreads } from './boot.ts';
 
 /** Which QEMU a run uses: `auto` the registry's when it has QEMU >= 10 for this release (else the host's), or either on purpose. */
 export const QEMU_CHOICES = ['auto', 'host', 'registry'] as const;
@@ -97,6 +96,9 @@ export function qemuLabel(q: Pick<Qemu, 'source' | 'parsed' | 'packages' | 'vers
   const from = q.source === 'registry' ? `from the registry${pkg?.suite ? ` (${pkg.suite})` : ''}` : "the host's";
   return `QEMU ${v}, ${from}`;
 }
+
+/** QEMU TCG threading: one host thread per vCPU (multi), or the vCPUs taking turns on one (single). */
+export type TcgThreads = 'single' | 'multi';
 
 export interface TcgThreading {
   readonly threads: TcgThreads;

@@ -24,7 +24,8 @@ import { prepareTree, prepareVariant, treesDir } from './variants.ts';
 import { DEFAULT_PROFILE, REPO_ROOT, buildKernel, configure, FLAVORS, type Flavor } from './kbuild.ts';
 import { hostCheck } from './hostcheck.ts';
 import { newRunId } from './cli.ts';
-import { runPipeline, toolchainVersions, type BackendChoice } from './pipeline.ts';
+import { runPipeline, toolchainVersions } from './pipeline.ts';
+import type { BackendChoice } from './options.ts';
 import { BACKENDS } from './results.ts';
 
 const BRANCH = 'qk-series';

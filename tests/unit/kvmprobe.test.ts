@@ -8,7 +8,8 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type Built, type Kernel, type RunOptions } from '../../scripts/lib/pipeline.ts';
+import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type Built, type Kernel } from '../../scripts/lib/pipeline.ts';
+import type { RunOptions } from '../../scripts/lib/options.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
 import type { Manifest } from '../../scripts/lib/recorder.ts';
 import { useTempDir } from './tempdir.ts';

@@ -25,11 +25,10 @@ import { exists, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil.ts'
 import { capture, spawn } from './proc.ts';
 import { commitOf, isAncestor, subjectOf } from './git.ts';
 import { withInterrupts } from './signals.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT, newRunId } from './paths.ts';
 import { readSeries, readSeriesFor } from './series.ts';
 import { prepareSource, resolveSource, type SourceSpec } from './source.ts';
 import { sourceFromFlags } from './cli.ts';
-import { newRunId } from './cli.ts';
 import { z } from 'zod';
 import { readResultsFile, BACKENDS, type Backend, type Results } from './results.ts';
 import { readManifest } from './recorder.ts';

@@ -12,7 +12,8 @@ import { consoleLogger } from './log.ts';
 import { exists } from './fsutil.ts';
 import { withInterrupts } from './signals.ts';
 import { DEFAULT_LOCK_WAIT_MS } from './lock.ts';
-import { REPO_ROOT, CONFIG_PROFILES, DEFAULT_PROFILE, FLAVORS, type Flavor } from './kbuild.ts';
+import { REPO_ROOT, newRunId } from './paths.ts';
+import { CONFIG_PROFILES, DEFAULT_PROFILE, FLAVORS, type Flavor } from './kbuild.ts';
 import { headlineSummary } from './benchreport.ts';
 import { checkRunInputs, runPipeline } from './pipeline.ts';
 import { AA_CONTROLS, STOP_AFTER, type AaControl, type BackendChoice, type RunOptions, type StopAfter } from './options.ts';
@@ -29,12 +30,6 @@ const TCG_THREADS = ['single', 'multi'] as const;
 const DEFAULT_VARIANTS: readonly VariantName[] = ['baseline', 'patched'];
 /** The benchmark modules in module/, loaded in this order. */
 export const DEFAULT_BENCH_MODULES = ['qk_bench', 'qk_bench_queue', 'qk_bench_skb'] as const;
-
-export function newRunId(now = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
-  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
-}
 
 const list = listOf;
 const int = intOf;

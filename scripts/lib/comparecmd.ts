@@ -16,7 +16,7 @@ import { Command } from 'commander';
 import { parseArgs } from './command.ts';
 import { median } from 'simple-statistics';
 import { QkError, formatError, exitCodeOf } from './errors.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 import { bootFigure, peerComparisons, sideComparisons } from './bench.ts';
 import { fmtStat, type PairedStat } from './stats.ts';
 import { readResultsFile, type Results } from './results.ts';

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { QkError } from './errors.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 
 export const DEFAULT_EXPECTED = join(REPO_ROOT, 'nightly-expected.json');
 

@@ -11,7 +11,7 @@ import { QkError } from './errors.ts';
 import { z } from 'zod';
 import { exists, readJson, sha256, sha256File, syncFile, writeFileAtomic, writeJsonAtomic, shortHash } from './fsutil.ts';
 import { spawn } from './proc.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 import { which } from './hostcheck.ts';
 
 /** The initramfs stamp: the key of its file list and contents. */

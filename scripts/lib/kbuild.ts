@@ -5,8 +5,8 @@
  */
 import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { QkError } from './errors.ts';
+import { REPO_ROOT } from './paths.ts';
 import { z } from 'zod';
 import { exists, readJson, sha256, sha256File, shortHash, syncFile, writeJsonAtomic } from './fsutil.ts';
 import { FragmentSyntaxError, checkConfig, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from './kconfig.ts';
@@ -16,7 +16,6 @@ import { capture, spawn } from './proc.ts';
 import type { Logger } from './log.ts';
 import type { VariantTree } from './variants.ts';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CONFIG_DIR = join(REPO_ROOT, 'qemu', 'config');
 export const MODULE_DIR = join(REPO_ROOT, 'module');
 

@@ -35,7 +35,8 @@ import { basename, join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { QkError } from './errors.ts';
-import { ARCH_SPECS, DEFAULT_PROFILE, REPO_ROOT, type Arch } from './kbuild.ts';
+import { ARCH_SPECS, DEFAULT_PROFILE, type Arch } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 import type { Finding, Night, NightMetric, NightTest, TreeStatus } from './night.ts';
 import { BACKENDS } from './results.ts';
 

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { QkError } from './errors.ts';
 import { exists, sha256, sha256File, shortHash } from './fsutil.ts';
 import { spawn } from './proc.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 
 export const NET_DIR = join(REPO_ROOT, 'qemu', 'net');
 export const NET_SCRIPT = join(NET_DIR, 'net.sh');

@@ -32,7 +32,7 @@ import { consoleLogger, type Logger } from './log.ts';
 import { exists, writeFileAtomic, writeJsonAtomic } from './fsutil.ts';
 import { spawn } from './proc.ts';
 import { withInterrupts } from './signals.ts';
-import { REPO_ROOT } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
 import { readResultsFile } from './results.ts';
 import { readManifest, type Manifest } from './recorder.ts';
 import { Night, NIGHT_VERSION } from './night.ts';

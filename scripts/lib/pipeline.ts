@@ -13,7 +13,8 @@ import { checkSourcePath, parseSourceSpec, prepareSource, resolveSource, sourceK
 import { registryDir } from './debian.ts';
 import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
-import { REPO_ROOT, buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
+import { REPO_ROOT } from './paths.ts';
+import { buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT } from './net.ts';
 import { boot, type BootRequest } from './boot.ts';

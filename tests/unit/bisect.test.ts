@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { classVerdict, criterionArgs, judgeMetric, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect.ts';
 import { buildBisectCommand, mergeAppend } from '../../scripts/lib/bisectcmd.ts';
 import { readSeries } from '../../scripts/lib/series.ts';
-import { REPO_ROOT } from '../../scripts/lib/kbuild.ts';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 
 describe('bisection verdicts', () => {
   it('a failure at the criterion is bad, before it skip (kernel) or bad (series), after it good', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCommand, newRunId, optionsFromFlags } from '../../scripts/lib/cli.ts';
+import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
+import { newRunId } from '../../scripts/lib/paths.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
 import { netCmdline } from '../../scripts/lib/net.ts';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
 import { QkError } from '../../scripts/lib/errors.ts';
-import { REPO_ROOT } from '../../scripts/lib/kbuild.ts';
+import { REPO_ROOT } from '../../scripts/lib/paths.ts';
 import { bootPlan, parseSide, planRun } from '../../scripts/lib/plan.ts';
 import { bootRequest } from '../../scripts/lib/pipeline.ts';
 import { treeSeries } from '../../scripts/lib/recorder.ts';

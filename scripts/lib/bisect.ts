@@ -1,8 +1,8 @@
 /**
  * Bisection: the pure part. What a criterion asks of a step's run, what
- * verdict (good, bad, skip) a run's class and figures give, and how a step
- * is recorded. bisectcmd.ts drives the runs (each one a run.mjs run with
- * its own run directory) and git bisect.
+ * verdict (good, bad, skip) a run's class gives (its figures are judged by
+ * judgemetric.ts), and how a step is recorded. bisectcmd.ts drives the
+ * runs (each one a run.mjs run with its own run directory) and git bisect.
  *
  * A step's run ends in a class (errors.ts). Classes fall into stages, in
  * pipeline order: apply < build < boot < kunit, then the metric. A failure
@@ -13,7 +13,7 @@
  * A failure at a later stage is "good" (the criterion held). The tool
  * failing (infra, usage, missing tool, interrupted) aborts the bisection.
  */
-import { median, permutationTest } from 'simple-statistics';
+import { median } from 'simple-statistics';
 import { QkError, type RunClass } from './errors.ts';
 import type { Backend, Results } from './results.ts';
 
@@ -103,39 +103,6 @@ export function bootFigures(r: Results | undefined, metric: string, backend: Bac
     .filter((m) => m.name === metric && m.backend === backend && m.flavor === 'normal')
     .sort((a, b) => a.boot - b.boot)
     .map((m) => median([...m.samples]));
-}
-
-export interface MetricJudgement {
-  readonly verdict: Verdict;
-  /** Step ÷ reference, medians of the per-boot figures. */
-  readonly ratio: number;
-  /** One-sided permutation p (step slower), noisy backends with ≥2 boots a side. */
-  readonly p?: number;
-  readonly basis: string;
-}
-
-/**
- * Is this step's figure past the threshold above the reference (the good
- * end)? On icount one boot decides: instruction counts repeat to within
- * 0.04%. On noisy backends the boots' figures of both sides are compared
- * with a one-sided permutation test on their logs (unpaired: the two
- * commits cannot boot in one run); a ratio past the threshold that the test
- * does not confirm is a skip, not a guess.
- */
-export function judgeMetric(step: readonly number[], ref: readonly number[], o: { backend: Backend; threshold: number; alpha?: number; rng?: () => number }): MetricJudgement {
-  if (step.length === 0 || ref.length === 0) return { verdict: 'skip', ratio: NaN, basis: 'no figure for the metric on one side' };
-  const ratio = median([...step]) / median([...ref]);
-  const past = ratio > 1 + o.threshold;
-  const pct = `${((ratio - 1) * 100).toFixed(2)}% vs threshold ${(o.threshold * 100).toFixed(1)}%`;
-  if (o.backend === 'icount' || step.length < 2 || ref.length < 2) {
-    const basis = o.backend === 'icount' ? `icount, one boot decides: ${pct}` : `one boot a side, no test possible: ${pct}`;
-    if (o.backend !== 'icount' && past) return { verdict: 'skip', ratio, basis };
-    return { verdict: past ? 'bad' : 'good', ratio, basis };
-  }
-  const p = permutationTest(step.map(Math.log), ref.map(Math.log), 'greater', 10_000, o.rng);
-  const alpha = o.alpha ?? 0.05;
-  if (!past) return { verdict: 'good', ratio, p, basis: `${pct}, p=${p.toFixed(3)}` };
-  return { verdict: p < alpha ? 'bad' : 'skip', ratio, p, basis: `${pct}, one-sided permutation p=${p.toFixed(3)}${p < alpha ? '' : ' (not significant: skipped)'}` };
 }
 
 /** One evaluated step, as steps.jsonl records it. */

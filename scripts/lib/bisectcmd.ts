@@ -38,7 +38,6 @@ import {
   bootFigures,
   classVerdict,
   criterionArgs,
-  judgeMetric,
   metricModule,
   parseBisectOutput,
   prefixFiles,
@@ -47,6 +46,7 @@ import {
   type StepRecord,
   type Verdict,
 } from './bisect.ts';
+import { judgeMetric } from './judgemetric.ts';
 
 /** Everything a step needs, kept in the bisection's directory (the `step` subcommand reads it). */
 const BisectState = z.object({

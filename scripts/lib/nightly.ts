@@ -7,7 +7,7 @@
  *   that the previous night did not have is new, one it had is known;
  * - figures: on icount the absolute figure (instruction counts repeat
  *   between runs), judged against the previous night's per-boot figures as
- *   a bisection step is (bisect.ts judgeMetric); on noisy backends only
+ *   a bisection step is (judgemetric.ts); on noisy backends only
  *   ratios measured inside one run (patched ÷ baseline of the same rounds)
  *   are comparable across days, and a ratio regresses when its whole 95%
  *   interval lies above the previous night's interval and past the threshold;
@@ -17,7 +17,7 @@
 import { median } from 'simple-statistics';
 import { errorHeadline } from './errors.ts';
 import { sha256, shortHash } from './fsutil.ts';
-import { judgeMetric } from './bisect.ts';
+import { judgeMetric } from './judgemetric.ts';
 import { sideComparisons } from './bench.ts';
 import type { Manifest } from './recorder.ts';
 import type { Backend, Results } from './results.ts';

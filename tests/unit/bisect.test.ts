@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classVerdict, criterionArgs, judgeMetric, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect.ts';
+import { classVerdict, criterionArgs, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect.ts';
+import { judgeMetric } from '../../scripts/lib/judgemetric.ts';
 import { buildBisectCommand, mergeAppend } from '../../scripts/lib/bisectcmd.ts';
 import { readSeries } from '../../scripts/lib/series.ts';
 import { REPO_ROOT } from '../../scripts/lib/paths.ts';

@@ -4,4 +4,4 @@
 // Usage: npx zx scripts/kcidb-submit.mjs KCIDB.JSON...
 import { launch } from './lib/launch.mjs';
 
-await launch(import.meta.url, './kcidbsubmit.ts', 'kcidbSubmitMain');
+await launch(import.meta.url, './kcidbsubmitcmd.ts', 'kcidbSubmitMain');

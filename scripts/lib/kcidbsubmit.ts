@@ -10,17 +10,15 @@
  * Configured by the environment, so a CI secret carries it:
  *   KCIDB_REST    https://<token>@<host>/ (or https://<host>/ with KCIDB_TOKEN)
  *   KCIDB_TOKEN   the token, when KCIDB_REST has none
- * Neither set: nothing is sent, and the command says it skipped.
+ * Neither set: nothing is sent, and the command (kcidbsubmitcmd.ts) says
+ * it skipped.
  *
  * A 5xx answer or a failed connection is tried again (the service spools
  * submissions and may be restarting); a 4xx is the submission's or the
  * token's fault and is reported at once, with the service's answer.
  */
-import { readFile } from 'node:fs/promises';
 import { QkError } from './errors.ts';
-import { validateKcidb } from './kcidb.ts';
-import { consoleLogger, type Logger } from './log.ts';
-import { reportFailure } from './command.ts';
+import type { Logger } from './log.ts';
 
 export interface KcidbTarget {
   /** The submission URL: <base>/submit, with no credentials in it. */
@@ -92,35 +90,4 @@ export async function submitKcidb(data: unknown, target: KcidbTarget, o: SubmitO
     throw new QkError('usage-error', `KCIDB refused the submission: ${target.url} answered ${res.status} ${res.statusText}${text ? `: ${text}` : ''}`, { hint: why });
   }
   throw new QkError('infra-error', `KCIDB submission failed after ${delays.length + 1} attempts: ${last}`, { hint: 'the service is down or unreachable; the night is recorded, submit its kcidb.json again later: npx zx scripts/kcidb-submit.mjs <night>/kcidb.json' });
-}
-
-/** kcidb-submit.mjs FILE...: check each file against the kept schema and submit it, or say that submission is not configured. */
-export async function kcidbSubmitMain(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, o: SubmitOptions = {}): Promise<number> {
-  const log = o.log ?? consoleLogger();
-  try {
-    if (argv.length === 0 || argv.includes('--help')) {
-      log.info('usage: npx zx scripts/kcidb-submit.mjs KCIDB.JSON...\n\nSubmits each file to KCIDB when KCIDB_REST (https://<token>@<host>/, or with KCIDB_TOKEN) is set; without it, says it skipped.\nExit codes: 0 submitted or skipped; 2 a file is not valid KCIDB data, the service refused it, or it could not be reached.');
-      return argv.length === 0 ? 2 : 0;
-    }
-    const target = kcidbTarget(env);
-    if (target === undefined) {
-      log.info(`KCIDB submission skipped: KCIDB_REST is not set (${argv.length} file(s) not sent)`);
-      return 0;
-    }
-    for (const file of argv) {
-      let data: unknown;
-      try {
-        data = JSON.parse(await readFile(file, 'utf8'));
-      } catch (cause) {
-        throw new QkError('usage-error', `cannot read ${file} as JSON: ${(cause as Error).message}`, { cause });
-      }
-      const valid = validateKcidb(data);
-      if (!valid.ok) throw new QkError('usage-error', `${file} is not KCIDB v5 data: ${valid.errors.slice(0, 3).join('; ')}`, { hint: 'the kept schema is scripts/schemas/kcidb-io-v5.schema.json' });
-      const id = await submitKcidb(data, target, { ...o, log });
-      log.info(`KCIDB: submitted ${file} to ${target.url}${id ? ` (submission ${id})` : ''}`);
-    }
-    return 0;
-  } catch (e) {
-    return reportFailure(e);
-  }
 }

@@ -4,6 +4,7 @@
  * everything here works on recorded logs as well as on a live stream.
  */
 import type { RunClass } from './errors.ts';
+import type { FINDING_KINDS } from './results.ts';
 
 /** The printk prefix: "[    1.234567] " and, with PRINTK_CALLER, "[    T1] ". */
 const PRINTK_PREFIX = /^(?:\[\s*[0-9.]+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?/;
@@ -12,21 +13,6 @@ export function stripPrintkPrefix(line: string): string {
   return line.replace(/\r$/, '').replace(PRINTK_PREFIX, '');
 }
 
-export const FINDING_KINDS = [
-  'panic',
-  'oops',
-  'bug',
-  'kasan',
-  'kcsan',
-  'kfence',
-  'ubsan',
-  'lockdep',
-  'kmemleak',
-  'warning',
-  'soft-lockup',
-  'rcu-stall',
-  'hung-task',
-] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 
 export interface Finding {

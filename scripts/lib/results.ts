@@ -9,7 +9,6 @@
 import { z } from 'zod';
 import { QkError, RUN_CLASSES, type RunClass } from './errors.ts';
 import { readJson } from './fsutil.ts';
-import { FINDING_KINDS } from './console.ts';
 
 export const RESULTS_SCHEMA_VERSION = 2;
 
@@ -51,6 +50,23 @@ const origin = {
   /** 0-based place of the boot within its round (sides alternate order). */
   position: z.number().int().nonnegative(),
 };
+
+/** The kernel reports a console log can show (console.ts finds them): a finding's kind. */
+export const FINDING_KINDS = [
+  'panic',
+  'oops',
+  'bug',
+  'kasan',
+  'kcsan',
+  'kfence',
+  'ubsan',
+  'lockdep',
+  'kmemleak',
+  'warning',
+  'soft-lockup',
+  'rcu-stall',
+  'hung-task',
+] as const;
 
 const Finding = z.object({ kind: z.enum(FINDING_KINDS), line: z.number().int(), text: z.string() });
 

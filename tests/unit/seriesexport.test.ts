@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatSeries, gitIdentity, installExport, signPatch } from '../../scripts/lib/seriescmd.ts';
-import { QkError, formatError } from '../../scripts/lib/errors.ts';
+import { formatSeries, gitIdentity, installExport, signPatch } from '../../scripts/lib/commands/seriescmd.ts';
+import { QkError, formatError } from '../../scripts/lib/plumbing/errors.ts';
 import { useTempDir } from './tempdir.ts';
 
 let dir: string;

@@ -8,7 +8,9 @@ import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/pipeline/image
 import { parseKernelVersion } from '../../scripts/lib/pipeline/source.ts';
 import { compilerErrors, defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/pipeline/kbuild.ts';
 import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
-import { copyHeaders, coverLetterDescription, parseCheckpatchTotals } from '../../scripts/lib/commands/seriescmd.ts';
+import { coverLetterDescription } from '../../scripts/lib/series/edit.ts';
+import { copyHeaders } from '../../scripts/lib/series/mail.ts';
+import { parseCheckpatchTotals } from '../../scripts/lib/series/check.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
 

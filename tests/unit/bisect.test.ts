@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classVerdict, criterionArgs, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect/bisect.ts';
 import { judgeMetric } from '../../scripts/lib/analysis/judgemetric.ts';
-import { buildBisectCommand, mergeAppend } from '../../scripts/lib/commands/bisectcmd.ts';
+import { buildBisectCommand } from '../../scripts/lib/commands/bisectcmd.ts';
+import { mergeAppend } from '../../scripts/lib/bisect/step.ts';
 import { readSeries } from '../../scripts/lib/pipeline/series.ts';
 import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
 

@@ -1,8 +1,9 @@
 /**
  * Bisection: the pure part. What a criterion asks of a step's run, what
  * verdict (good, bad, skip) a run's class gives (its figures are judged by
- * judgemetric.ts), and how a step is recorded. bisectcmd.ts drives the
- * runs (each one a run.mjs run with its own run directory) and git bisect.
+ * judgemetric.ts), and how a step is recorded. The rest of bisect/ drives
+ * the runs (each one a run.mjs run with its own run directory) and git
+ * bisect.
  *
  * A step's run ends in a class (errors.ts). Classes fall into stages, in
  * pipeline order: apply < build < boot < kunit, then the metric. A failure

@@ -2,6 +2,6 @@
 // qmempool-kit: submit nights' kcidb.json to KernelCI's KCIDB when KCIDB_REST
 // (and KCIDB_TOKEN) are set; otherwise say it skipped.
 // Usage: npx zx scripts/kcidb-submit.mjs KCIDB.JSON...
-import { launch } from './lib/launch.mjs';
+import { launch } from './lib/commands/launch.mjs';
 
-await launch(import.meta.url, './kcidbsubmit.ts', 'kcidbSubmitMain');
+await launch(import.meta.url, './kcidbsubmitcmd.ts', 'kcidbSubmitMain');

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { debianHistory, type History } from './history.ts';
 import { REPO, runScript } from './tool.ts';
-import { readSeriesFor } from '../../scripts/lib/series.ts';
-import type { StepRecord } from '../../scripts/lib/bisect.ts';
+import { readSeriesFor } from '../../scripts/lib/pipeline/series.ts';
+import type { StepRecord } from '../../scripts/lib/bisect/bisect.ts';
 
 const qk = inject('qk');
 

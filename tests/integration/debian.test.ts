@@ -9,11 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { DebianRegistry, hostSources } from '../../scripts/lib/debian.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { sha256File } from '../../scripts/lib/fsutil.ts';
-import { captureLogger } from '../../scripts/lib/log.ts';
-import { resolveSource } from '../../scripts/lib/source.ts';
+import { DebianRegistry, hostSources } from '../../scripts/lib/pipeline/debian.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { sha256File } from '../../scripts/lib/plumbing/fsutil.ts';
+import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
+import { resolveSource } from '../../scripts/lib/pipeline/source.ts';
 
 const qk = inject('qk');
 const CONFIGS = { prefix: 'linux-config-', what: 'kernel configs', flag: (n: string) => n };

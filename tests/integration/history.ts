@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { sourceKey } from '../../scripts/lib/source.ts';
+import { sourceKey } from '../../scripts/lib/pipeline/source.ts';
 
 export interface History {
   readonly repo: string;

@@ -14,8 +14,8 @@ import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { debianHistory, type History } from './history.ts';
 import { runScript } from './tool.ts';
-import { Night } from '../../scripts/lib/night.ts';
-import { validateKcidb } from '../../scripts/lib/kcidb.ts';
+import { Night } from '../../scripts/lib/ci/night.ts';
+import { validateKcidb } from '../../scripts/lib/ci/kcidb.ts';
 
 const qk = inject('qk');
 const BASE = 'it-hist';

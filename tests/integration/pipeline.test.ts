@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
-import { requirements, which } from '../../scripts/lib/hostcheck.ts';
+import { requirements, which } from '../../scripts/lib/pipeline/hostcheck.ts';
 import { REPO, finishTool, parseTool, runTool, runView, startTool } from './tool.ts';
-import { buildCommand } from '../../scripts/lib/cli.ts';
-import { MULTI_TCG_MIN_MAJOR, parseQemuVersion } from '../../scripts/lib/qemu.ts';
-import { shellQuote } from '../../scripts/lib/quote.ts';
+import { buildCommand } from '../../scripts/lib/commands/cli.ts';
+import { MULTI_TCG_MIN_MAJOR, parseQemuVersion } from '../../scripts/lib/pipeline/qemu.ts';
+import { shellQuote } from '../../scripts/lib/plumbing/quote.ts';
 
 const qk = inject('qk');
 let n = 0;

@@ -2,8 +2,8 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { Results } from '../../scripts/lib/results.ts';
-import type { Manifest } from '../../scripts/lib/pipeline.ts';
+import { Results } from '../../scripts/lib/analysis/results.ts';
+import type { Manifest } from '../../scripts/lib/pipeline/pipeline.ts';
 
 export const REPO = join(__dirname, '..', '..');
 const ZX = join(REPO, 'node_modules', 'zx', 'build', 'cli.js');

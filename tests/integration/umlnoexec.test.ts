@@ -5,7 +5,7 @@
  * failure". Here the README run's UML kernel boots with /dev/shm remounted
  * noexec in a private mount namespace (unshare -m, as root: the host's
  * /dev/shm is never touched), and must still boot: the run gives UML a
- * TMPDIR of its own under the work directory (scripts/lib/umltmp.ts). With
+ * TMPDIR of its own under the work directory (scripts/lib/pipeline/umltmp.ts). With
  * no exec-capable directory at all the run must fail as the host's problem
  * (infra-error, exit 2), never as the kernel's.
  */

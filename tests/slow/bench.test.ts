@@ -7,8 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { median } from 'simple-statistics';
-import { goals } from '../../scripts/lib/bench.ts';
-import { ICOUNT_THRESHOLD } from '../../scripts/lib/stats.ts';
+import { goals } from '../../scripts/lib/analysis/bench.ts';
+import { ICOUNT_THRESHOLD } from '../../scripts/lib/analysis/stats.ts';
 import { runScriptArgs, runTool } from '../integration/tool.ts';
 
 const qk = inject('qk');

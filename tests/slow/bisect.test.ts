@@ -11,8 +11,8 @@ import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
 import { debianHistory } from '../integration/history.ts';
 import { REPO, runScript } from '../integration/tool.ts';
-import { readSeriesFor } from '../../scripts/lib/series.ts';
-import type { StepRecord } from '../../scripts/lib/bisect.ts';
+import { readSeriesFor } from '../../scripts/lib/pipeline/series.ts';
+import type { StepRecord } from '../../scripts/lib/bisect/bisect.ts';
 
 const qk = inject('qk');
 

@@ -16,10 +16,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { runGuest } from '../../scripts/lib/boot.ts';
-import { classify } from '../../scripts/lib/classify.ts';
-import { MULTI_TCG_MIN_MAJOR, parseQemuVersion } from '../../scripts/lib/qemu.ts';
-import { AttemptFacts } from '../../scripts/lib/recorder.ts';
+import { runGuest } from '../../scripts/lib/pipeline/boot.ts';
+import { classify } from '../../scripts/lib/pipeline/classify.ts';
+import { MULTI_TCG_MIN_MAJOR, parseQemuVersion } from '../../scripts/lib/pipeline/qemu.ts';
+import { AttemptFacts } from '../../scripts/lib/pipeline/recorder.ts';
 import { runTool } from '../integration/tool.ts';
 
 const qk = inject('qk');

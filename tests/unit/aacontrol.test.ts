@@ -7,11 +7,12 @@
  * than the tests' real rate allows.
  */
 import { describe, expect, it } from 'vitest';
-import { aaTwin, bootPlan, controlBackends, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
-import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
-import { allowedCount, judged, sideComparisons } from '../../scripts/lib/bench.ts';
-import { renderReport, Results, type Metric } from '../../scripts/lib/results.ts';
-import { headlineSummary } from '../../scripts/lib/benchreport.ts';
+import { aaTwin, bootPlan, controlBackends, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/pipeline/plan.ts';
+import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.ts';
+import { allowedCount, judged, sideComparisons } from '../../scripts/lib/analysis/bench.ts';
+import { Results, type Metric } from '../../scripts/lib/analysis/results.ts';
+import { renderReport } from '../../scripts/lib/analysis/report.ts';
+import { headlineSummary } from '../../scripts/lib/analysis/benchreport.ts';
 
 const base = { backends: ['tcg', 'uml'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r' };
 const parse = (argv: string[]) => {

@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { regenerate } from '../../scripts/lib/recorder.ts';
-import { goals, judged, peerComparisons, sideComparisons } from '../../scripts/lib/bench.ts';
-import { Results } from '../../scripts/lib/results.ts';
+import { regenerate } from '../../scripts/lib/pipeline/recorder.ts';
+import { goals, judged, peerComparisons, sideComparisons } from '../../scripts/lib/analysis/bench.ts';
+import { Results } from '../../scripts/lib/analysis/results.ts';
 
 const dir = join(__dirname, '..', 'fixtures', 'run-bench-uml');
 

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classVerdict, criterionArgs, judgeMetric, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect.ts';
-import { buildBisectCommand, mergeAppend } from '../../scripts/lib/bisectcmd.ts';
-import { readSeries } from '../../scripts/lib/series.ts';
-import { REPO_ROOT } from '../../scripts/lib/kbuild.ts';
+import { classVerdict, criterionArgs, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect/bisect.ts';
+import { judgeMetric } from '../../scripts/lib/analysis/judgemetric.ts';
+import { buildBisectCommand } from '../../scripts/lib/commands/bisectcmd.ts';
+import { mergeAppend } from '../../scripts/lib/bisect/step.ts';
+import { readSeries } from '../../scripts/lib/pipeline/series.ts';
+import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
 
 describe('bisection verdicts', () => {
   it('a failure at the criterion is bad, before it skip (kernel) or bad (series), after it good', () => {

@@ -7,7 +7,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runGuest } from '../../scripts/lib/boot.ts';
+import { runGuest } from '../../scripts/lib/pipeline/boot.ts';
 import { survivorsAfterAWhile } from './survivors.ts';
 
 async function guest(script: string, o: { silenceMs?: number; timeoutMs?: number; graceMs?: number; afterEndMs?: number } = {}) {

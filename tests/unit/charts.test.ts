@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { chartData, chartSpec, forestRows, forestSpec, renderSpecSvg, renderSvg, resultsCsv } from '../../scripts/lib/charts.ts';
-import { regenerate } from '../../scripts/lib/recorder.ts';
-import { Results, type Metric } from '../../scripts/lib/results.ts';
+import { chartData, chartSpec, forestRows, forestSpec, renderSpecSvg, renderSvg, resultsCsv } from '../../scripts/lib/analysis/charts.ts';
+import { regenerate } from '../../scripts/lib/pipeline/recorder.ts';
+import { Results, type Metric } from '../../scripts/lib/analysis/results.ts';
 
 const m = (suite: string, side: 'baseline' | 'patched', param: number, boot: number, samples: number[]): Metric => ({
   name: `${suite}/bulk_b${param}`, suite, case: `bulk_b${param}`, unit: 'ns', per: 'object', group: 'bulk', param,

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classify, confirm, crashSignature, logLines, needsConfirmation, type AttemptVerdict } from '../../scripts/lib/classify.ts';
-import { parseConsoleLog } from '../../scripts/lib/parsecmd.ts';
-import { assembleResults, type AttemptFacts } from '../../scripts/lib/recorder.ts';
+import { classify, confirm, crashSignature, logLines, needsConfirmation, type AttemptVerdict } from '../../scripts/lib/pipeline/classify.ts';
+import { parseConsoleLog } from '../../scripts/lib/commands/parsecmd.ts';
+import { assembleResults, type AttemptFacts } from '../../scripts/lib/pipeline/recorder.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8');
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildCommand, newRunId, optionsFromFlags } from '../../scripts/lib/cli.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { netCmdline } from '../../scripts/lib/net.ts';
+import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.ts';
+import { newRunId } from '../../scripts/lib/plumbing/paths.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { netCmdline } from '../../scripts/lib/pipeline/net.ts';
 
 function parse(argv: string[]) {
   const cmd = buildCommand();

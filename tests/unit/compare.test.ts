@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { compareMain, compareRuns, renderComparison } from '../../scripts/lib/comparecmd.ts';
+import { compareMain, compareRuns, renderComparison } from '../../scripts/lib/commands/comparecmd.ts';
 import { useTempDir } from './tempdir.ts';
-import { Results, type Metric } from '../../scripts/lib/results.ts';
+import { Results, type Metric } from '../../scripts/lib/analysis/results.ts';
 
 const m = (name: string, backend: 'uml' | 'icount', boot: number, samples: number[], peer?: string): Metric => ({
   name, suite: name.split('/')[0]!, case: name.split('/')[1]!, unit: 'ns', side: 'patched', variant: 'patched', backend, flavor: 'normal',

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { matchFinding, parseProtoLine, stripPrintkPrefix, worstClass } from '../../scripts/lib/console.ts';
-import { classify } from '../../scripts/lib/classify.ts';
-import { parseConsoleLog } from '../../scripts/lib/parsecmd.ts';
+import { matchFinding, parseProtoLine, stripPrintkPrefix, worstClass } from '../../scripts/lib/pipeline/console.ts';
+import { classify } from '../../scripts/lib/pipeline/classify.ts';
+import { parseConsoleLog } from '../../scripts/lib/commands/parsecmd.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8');
 

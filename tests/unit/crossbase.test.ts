@@ -5,8 +5,8 @@
  * run, the per-boot spread report.md shows for every figure.
  */
 import { describe, expect, it } from 'vitest';
-import { comparable, judged, sideComparisons } from '../../scripts/lib/bench.ts';
-import { Results, type Metric } from '../../scripts/lib/results.ts';
+import { comparable, judged, sideComparisons } from '../../scripts/lib/analysis/bench.ts';
+import { Results, type Metric } from '../../scripts/lib/analysis/results.ts';
 
 const SIDES: { name: string; variant: 'baseline' | 'patched'; cmdline: string[]; base?: string }[] = [
   { name: 'b612', variant: 'baseline', cmdline: [] },
@@ -49,8 +49,8 @@ describe('comparisons across bases', () => {
 
 describe('per-boot spread in "Every figure"', () => {
   it('is max ÷ min of the per-boot medians, marked above 1.15', async () => {
-    const { bootSpread, BOOT_SPREAD_WARN } = await import('../../scripts/lib/benchreport.ts');
-    const { renderReport } = await import('../../scripts/lib/results.ts');
+    const { bootSpread, BOOT_SPREAD_WARN } = await import('../../scripts/lib/analysis/benchreport.ts');
+    const { renderReport } = await import('../../scripts/lib/analysis/report.ts');
     expect(bootSpread([16, 16.5, 27, 21])).toBeCloseTo(27 / 16, 12);
     expect(bootSpread([5])).toBeUndefined();
     expect(BOOT_SPREAD_WARN).toBe(1.15);

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatSources, isDebOf, missingPackage, newestFirst, parseDeb822Sources, parseMadison, parseOneLineSources, registrySources, signatureFailures } from '../../scripts/lib/debian.ts';
-import { parseSourceSpec, sourceLabel } from '../../scripts/lib/source.ts';
+import { formatSources, isDebOf, missingPackage, newestFirst, parseDeb822Sources, parseMadison, parseOneLineSources, registrySources, signatureFailures } from '../../scripts/lib/pipeline/debian.ts';
+import { parseSourceSpec, sourceLabel } from '../../scripts/lib/pipeline/source.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'apt');
 const fixture = (name: string) => readFileSync(join(FIX, name), 'utf8');

@@ -2,9 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { readJson } from '../../scripts/lib/fsutil.ts';
-import { QkError, formatError } from '../../scripts/lib/errors.ts';
-import { readManifest } from '../../scripts/lib/recorder.ts';
+import { readJson } from '../../scripts/lib/plumbing/fsutil.ts';
+import { QkError, formatError } from '../../scripts/lib/plumbing/errors.ts';
+import { readManifest } from '../../scripts/lib/pipeline/recorder.ts';
 import { useTempDir } from './tempdir.ts';
 
 const Stamp = z.object({ key: z.string(), steps: z.number() });

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { checkoutState, commitCount, commitOf, isAncestor, objectType, subjectOf } from '../../scripts/lib/git.ts';
+import { checkoutState, commitCount, commitOf, isAncestor, objectType, subjectOf } from '../../scripts/lib/plumbing/git.ts';
 import { useTempDir } from './tempdir.ts';
 
 const ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@localhost', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@localhost' };

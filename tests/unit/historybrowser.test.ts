@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeHistoryPage } from '../../scripts/lib/historypage.ts';
+import { writeHistoryPage } from '../../scripts/lib/ci/historypage.ts';
 import { ABS_KEY, BASE, fourNights, NIGHTS, RATIO_KEY, REGRESSED, writeNights } from './nightfixture.ts';
 
 const CHROMIUM = process.env['QK_CHROMIUM'] ?? '/usr/bin/chromium';

@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { writeHistoryPage } from '../../scripts/lib/historypage.ts';
-import type { Logger } from '../../scripts/lib/log.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { writeHistoryPage } from '../../scripts/lib/ci/historypage.ts';
+import type { Logger } from '../../scripts/lib/plumbing/log.ts';
 import { ABS_KEY, BASE, fourNights, night, NIGHTS, RATIO_KEY, REGRESSED, writeNights } from './nightfixture.ts';
 import { useTempDir } from './tempdir.ts';
 

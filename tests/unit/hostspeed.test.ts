@@ -3,9 +3,9 @@
  * reference loop reading before each sample, not the sample, decides.
  */
 import { describe, expect, it } from 'vitest';
-import { HOST_SLOW_FACTOR, fastLevels, levelKey, referenceReadings, splitSlowed } from '../../scripts/lib/hostspeed.ts';
-import { assembleResults, type AttemptFacts } from '../../scripts/lib/recorder.ts';
-import { renderReport } from '../../scripts/lib/results.ts';
+import { HOST_SLOW_FACTOR, fastLevels, levelKey, referenceReadings, splitSlowed } from '../../scripts/lib/analysis/hostspeed.ts';
+import { assembleResults, type AttemptFacts } from '../../scripts/lib/pipeline/recorder.ts';
+import { renderReport } from '../../scripts/lib/analysis/report.ts';
 
 const facts = (seq: number, round: number): AttemptFacts => ({
   factsVersion: 1, seq, attempt: 1, side: 'baseline', variant: 'baseline', backend: 'uml', flavor: 'normal', arch: 'um', round, position: 0,

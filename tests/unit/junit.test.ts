@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { toJunit } from '../../scripts/lib/junit.ts';
-import { Night } from '../../scripts/lib/night.ts';
-import { XMLLINT } from '../../scripts/lib/testdeps.ts';
+import { toJunit } from '../../scripts/lib/ci/junit.ts';
+import { Night } from '../../scripts/lib/ci/night.ts';
+import { XMLLINT } from '../../scripts/lib/commands/testdeps.ts';
 import { useTempDir } from './tempdir.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'night-debian-6.12.json');

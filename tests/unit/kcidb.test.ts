@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { patchFileHashes, toKcidb, validateKcidb, type KcidbData, type KcidbTest } from '../../scripts/lib/kcidb.ts';
-import { Night } from '../../scripts/lib/night.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { patchFileHashes, toKcidb, validateKcidb, type KcidbData, type KcidbTest } from '../../scripts/lib/ci/kcidb.ts';
+import { Night } from '../../scripts/lib/ci/night.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'night-debian-6.12.json');
 const fixture = (): Night => Night.parse(JSON.parse(readFileSync(FIXTURE, 'utf8')));

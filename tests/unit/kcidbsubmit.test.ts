@@ -9,11 +9,12 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { toKcidb } from '../../scripts/lib/kcidb.ts';
-import { kcidbSubmitMain, kcidbTarget, submitKcidb } from '../../scripts/lib/kcidbsubmit.ts';
-import { captureLogger } from '../../scripts/lib/log.ts';
-import { Night } from '../../scripts/lib/night.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { toKcidb } from '../../scripts/lib/ci/kcidb.ts';
+import { kcidbTarget, submitKcidb } from '../../scripts/lib/ci/kcidbsubmit.ts';
+import { kcidbSubmitMain } from '../../scripts/lib/commands/kcidbsubmitcmd.ts';
+import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
+import { Night } from '../../scripts/lib/ci/night.ts';
 import { useTempDir } from './tempdir.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'night-debian-6.12.json');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkConfig, compareVersions, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from '../../scripts/lib/kconfig.ts';
-import { CONFIG_DIR } from '../../scripts/lib/kbuild.ts';
+import { checkConfig, compareVersions, describeMismatch, mergeRequests, parseKconfig, resolveFragment } from '../../scripts/lib/pipeline/kconfig.ts';
+import { CONFIG_DIR } from '../../scripts/lib/pipeline/kbuild.ts';
 
 const finalConfig = `
 CONFIG_SLUB=y
@@ -44,7 +44,7 @@ describe('kconfig fragments', () => {
 
 describe('module/Kbuild', () => {
   it('lists the modules, not the objects of a multi-object module', async () => {
-    const { kbuildModules } = await import('../../scripts/lib/kbuild.ts');
+    const { kbuildModules } = await import('../../scripts/lib/pipeline/kbuild.ts');
     expect(kbuildModules('# c\nobj-m += qk_bench.o\nobj-m += qk_a.o qk_b.o\nqk_big-y := x.o y.o\nobj-y += z.o\n')).toEqual(['qk_bench.o', 'qk_a.o', 'qk_b.o']);
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseKtap, parseStressDiagnostics, suiteOfCase } from '../../scripts/lib/ktap.ts';
-import { classify } from '../../scripts/lib/classify.ts';
+import { parseKtap, parseStressDiagnostics, suiteOfCase } from '../../scripts/lib/pipeline/ktap.ts';
+import { classify } from '../../scripts/lib/pipeline/classify.ts';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', name), 'utf8').split('\n');
 

@@ -8,9 +8,10 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type Built, type Kernel, type RunOptions } from '../../scripts/lib/pipeline.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
-import type { Manifest } from '../../scripts/lib/recorder.ts';
+import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type Built, type Kernel } from '../../scripts/lib/pipeline/pipeline.ts';
+import type { RunOptions } from '../../scripts/lib/pipeline/options.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import type { Manifest } from '../../scripts/lib/pipeline/recorder.ts';
 import { useTempDir } from './tempdir.ts';
 
 const LIMITS = { silenceMs: 1500, timeoutMs: 5000 };

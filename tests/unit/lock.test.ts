@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { exists } from '../../scripts/lib/fsutil.ts';
-import { acquireLock } from '../../scripts/lib/lock.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { exists } from '../../scripts/lib/plumbing/fsutil.ts';
+import { acquireLock } from '../../scripts/lib/plumbing/lock.ts';
 
 let dir: string;
 let target: string;

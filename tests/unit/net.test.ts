@@ -2,9 +2,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bootCommand } from '../../scripts/lib/boot.ts';
-import { floodArgs, freeUdpPorts, netCmdline, NET_DEFAULTS, VirtioHost, virtioQemuArgs, wantsVirtio } from '../../scripts/lib/net.ts';
-import type { ImageResult } from '../../scripts/lib/image.ts';
+import { bootCommand } from '../../scripts/lib/pipeline/boot.ts';
+import { floodArgs, freeUdpPorts, netCmdline, NET_DEFAULTS, VirtioHost, virtioQemuArgs, wantsVirtio } from '../../scripts/lib/pipeline/net.ts';
+import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/img/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: true };
 const spec = (scenarios: string[]) => ({ ...NET_DEFAULTS, scenarios: scenarios as never });

@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Night, type NightMetric } from '../../scripts/lib/night.ts';
+import { Night, type NightMetric } from '../../scripts/lib/ci/night.ts';
 
 export const BASE = 'debian-6.12';
 export const ABS_KEY = 'slab/reuse@baseline';

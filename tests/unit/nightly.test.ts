@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classify, logLines } from '../../scripts/lib/classify.ts';
-import { compareNights, conflictsOf, crashFingerprint, nightResult, nightTests, type NightRun } from '../../scripts/lib/nightly.ts';
-import { Results } from '../../scripts/lib/results.ts';
-import { NIGHT_VERSION, type Night, type NightMetric } from '../../scripts/lib/night.ts';
+import { classify, logLines } from '../../scripts/lib/pipeline/classify.ts';
+import { compareNights, conflictsOf, crashFingerprint, nightResult, nightTests, type NightRun } from '../../scripts/lib/ci/nightly.ts';
+import { Results } from '../../scripts/lib/analysis/results.ts';
+import { NIGHT_VERSION, type Night, type NightMetric } from '../../scripts/lib/ci/night.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 
@@ -113,8 +113,8 @@ describe('a night against the history', () => {
 
 describe('nightly bases', () => {
   it('takes any Debian release by name from the registry, and a named source as given', async () => {
-    const { sourceArgs } = await import('../../scripts/lib/nightlycmd.ts');
-    const { captureLogger } = await import('../../scripts/lib/log.ts');
+    const { sourceArgs } = await import('../../scripts/lib/commands/nightlycmd.ts');
+    const { captureLogger } = await import('../../scripts/lib/plumbing/log.ts');
     const f = { base: 'debian-7.3', install: false } as Parameters<typeof sourceArgs>[0];
     expect(await sourceArgs(f, captureLogger())).toEqual(['--source', 'debian:7.3']);
     expect(await sourceArgs({ ...f, base: 'sheaves', source: 'debian:7.2' }, captureLogger())).toEqual(['--source', 'debian:7.2']);

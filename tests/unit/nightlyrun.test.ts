@@ -7,10 +7,10 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { captureLogger } from '../../scripts/lib/log.ts';
-import { nextNightName, nightly, type Flags, type NightRunner } from '../../scripts/lib/nightlycmd.ts';
-import { Night } from '../../scripts/lib/night.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
+import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
+import { nextNightName, nightly, type Flags, type NightRunner } from '../../scripts/lib/commands/nightlycmd.ts';
+import { Night } from '../../scripts/lib/ci/night.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
 import { useTempDir } from './tempdir.ts';
 
 const SERIES = join(import.meta.dirname, '..', '..', 'kernel-patches', 'for-6.12');
@@ -128,7 +128,7 @@ describe('nightly runs', () => {
   });
 
   it('the repository declares debian-6.1 not ported, and nothing else', async () => {
-    const { DEFAULT_EXPECTED, readExpectations } = await import('../../scripts/lib/expected.ts');
+    const { DEFAULT_EXPECTED, readExpectations } = await import('../../scripts/lib/ci/expected.ts');
     expect((await readExpectations(DEFAULT_EXPECTED, 'debian-6.1', true)).map((e) => `${e.tree}.${e.step}`)).toEqual(['patched.apply']);
     expect(await readExpectations(DEFAULT_EXPECTED, 'debian-7.3', true)).toEqual([]);
     expect(await readExpectations(DEFAULT_EXPECTED, 'debian-6.12', true)).toEqual([]);

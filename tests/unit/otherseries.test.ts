@@ -8,15 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { REPO_ROOT } from '../../scripts/lib/kbuild.ts';
-import { bootPlan, parseSide, planRun } from '../../scripts/lib/plan.ts';
-import { bootRequest } from '../../scripts/lib/pipeline.ts';
-import { treeSeries } from '../../scripts/lib/recorder.ts';
-import { Results, renderReport } from '../../scripts/lib/results.ts';
-import { loadSeries, parseSeriesFile, type Series } from '../../scripts/lib/series.ts';
-import type { ImageResult } from '../../scripts/lib/image.ts';
+import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
+import { bootPlan, parseSide, planRun } from '../../scripts/lib/pipeline/plan.ts';
+import { bootRequest } from '../../scripts/lib/pipeline/pipeline.ts';
+import { treeSeries } from '../../scripts/lib/pipeline/recorder.ts';
+import { Results } from '../../scripts/lib/analysis/results.ts';
+import { renderReport } from '../../scripts/lib/analysis/report.ts';
+import { loadSeries, parseSeriesFile, type Series } from '../../scripts/lib/pipeline/series.ts';
+import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
 import { useTempDir } from './tempdir.ts';
 
 function parse(argv: string[]) {
@@ -193,7 +194,7 @@ describe('one version of the series per base', () => {
     const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { readSeriesFor, seriesVersions, pickSeriesVersion } = await import('../../scripts/lib/series.ts');
+    const { readSeriesFor, seriesVersions, pickSeriesVersion } = await import('../../scripts/lib/pipeline/series.ts');
     const dir = await mkdtemp(join(tmpdir(), 'qk-series-'));
     const patch = (d: string, name: string) => writeFile(join(d, name), `Subject: ${name}\n`);
     await writeFile(join(dir, 'base'), '7.3\n');

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { archesFor, bootPlan, kernelName, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
-import { reproduceCommand } from '../../scripts/lib/pipeline.ts';
-import { bootCommand, guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/boot.ts';
-import { shellQuote } from '../../scripts/lib/quote.ts';
-import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/series.ts';
-import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/image.ts';
-import { parseKernelVersion } from '../../scripts/lib/source.ts';
-import { compilerErrors, defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/kbuild.ts';
-import type { ImageResult } from '../../scripts/lib/image.ts';
-import { copyHeaders, coverLetterDescription, parseCheckpatchTotals } from '../../scripts/lib/seriescmd.ts';
+import { archesFor, bootPlan, kernelName, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/pipeline/plan.ts';
+import { reproduceCommand } from '../../scripts/lib/pipeline/pipeline.ts';
+import { bootCommand, guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/pipeline/boot.ts';
+import { shellQuote } from '../../scripts/lib/plumbing/quote.ts';
+import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/pipeline/series.ts';
+import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/pipeline/image.ts';
+import { parseKernelVersion } from '../../scripts/lib/pipeline/source.ts';
+import { compilerErrors, defconfigTargets, fragmentPaths, targetName } from '../../scripts/lib/pipeline/kbuild.ts';
+import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
+import { coverLetterDescription } from '../../scripts/lib/series/edit.ts';
+import { copyHeaders } from '../../scripts/lib/series/mail.ts';
+import { parseCheckpatchTotals } from '../../scripts/lib/series/check.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/x/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: false };
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { capture, killAllChildren, spawn } from '../../scripts/lib/proc.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { capture, killAllChildren, spawn } from '../../scripts/lib/plumbing/proc.ts';
 import { grandchildScript, pgidFrom, sleepMarker, survivorsAfterAWhile } from './survivors.ts';
 
 let dir: string;

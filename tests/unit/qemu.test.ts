@@ -1,5 +1,5 @@
 /**
- * The emulator (scripts/lib/qemu.ts): which QEMU a run uses, what its
+ * The emulator (scripts/lib/pipeline/qemu.ts): which QEMU a run uses, what its
  * version means for TCG threading, how a boot's command line names it, and
  * the registry lookup on recorded apt output (no network; the packages a
  * test extracts are small .debs it builds itself).
@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseControl, parseMadison, newestFirst, type FetchedPackage, type RegistryVersion } from '../../scripts/lib/debian.ts';
+import { parseControl, parseMadison, newestFirst, type FetchedPackage, type RegistryVersion } from '../../scripts/lib/pipeline/debian.ts';
 import {
   chooseQemuPackages,
   debianQemuVersion,
@@ -25,14 +25,14 @@ import {
   tcgThreadsFor,
   type Qemu,
   type QemuInstall,
-} from '../../scripts/lib/qemu.ts';
-import { bootCommand, qemuArgs } from '../../scripts/lib/boot.ts';
-import { bootRequest } from '../../scripts/lib/pipeline.ts';
-import { buildCommand, optionsFromFlags } from '../../scripts/lib/cli.ts';
-import { installedPackages, requirements } from '../../scripts/lib/hostcheck.ts';
-import { captureLogger } from '../../scripts/lib/log.ts';
-import type { ImageResult } from '../../scripts/lib/image.ts';
-import { shellQuote } from '../../scripts/lib/quote.ts';
+} from '../../scripts/lib/pipeline/qemu.ts';
+import { bootCommand, qemuArgs } from '../../scripts/lib/pipeline/boot.ts';
+import { bootRequest } from '../../scripts/lib/pipeline/pipeline.ts';
+import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.ts';
+import { installedPackages, requirements } from '../../scripts/lib/pipeline/hostcheck.ts';
+import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
+import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
+import { shellQuote } from '../../scripts/lib/plumbing/quote.ts';
 import { useTempDir } from './tempdir.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'apt');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BenchLine, Results, readResults, renderReport, type Metric } from '../../scripts/lib/results.ts';
-import { goals, peerComparisons, sideComparisons } from '../../scripts/lib/bench.ts';
+import { BenchLine, Results, readResults, type Metric } from '../../scripts/lib/analysis/results.ts';
+import { renderReport } from '../../scripts/lib/analysis/report.ts';
+import { goals, peerComparisons, sideComparisons } from '../../scripts/lib/analysis/bench.ts';
 
 const metric = (side: 'baseline' | 'patched', backend: 'tcg' | 'uml', round: number, samples: number[]): Metric => ({
   name: 'slab/kmem_cache_alloc_free_256',

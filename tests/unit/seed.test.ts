@@ -12,8 +12,8 @@ import { execa } from 'execa';
 import { lutimes, mkdir, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QkError } from '../../scripts/lib/errors.ts';
-import { exists } from '../../scripts/lib/fsutil.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import { exists } from '../../scripts/lib/plumbing/fsutil.ts';
 import {
   SEED_MARKER,
   archiveMembers,
@@ -27,7 +27,7 @@ import {
   staleObjects,
   verifySeededBuild,
   type SeedSource,
-} from '../../scripts/lib/seed.ts';
+} from '../../scripts/lib/pipeline/seed.ts';
 import { useTempDir } from './tempdir.ts';
 
 /** One object as the fake kbuild builds it. */

@@ -3,8 +3,11 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatSeries, gitIdentity, installExport, signPatch } from '../../scripts/lib/seriescmd.ts';
-import { QkError, formatError } from '../../scripts/lib/errors.ts';
+import { formatSeries } from '../../scripts/lib/series/export.ts';
+import { gitIdentity } from '../../scripts/lib/series/identity.ts';
+import { installExport } from '../../scripts/lib/series/install.ts';
+import { signPatch } from '../../scripts/lib/series/mail.ts';
+import { QkError, formatError } from '../../scripts/lib/plumbing/errors.ts';
 import { useTempDir } from './tempdir.ts';
 
 let dir: string;

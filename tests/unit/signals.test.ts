@@ -23,8 +23,8 @@ async function program(name: string, body: string): Promise<string> {
   const file = join(dir, `${name}.mts`); // ESM: no package.json up there says so
   await writeFile(
     file,
-    `import { withInterrupts } from ${JSON.stringify(join(ROOT, 'scripts/lib/signals.ts'))};
-import { spawn } from ${JSON.stringify(join(ROOT, 'scripts/lib/proc.ts'))};
+    `import { withInterrupts } from ${JSON.stringify(join(ROOT, 'scripts/lib/plumbing/signals.ts'))};
+import { spawn } from ${JSON.stringify(join(ROOT, 'scripts/lib/plumbing/proc.ts'))};
 import { setTimeout as sleep } from 'node:timers/promises';
 const started = (line: string) => { if (line === 'started') process.stdout.write('ready\\n'); };
 ${body}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALPHA, bhQValues, fmtStat, judgeFamily, locationInterval, pairedStat, rankInterval, signedRank, type PairedStat } from '../../scripts/lib/stats.ts';
+import { ALPHA, bhQValues, fmtStat, judgeFamily, locationInterval, pairedStat, rankInterval, signedRank, type PairedStat } from '../../scripts/lib/analysis/stats.ts';
 
 // Per-round medians (ns) of two sides from a recorded uml run: A is ~40% of B.
 const a = [8.1, 7.9, 8.4, 8.0, 8.2, 7.7, 8.3, 8.0, 8.1, 7.95];

@@ -1,8 +1,8 @@
 /** When a run builds and boots its UML kernels first, for a headline in minutes. */
 import { describe, expect, it } from 'vitest';
-import { umlFirst } from '../../scripts/lib/pipeline.ts';
-import { planRun, sidesFromVariants } from '../../scripts/lib/plan.ts';
-import type { Backend } from '../../scripts/lib/results.ts';
+import { umlFirst } from '../../scripts/lib/pipeline/pipeline.ts';
+import { planRun, sidesFromVariants } from '../../scripts/lib/pipeline/plan.ts';
+import type { Backend } from '../../scripts/lib/analysis/results.ts';
 
 const plan = (backends: (Backend | 'auto')[]) =>
   planRun({ backends: backends as Backend[], flavors: ['normal'], sides: sidesFromVariants(['baseline', 'patched']), workDir: '/w', outputDir: '/o', runId: 'r' });

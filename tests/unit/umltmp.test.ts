@@ -9,11 +9,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { bootCommand } from '../../scripts/lib/boot.ts';
-import { umlCpuOption } from '../../scripts/lib/cli.ts';
-import { QkError } from '../../scripts/lib/errors.ts';
-import type { ImageResult } from '../../scripts/lib/image.ts';
-import { prepareUmlTmp, umlTmpCandidates, umlTmpProblem } from '../../scripts/lib/umltmp.ts';
+import { bootCommand } from '../../scripts/lib/pipeline/boot.ts';
+import { umlCpuOption } from '../../scripts/lib/commands/cli.ts';
+import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
+import { prepareUmlTmp, umlTmpCandidates, umlTmpProblem } from '../../scripts/lib/pipeline/umltmp.ts';
 import { useTempDir } from './tempdir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -66,7 +66,7 @@ describe('UML memory directory', () => {
     const work = join(tmp(), 'work');
     await mkdir(noexec);
     const script = `
-      import { prepareUmlTmp } from ${JSON.stringify(join(ROOT, 'scripts', 'lib', 'umltmp.ts'))};
+      import { prepareUmlTmp } from ${JSON.stringify(join(ROOT, 'scripts', 'lib', 'pipeline', 'umltmp.ts'))};
       const r = await prepareUmlTmp(${JSON.stringify(work)}, 8, [${JSON.stringify(join(noexec, 'qk'))}, ${JSON.stringify(join(work, 'tmp', 'uml'))}]);
       console.log(JSON.stringify(r));`;
     const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o noexec,size=64m tmpfs "$1" && shift && exec "$@"', 'sh', noexec, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, reject: false });
@@ -80,7 +80,7 @@ describe('UML memory directory', () => {
     const small = join(tmp(), 'tiny');
     await mkdir(small);
     const script = `
-      import { prepareUmlTmp } from ${JSON.stringify(join(ROOT, 'scripts', 'lib', 'umltmp.ts'))};
+      import { prepareUmlTmp } from ${JSON.stringify(join(ROOT, 'scripts', 'lib', 'pipeline', 'umltmp.ts'))};
       const r = await prepareUmlTmp('/nonexistent', 1024, [${JSON.stringify(join(small, 'qk'))}]).catch((e) => ({ error: e.runClass, details: e.details }));
       console.log(JSON.stringify(r));`;
     const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=64m tmpfs "$1" && shift && exec "$@"', 'sh', small, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, reject: false });

@@ -1,0 +1,133 @@
+/**
+ * `series check`: checkpatch --strict on each patch, a build after each
+ * patch (bisectable, W=1 on the files it touches), then the KUnit suites
+ * through a pipeline run on the requested flavors and backends. Writes
+ * series-check.json into its own results directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EXIT_CODE, QkError } from '../plumbing/errors.ts';
+import type { Logger } from '../plumbing/log.ts';
+import { writeJsonAtomic, sha256 } from '../plumbing/fsutil.ts';
+import { capture, spawn } from '../plumbing/proc.ts';
+import { DEFAULT_LOCK_WAIT_MS } from '../plumbing/lock.ts';
+import { newRunId } from '../plumbing/paths.ts';
+import { prepareTree, prepareVariant } from '../pipeline/variants.ts';
+import { DEFAULT_PROFILE, buildKernel, configure, type Flavor } from '../pipeline/kbuild.ts';
+import { hostCheck } from '../pipeline/hostcheck.ts';
+import { runPipeline, toolchainVersions } from '../pipeline/pipeline.ts';
+import type { BackendChoice } from '../pipeline/options.ts';
+import { baseOf, setup, type Common } from './edit.ts';
+
+export interface PatchCheck {
+  patch: string;
+  checkpatch: { errors: number; warnings: number; checks: number };
+  build: 'ok' | 'failed' | 'not run';
+  w1Warnings: string[];
+}
+
+export function parseCheckpatchTotals(out: string): { errors: number; warnings: number; checks: number } | undefined {
+  const m = /total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?\d+ lines checked/.exec(out);
+  return m ? { errors: Number(m[1]), warnings: Number(m[2]), checks: Number(m[3] ?? 0) } : undefined;
+}
+
+export async function seriesCheck(
+  c: Common & { build: boolean; kunit: boolean; backends: BackendChoice[]; flavors: Flavor[]; jobs: number; output: string },
+  log: Logger,
+  signal: AbortSignal,
+): Promise<number> {
+  const spec = await baseOf(c, log);
+  // QEMU is the KUnit run's to choose and check (pipeline.ts: the registry's or the host's).
+  await hostCheck({ needDebianSource: spec.kind === 'debian' && !spec.release, needQemu: false, allowInstall: true, log, logFile: join(c.workDir, 'series-host-check.log') });
+  const { source, series } = await setup(c, log, spec);
+  const runId = `series-check-${newRunId()}`;
+  const runDir = join(c.output, runId);
+  const logs = join(runDir, 'logs');
+  await mkdir(logs, { recursive: true });
+  const checks: PatchCheck[] = series.patches.map((p) => ({ patch: p.name, checkpatch: { errors: -1, warnings: -1, checks: -1 }, build: 'not run', w1Warnings: [] }));
+  const save = () => writeJsonAtomic(join(runDir, 'series-check.json'), { source: source.version, baseCommit: source.baseCommit, seriesHash: series.hash, patches: checks });
+
+  // checkpatch needs a kernel tree around it: the baseline worktree is one.
+  const base = await prepareVariant('baseline', { source, series: { patched: series }, workDir: c.workDir, log, logFile: join(logs, 'trees.log') });
+  for (const [i, p] of series.patches.entries()) {
+    const r = await spawn('perl', [join(base.src, 'scripts', 'checkpatch.pl'), '--strict', '--no-color', p.path], {
+      what: `checkpatch ${p.name}`,
+      cwd: base.src,
+      allowFailure: true,
+      logFile: join(logs, `checkpatch-${i + 1}.log`),
+    });
+    const totals = parseCheckpatchTotals(r.output);
+    if (!totals) throw new QkError('infra-error', `could not read checkpatch's totals for ${p.name}`, { logFile: join(logs, `checkpatch-${i + 1}.log`) });
+    checks[i]!.checkpatch = totals;
+    log.info(`checkpatch --strict ${p.name}: ${totals.errors} errors, ${totals.warnings} warnings, ${totals.checks} checks`);
+  }
+  await save();
+
+  if (c.build) {
+    const toolchain = await toolchainVersions();
+    for (const [i, p] of series.patches.entries()) {
+      if (signal.aborted) throw new QkError('interrupted', 'interrupted');
+      const patches = series.patches.slice(0, i + 1);
+      const logFile = join(logs, `build-after-${i + 1}.log`);
+      const tree = await prepareTree('bisect', { source, series, patches, seriesHash: sha256(...patches.map((x) => x.sha256)), workDir: c.workDir, log, logFile });
+      try {
+        const target = { arch: 'x86_64', flavor: 'normal' } as const;
+        const cfg = await configure(tree, target, { profile: DEFAULT_PROFILE, seriesFragments: series.configFragments, extraFragments: [], log, logFile, allowUndefined: true });
+        const kb = await buildKernel(tree, cfg, { jobs: c.jobs, toolchain: [toolchain['gcc'], toolchain['ld']].join('|'), log, logFile });
+        // W=1 on the C files this patch touches: no new warnings.
+        const changed = (await capture('git', ['diff', '--name-only', '--diff-filter=AM', 'HEAD~1', 'HEAD', '--', '*.c'], { what: 'files of the patch', cwd: tree.src })).split('\n').filter(Boolean);
+        const objs = changed.map((f) => f.replace(/\.c$/, '.o'));
+        if (objs.length > 0) {
+          const w = await spawn('make', ['-C', tree.src, `O=${kb.buildDir}`, 'W=1', 'CC=ccache gcc', ...objs], { what: `W=1 build of ${objs.join(' ')}`, logFile, failClass: 'build-failure' });
+          checks[i]!.w1Warnings = w.output.split('\n').filter((l) => /\bwarning:/.test(l));
+        }
+        checks[i]!.build = 'ok';
+        log.info(`build after ${p.name}: ok${objs.length ? `, W=1 warnings in ${objs.length} object(s): ${checks[i]!.w1Warnings.length}` : ''}`);
+      } catch (e) {
+        checks[i]!.build = 'failed';
+        await save();
+        throw e;
+      }
+      await save();
+    }
+  }
+
+  const dirty = checks.filter((x) => x.checkpatch.errors + x.checkpatch.warnings + x.checkpatch.checks > 0 || x.w1Warnings.length > 0 || x.build === 'failed');
+  let code = dirty.length > 0 ? EXIT_CODE['test-failure'] : 0;
+  if (c.kunit) {
+    const out = await runPipeline(
+      {
+        source: spec,
+        seriesDir: series.dir,
+        sides: [{ name: 'patched', variant: 'patched', cmdline: [] }],
+        backends: c.backends,
+        smp: 2,
+        memoryMB: 2048,
+        bootTimeoutS: 1800,
+        silenceTimeoutS: 300,
+        boots: 1,
+        jobs: c.jobs,
+        outputDir: c.output,
+        workDir: c.workDir,
+        runId: `${runId}-kunit`,
+        profile: DEFAULT_PROFILE,
+        flavors: c.flavors,
+        extraFragments: [],
+        extraCmdline: [],
+        modules: [],
+        benchSet: 'headline',
+        provoke: undefined,
+        tcgThreads: 'single',
+        lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,
+        allowInstall: true,
+        argv: ['series.mjs', 'check'],
+      },
+      log,
+      signal,
+    );
+    log.info(`KUnit run: ${out.class} (${join(out.runDir, 'report.md')})`);
+    if (out.exitCode !== 0) code = out.exitCode;
+  }
+  log.info(`series check: ${dirty.length === 0 ? 'clean' : `${dirty.length} patch(es) need work: ${dirty.map((d) => d.patch).join(', ')}`} (${join(runDir, 'series-check.json')})`);
+  return code;
+}

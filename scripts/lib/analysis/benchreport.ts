@@ -235,7 +235,7 @@ function renderSlowSpells(r: Results): string[] {
   return [
     '## Samples taken while the host ran the guest slow',
     '',
-    `Before each sample and after the last one the guest times two things that touch nothing the series changes: an empty loop and a walk over a small buffer. A sample with a reading before or after it more than ${HOST_SLOW_FACTOR}× slower than that reading's fast level (its 10th percentile over the run's boots of one backend, kernel and module) was taken in a slow spell of the host and is left out of every figure above and every comparison; a boot's case with fewer than ${MIN_KEPT_SAMPLES} samples left has no figure (status "slowed" below). results.json keeps the left-out samples (\`slowed\`) and the readings (\`guest.ref_ps\`, \`guest.mref_ps\`).`,
+    `Before each sample and after the last one the guest times two things that touch nothing the series changes: an empty loop and a walk over a small buffer. A sample with a reading before or after it more than ${HOST_SLOW_FACTOR}× slower than that reading's fast level (its 10th percentile over the run's boots of one backend: for the walk, of one kernel and module too, as the buffer's placement alone changes it) was taken in a slow spell of the host and is left out of every figure above and every comparison; a boot's case with fewer than ${MIN_KEPT_SAMPLES} samples left has no figure (status "slowed" below). results.json keeps the left-out samples (\`slowed\`) and the readings (\`guest.ref_ps\`, \`guest.mref_ps\`).`,
     '',
     '| backend | samples left out (cases that kept a figure) | cases left without a figure | boots affected |',
     '|---|---|---|---|',

@@ -7,8 +7,8 @@
  * accesses. Before each sample and after the last one the bench modules
  * time that empty loop (`ref_ps`) and a walk over a small buffer (`mref_ps`),
  * in picoseconds (qk_bench.h's qk_reference()). Here the fast level of each
- * is read off all readings of one backend, kernel and module in the run
- * (levelKey), and a sample with a
+ * is read off the run's readings that are comparable with it (levelKeys),
+ * and a sample with a
  * reading before or after it more than HOST_SLOW_FACTOR over its level is
  * left out of the figures, kept aside in the metric and counted in the
  * report. The decision never looks at the sample itself.
@@ -40,26 +40,33 @@ export function referenceReadings(guest: Readonly<Record<string, unknown>> | und
 }
 
 /**
- * Where readings are comparable: one backend, one kernel build and one
- * module. The buffer a module walks sits where that module was loaded, and
- * that placement alone was seen to make one module's walk 24% slower than
- * another's in the same boot: a level per module keeps that from reading as
- * a slow spell.
+ * Where readings are comparable. The empty loop touches no memory: one
+ * level per backend and flavor. The buffer a module walks sits where that
+ * module was loaded, and that placement alone was seen to make one module's
+ * walk 24% slower than another's in the same boot: its level is one
+ * backend's, kernel's and module's (suite's).
  */
-export function levelKey(m: { backend: string; variant: string; flavor: string; suite: string }): string {
-  return [m.backend, m.variant, m.flavor, m.suite].join('\0');
+export function levelKeys(m: { backend: string; variant: string; flavor: string; suite: string }): Record<ReadingKind, string> {
+  return { ref_ps: [m.backend, m.flavor].join('\0'), mref_ps: [m.backend, m.variant, m.flavor, m.suite].join('\0') };
 }
 
-/** The fast level per key (levelKey) and kind of reading: LEVEL_QUANTILE of every such reading under that key in the run. */
-export function fastLevels(readings: Iterable<{ key: string; ref: Readings }>): Map<string, Record<ReadingKind, number>> {
-  const all = new Map<string, Record<ReadingKind, number[]>>();
-  for (const { key, ref } of readings) {
-    const a = all.get(key) ?? { ref_ps: [], mref_ps: [] };
-    for (const k of READING_KINDS) a[k].push(...ref[k]);
-    all.set(key, a);
+/** The fast level of each kind of reading under each of its keys (levelKeys): LEVEL_QUANTILE of every such reading under that key in the run. */
+export function fastLevels(readings: Iterable<{ keys: Record<ReadingKind, string>; ref: Readings }>): Map<string, number> {
+  const all = new Map<string, number[]>();
+  for (const { keys, ref } of readings) {
+    for (const k of READING_KINDS) {
+      const key = `${k}\0${keys[k]}`;
+      all.set(key, [...(all.get(key) ?? []), ...ref[k]]);
+    }
   }
-  const level = (v: number[]) => quantileSorted([...v].sort((x, y) => x - y), LEVEL_QUANTILE);
-  return new Map([...all].map(([b, a]) => [b, { ref_ps: level(a.ref_ps), mref_ps: level(a.mref_ps) }]));
+  return new Map([...all].map(([key, v]) => [key, quantileSorted([...v].sort((x, y) => x - y), LEVEL_QUANTILE)]));
+}
+
+/** The levels that judge one case's readings. */
+export function levelsFor(levels: ReadonlyMap<string, number>, keys: Record<ReadingKind, string>): Record<ReadingKind, number> | undefined {
+  const ref_ps = levels.get(`ref_ps\0${keys.ref_ps}`);
+  const mref_ps = levels.get(`mref_ps\0${keys.mref_ps}`);
+  return ref_ps === undefined || mref_ps === undefined ? undefined : { ref_ps, mref_ps };
 }
 
 export interface Split {

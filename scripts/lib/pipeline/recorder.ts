@@ -17,7 +17,7 @@ import { shellQuote } from '../plumbing/quote.ts';
 import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, type BenchStatus, type BootRecord, type FamilyRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from '../analysis/results.ts';
 import { renderReport } from '../analysis/report.ts';
 import { judged } from '../analysis/bench.ts';
-import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES, fastLevels, levelKey, referenceReadings, splitSlowed } from '../analysis/hostspeed.ts';
+import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES, fastLevels, levelKeys, levelsFor, referenceReadings, splitSlowed } from '../analysis/hostspeed.ts';
 import { ALPHA } from '../analysis/stats.ts';
 import type { Logger } from '../plumbing/log.ts';
 import { writeBenchArtifacts } from '../analysis/charts.ts';
@@ -245,10 +245,10 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
  */
 function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[]): Metric[] {
   const refs = metrics.map((m) => referenceReadings(m.guest, m.samples.length));
-  const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ key: levelKey(m), ref: refs[i] }] : [])));
+  const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ keys: levelKeys(m), ref: refs[i] }] : [])));
   const out: Metric[] = [];
   metrics.forEach((m, i) => {
-    const level = levels.get(levelKey(m));
+    const level = levelsFor(levels, levelKeys(m));
     const { kept, slowed } = splitSlowed(m.samples, refs[i], level);
     if (slowed.length === 0) return out.push(m);
     if (kept.length >= MIN_KEPT_SAMPLES) return out.push({ ...m, samples: kept, slowed });

@@ -3,11 +3,11 @@
  * kernel would): silence, the overall timeout, the grace period after a
  * crash report, the wait after the sentinel, and the process group kill.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runGuest } from '../../scripts/lib/pipeline/boot.ts';
+import { consoleFileOf, qemuArgs, runGuest, withConsoleFile } from '../../scripts/lib/pipeline/boot.ts';
 import { survivorsAfterAWhile } from './survivors.ts';
 
 async function guest(script: string, o: { silenceMs?: number; timeoutMs?: number; graceMs?: number; afterEndMs?: number } = {}) {
@@ -65,5 +65,48 @@ describe('boot stage timers', () => {
     expect(run.ending).toBe('silence');
     expect(ms).toBeLessThan(5000);
     expect(await survivorsAfterAWhile({ marker })).toEqual([]);
+  });
+
+  describe('a console written to a file (QEMU: consoleFileOf)', () => {
+    async function fileGuest(script: string, o: { silenceMs?: number } = {}) {
+      const dir = await mkdtemp(join(tmpdir(), 'qk-boot-file-'));
+      const consoleLog = join(dir, 'console.log');
+      const consoleFile = consoleFileOf(consoleLog);
+      // The fake emulator gets the file as $1, as QEMU gets it in -chardev file,path=.
+      const run = await runGuest({ cmd: 'sh', args: ['-c', script, 'sh', consoleFile], consoleLog, consoleFile, silenceMs: o.silenceMs ?? 10_000, timeoutMs: 20_000 });
+      return { run, log: await readFile(consoleLog, 'utf8'), left: await readdir(dir) };
+    }
+
+    it('follows the file into the log with the emulator\'s own output, keeps every byte of a burst, and removes the file', async () => {
+      // 200000 numbered lines (about 2 MB) at once, far past a pipe's 64 KiB, then a line without its newline.
+      const { run, log, left } = await fileGuest('echo "qemu: starting" >&2; seq 1 200000 >> "$1"; printf "QK-END {\\"status\\":0}" >> "$1"; exit 0');
+      expect(run.ending).toBe('exited');
+      const nums = run.lines.filter((l) => /^\d+$/.test(l)).map(Number);
+      expect(nums).toHaveLength(200000);
+      expect(nums.every((n, i) => n === i + 1)).toBe(true);
+      expect(run.lines).toContain('qemu: starting');
+      expect(run.lines.at(-1)).toBe('QK-END {"status":0}');
+      expect(log.split('\n').filter((l) => /^\d+$/.test(l))).toHaveLength(200000);
+      expect(left).toEqual(['console.log']);
+    });
+
+    it('counts only what reaches the file as the console talking: a silent file ends the boot', async () => {
+      const { run } = await fileGuest('echo booting >> "$1"; exec sleep 30', { silenceMs: 400 });
+      expect(run.ending).toBe('silence');
+      expect(run.lines).toEqual(['booting']);
+    });
+  });
+
+  it('QEMU gets the file as its serial backend, a comma in the path doubled; stdio without one', () => {
+    const base = { backend: 'tcg' as const, kernel: '/k', initrd: '/i', smp: 2, memoryMB: 1024, cmdline: [] };
+    const withFile = qemuArgs({ ...base, consoleFile: '/r/a,b/console-x.serial' });
+    expect(withFile.slice(withFile.indexOf('-chardev'), withFile.indexOf('-chardev') + 4)).toEqual(['-chardev', 'file,id=qkcon,path=/r/a,,b/console-x.serial', '-serial', 'chardev:qkcon']);
+    expect(withFile).not.toContain('stdio');
+    expect(qemuArgs(base)).toEqual(expect.arrayContaining(['-serial', 'stdio']));
+    expect(consoleFileOf('/r/logs/console-baseline-tcg-r0.log')).toBe('/r/logs/console-baseline-tcg-r0.serial');
+    // One vector booted again, into another file: only the chardev's path changes.
+    const again = withConsoleFile(withFile, '/s/c-1.serial');
+    expect(again.filter((a, i) => a !== withFile[i])).toEqual(['file,id=qkcon,path=/s/c-1.serial']);
+    expect(() => withConsoleFile(qemuArgs(base), '/s/x')).toThrow(/no -chardev file,id=qkcon/);
   });
 });

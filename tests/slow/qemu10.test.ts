@@ -12,7 +12,7 @@
  * -L directories, the threading and the kernel command line are exactly a
  * run's); its boot's argument vector, from the boot's facts file, is then
  * booted again and again, each boot's serial console into a file of its own
- * (the last run of this test, with `-serial stdio`, lost characters in 35
+ * (the last run of this test, with `-serial stdio`, lost characters in 49
  * of 200 logs and read 3 as failed KUnit cases). Every console log is kept
  * in the run directory.
  */

@@ -92,7 +92,7 @@ export interface QemuSpec {
  * write does not go through (a pipe that is full), it retries a few times
  * and then drops the byte, and what the guest writes meanwhile overruns the
  * UART's FIFO. With four TCG guests at once on 2 cores, `-serial stdio`
- * lost characters in 35 of 200 console logs ("o 1 example_simple_test";
+ * lost characters in 49 of 200 console logs ("o 1 example_simple_test";
  * 3 of them read as failed KUnit cases) and in 9 of 40 on a re-run; the
  * file lost none in 120. A write to a regular file does not wait for a
  * reader.

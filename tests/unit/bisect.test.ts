@@ -5,6 +5,7 @@ import { classVerdict, criterionArgs, metricModule, parseBisectOutput, prefixFil
 import { judgeMetric } from '../../scripts/lib/analysis/judgemetric.ts';
 import { buildBisectCommand } from '../../scripts/lib/commands/bisectcmd.ts';
 import { mergeAppend } from '../../scripts/lib/bisect/step.ts';
+import { consoleEvidence } from '../../scripts/lib/bisect/outcome.ts';
 import { readSeries } from '../../scripts/lib/pipeline/series.ts';
 import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
 
@@ -87,5 +88,30 @@ describe('bisection verdicts', () => {
     const cmd = buildBisectCommand();
     expect(cmd.helpInformation()).toContain('kernel');
     expect(() => cmd.parse(['kernel', '--tree', 't', '--good', 'a', '--bad', 'b', '--criterion', 'speed'], { from: 'user' })).toThrow(/speed/);
+  });
+});
+
+describe('the evidence a bisection quotes from a failed step', () => {
+  // A UBSAN report, which the old hand-written regex (panic, Oops, BUG, WARNING) passed over for the end of the log.
+  const log = [
+    '[    1.0] Linux version 6.12.0',
+    '[    1.1] qk-init: loading qk_bench',
+    '[    1.2] ------------[ cut here ]------------',
+    '[    1.3] UBSAN: array-index-out-of-bounds in mm/qmempool.c:120:9',
+    '[    1.4] index 17 is out of range for type \'void *[16]\'',
+    ...Array.from({ length: 40 }, (_, i) => `[    2.${i}] later line ${i}`),
+  ].join('\n');
+
+  it('starts at the classifier\'s first finding, with three lines before it', () => {
+    const ev = consoleEvidence(log, { findings: [{ kind: 'ubsan', line: 4, text: 'UBSAN: array-index-out-of-bounds in mm/qmempool.c:120:9' }] });
+    expect(ev[0]).toBe('[    1.0] Linux version 6.12.0');
+    expect(ev[3]).toMatch(/UBSAN: array-index-out-of-bounds/);
+    expect(ev).toHaveLength(18);
+  });
+
+  it('without a finding, starts at the first failed KTAP case, else quotes the end of the log', () => {
+    const ktap = ['[ 1.0] KTAP version 1', '[ 1.1]     ok 1 a', '[ 1.2]     not ok 2 qmp_test_stress', '[ 1.3] # end'].join('\n');
+    expect(consoleEvidence(ktap, { findings: [] })[2]).toBe('[ 1.2]     not ok 2 qmp_test_stress');
+    expect(consoleEvidence(log, { findings: [] }).at(-1)).toBe('[    2.39] later line 39');
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from '../plumbing/log.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../plumbing/fsutil.ts';
 import { readManifest } from '../pipeline/recorder.ts';
-import { readResultsFile } from '../analysis/results.ts';
+import { readResultsFile, type BootRecord } from '../analysis/results.ts';
 import { judgeMetric } from '../analysis/judgemetric.ts';
 import type { StepRecord, Verdict } from './bisect.ts';
 import type { BisectState } from './state.ts';
@@ -22,9 +22,20 @@ async function excerpt(rec: StepRecord): Promise<string[]> {
   const b = r?.boots.find((x) => x.class !== 'ok' && x.class !== 'flaky');
   if (!b) return [];
   const consoleText = await readFile(join(rec.runDir, b.consoleLog), 'utf8').catch(() => '');
+  return [`${b.class}: ${b.reason}`, ...consoleEvidence(consoleText, b)];
+}
+
+/**
+ * The console lines around why a boot failed: its first finding as the
+ * classifier recorded it (a panic, Oops, BUG, WARNING, KASAN, UBSAN, RCU
+ * stall, hung task ...: console.ts knows them all), else its first failed
+ * KTAP case, else the end of the log.
+ */
+export function consoleEvidence(consoleText: string, boot: Pick<BootRecord, 'findings'>): string[] {
   const lines = consoleText.split('\n');
-  const at = lines.findIndex((l) => /Kernel panic|Oops|BUG:|WARNING:|not ok /.test(l));
-  return [`${b.class}: ${b.reason}`, ...(at >= 0 ? lines.slice(Math.max(0, at - 3), at + 15) : lines.slice(-15))];
+  const first = boot.findings[0];
+  const at = first !== undefined ? first.line - 1 : lines.findIndex((l) => /^\s*not ok \d+ /.test(l.replace(/^\[[ \d.]+\] /, '')));
+  return at >= 0 ? lines.slice(Math.max(0, at - 3), at + 15) : lines.slice(-15);
 }
 
 interface Outcome {

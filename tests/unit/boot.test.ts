@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { consoleFileOf, qemuArgs, runGuest, withConsoleFile } from '../../scripts/lib/pipeline/boot.ts';
+import { consoleFileOf, interactiveArgv, qemuArgs, runGuest, withConsoleFile } from '../../scripts/lib/pipeline/boot.ts';
 import { survivorsAfterAWhile } from './survivors.ts';
 
 async function guest(script: string, o: { silenceMs?: number; timeoutMs?: number; graceMs?: number; afterEndMs?: number } = {}) {
@@ -108,5 +108,8 @@ describe('boot stage timers', () => {
     const again = withConsoleFile(withFile, '/s/c-1.serial');
     expect(again.filter((a, i) => a !== withFile[i])).toEqual(['file,id=qkcon,path=/s/c-1.serial']);
     expect(() => withConsoleFile(qemuArgs(base), '/s/x')).toThrow(/no -chardev file,id=qkcon/);
+    // The reproducer a person runs puts the console back on the terminal, and changes nothing else.
+    expect(interactiveArgv(['qemu', ...withFile])).toEqual(['qemu', ...qemuArgs(base)]);
+    expect(interactiveArgv(['linux', 'mem=256M'])).toEqual(['linux', 'mem=256M']);
   });
 });

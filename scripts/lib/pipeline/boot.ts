@@ -114,6 +114,26 @@ export function withConsoleFile(args: readonly string[], file: string): string[]
 }
 
 /**
+ * A boot's argument vector as a person runs it again by hand: the serial
+ * console on the terminal (`-serial stdio`) rather than in the file the
+ * boot followed.
+ */
+export function interactiveArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-chardev' && argv[i + 1]?.startsWith('file,id=qkcon,')) {
+      i++;
+    } else if (argv[i] === '-serial' && argv[i + 1] === 'chardev:qkcon') {
+      out.push('-serial', 'stdio');
+      i++;
+    } else {
+      out.push(argv[i]!);
+    }
+  }
+  return out;
+}
+
+/**
  * Accelerator arguments per backend. icount needs single-threaded TCG;
  * plain TCG runs single-threaded unless true parallelism is asked for: the
  * vCPUs still take turns (SMP code paths, KCSAN) but the multi-threaded

@@ -14,6 +14,7 @@ import { readJson, writeFileAtomic, writeJsonAtomic } from '../plumbing/fsutil.t
 import { classify, confirm, logLines, BOOT_ENDINGS, type Classification } from './classify.ts';
 import { worstClass } from './console.ts';
 import { shellQuote } from '../plumbing/quote.ts';
+import { interactiveArgv } from './boot.ts';
 import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, type BenchStatus, type BootRecord, type FamilyRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from '../analysis/results.ts';
 import { renderReport } from '../analysis/report.ts';
 import { judged } from '../analysis/bench.ts';
@@ -198,7 +199,7 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
       wallMs: f.wallMs,
       consoleLog: f.consoleLog,
       cmdline: f.kernelCmdline,
-      reproduce: shellQuote(f.argv),
+      reproduce: shellQuote(interactiveArgv(f.argv)),
       attempts: group.map((a, i) => {
         const j = judged[i] ?? chosen;
         return { attempt: a.facts.attempt, class: j.verdict.class, reason: j.verdict.reason, ...(j.signature ? { signature: j.signature } : {}), consoleLog: a.facts.consoleLog, wallMs: a.facts.wallMs };

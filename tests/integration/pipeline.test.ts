@@ -9,6 +9,7 @@ import { cp, mkdtemp, readFile, rm, symlink, writeFile, mkdir, readdir, appendFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { FILTERED_BACKENDS, MIN_KEPT_SAMPLES } from '../../scripts/lib/analysis/hostspeed.ts';
 import { describe, expect, inject, it } from 'vitest';
 import { requirements, which } from '../../scripts/lib/pipeline/hostcheck.ts';
 import { REPO, finishTool, parseTool, runTool, runView, startTool } from './tool.ts';
@@ -221,9 +222,12 @@ describe('pipeline on the default kernel source', () => {
     for (const v of ['baseline', 'patched'] as const) {
       for (const be of m.backends!.resolved) {
         const ms = res.metrics.filter((x) => x.side === v && x.backend === be && x.name === 'slab/reuse');
-        expect(ms, `${v}/${be}`).toHaveLength(rounds);
+        // On uml a boot's case taken while the host ran the guest slow has a "slowed" status instead (hostspeed.ts).
+        const slowed = res.benchStatus.filter((x) => x.side === v && x.backend === be && x.suite === 'slab' && x.case === 'reuse' && x.status === 'slowed');
+        expect(ms.length + slowed.length, `${v}/${be}`).toBe(rounds);
+        if (!FILTERED_BACKENDS.includes(be)) expect(slowed).toEqual([]);
         for (const x of ms) {
-          expect(x.samples.length).toBeGreaterThanOrEqual(5);
+          expect(x.samples.length).toBeGreaterThanOrEqual(FILTERED_BACKENDS.includes(be) ? MIN_KEPT_SAMPLES : 5);
           for (const sample of x.samples) expect(sample).toBeGreaterThan(0);
           expect(x.guest?.['init_on_alloc']).toBe(false);
         }

@@ -76,6 +76,13 @@ describe('samples taken while the host ran the guest slow', () => {
     expect(r.benchStatus).toEqual([expect.objectContaining({ round: 2, suite: 'slab', case: 'reuse', status: 'slowed' })]);
     expect(r.benchStatus[0]!.reason).toMatch(/fewer than 3 of its 15 samples were taken at speed/);
     const md = renderReport(r, { startedAt: '2026-12-06T00:00:00Z', reproduce: 'x' });
+    // The same boots on tcg keep every sample: QEMU backends' readings are reported, not used.
+    const tcg = assembleResults({
+      runId: 'r', errorClass: undefined, sides: [], notRun: [],
+      attempts: [0, 1, 2].map((i) => ({ facts: { ...facts(i, i), backend: 'tcg' as const, arch: 'x86_64' as const }, lines: boot([13.4, 13.4, ...fill(13, 23.5)], [280, 281, 280, ...fill(13, 470)]) })),
+    });
+    expect(tcg.metrics.map((m) => [m.samples.length, m.slowed])).toEqual([[15, undefined], [15, undefined], [15, undefined]]);
+    expect(tcg.benchStatus).toEqual([]);
     const section = md.slice(md.indexOf('## Samples taken while'));
     expect(section, section).toMatch(/\| uml \| 5 of 30 \| 1 \| 2 of 2 \|/);
   });

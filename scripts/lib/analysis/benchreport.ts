@@ -4,7 +4,7 @@
  * then what did not run. Every row names the backend that produced it.
  */
 import { median } from 'simple-statistics';
-import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES } from './hostspeed.ts';
+import { FILTERED_BACKENDS, HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES } from './hostspeed.ts';
 import { GOALS, HEADLINE_SIDE_CASES, bootFigure, REFERENCE_2014, goals, judged, sideOrder, type ControlResult, type Family, type SideComparison, type WithinBoot } from './bench.ts';
 import { FOREST_FILE, chartData } from './charts.ts';
 import { ALPHA, EXACT_MAX_PAIRS, PRACTICAL_THRESHOLD, fmtP, fmtStat, type PairedStat } from './stats.ts';
@@ -235,7 +235,7 @@ function renderSlowSpells(r: Results): string[] {
   return [
     '## Samples taken while the host ran the guest slow',
     '',
-    `Before each sample and after the last one the guest times two things that touch nothing the series changes: an empty loop and a walk over a small buffer. A sample with a reading before or after it more than ${HOST_SLOW_FACTOR}× slower than that reading's fast level (its 10th percentile over the run's boots of one backend: for the walk, of one kernel and module too, as the buffer's placement alone changes it) was taken in a slow spell of the host and is left out of every figure above and every comparison; a boot's case with fewer than ${MIN_KEPT_SAMPLES} samples left has no figure (status "slowed" below). results.json keeps the left-out samples (\`slowed\`) and the readings (\`guest.ref_ps\`, \`guest.mref_ps\`).`,
+    `On ${FILTERED_BACKENDS.join(', ')} (the QEMU backends' readings are reported, not used yet): before each sample and after the last one the guest times two things that touch nothing the series changes: an empty loop and a walk over a small buffer. A sample with a reading before or after it more than ${HOST_SLOW_FACTOR}× slower than that reading's fast level (its 10th percentile over the run's boots of one backend: for the walk, of one kernel and module too, as the buffer's placement alone changes it) was taken in a slow spell of the host and is left out of every figure above and every comparison; a boot's case with fewer than ${MIN_KEPT_SAMPLES} samples left has no figure (status "slowed" below). results.json keeps the left-out samples (\`slowed\`) and the readings (\`guest.ref_ps\`, \`guest.mref_ps\`).`,
     '',
     '| backend | samples left out (cases that kept a figure) | cases left without a figure | boots affected |',
     '|---|---|---|---|',

@@ -15,6 +15,16 @@
  */
 import { quantileSorted } from 'simple-statistics';
 
+/**
+ * The backends whose samples the readings may leave out: UML, where the rule
+ * was checked against the bimodal medians it was made for (16 boots of the
+ * default run, slab/reuse max/min 1.73 → 1.08). On tcg the same rule left
+ * out 272 of 2385 samples and 33 boots' cases of a CI-like run on a busy
+ * host, and whether that was the host or TCG's own timing is not
+ * established: QEMU backends' readings are reported, not used, until it is.
+ */
+export const FILTERED_BACKENDS: readonly string[] = ['uml'];
+
 /** A reading this much over the backend's fast level marks its sample as taken in a slow spell. */
 export const HOST_SLOW_FACTOR = 1.1;
 /** A boot's case keeps its figure only with at least this many samples left. */

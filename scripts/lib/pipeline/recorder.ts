@@ -18,7 +18,7 @@ import { interactiveArgv } from './boot.ts';
 import { BACKENDS, FLAVOR_NAMES, RESULTS_SCHEMA_VERSION, Results, Side, VARIANTS, type BenchStatus, type BootRecord, type FamilyRecord, type Metric, type SideVerdict, type StressRecord, type TestRecord } from '../analysis/results.ts';
 import { renderReport } from '../analysis/report.ts';
 import { judged } from '../analysis/bench.ts';
-import { HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES, fastLevels, levelKeys, levelsFor, referenceReadings, splitSlowed } from '../analysis/hostspeed.ts';
+import { FILTERED_BACKENDS, HOST_SLOW_FACTOR, MIN_KEPT_SAMPLES, fastLevels, levelKeys, levelsFor, referenceReadings, splitSlowed } from '../analysis/hostspeed.ts';
 import { ALPHA } from '../analysis/stats.ts';
 import type { Logger } from '../plumbing/log.ts';
 import { writeBenchArtifacts } from '../analysis/charts.ts';
@@ -245,7 +245,7 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
  * few are left, the boot's case becomes a "slowed" status line instead.
  */
 function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[]): Metric[] {
-  const refs = metrics.map((m) => referenceReadings(m.guest, m.samples.length));
+  const refs = metrics.map((m) => (FILTERED_BACKENDS.includes(m.backend) ? referenceReadings(m.guest, m.samples.length) : undefined));
   const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ keys: levelKeys(m), ref: refs[i] }] : [])));
   const out: Metric[] = [];
   metrics.forEach((m, i) => {

@@ -61,7 +61,11 @@ async function inspect(dir: string): Promise<{ unusable?: string; freeMB: number
 
 /** Why `dir` cannot hold a UML guest's memory of `memoryMB` in full, or undefined when it can. */
 export async function umlTmpProblem(dir: string, memoryMB: number): Promise<string | undefined> {
-  const c = await inspect(dir);
+  return problemOf(await inspect(dir), memoryMB);
+}
+
+/** What keeps an inspected directory from holding all of a guest's memory, or undefined. */
+function problemOf(c: { unusable?: string; freeMB: number }, memoryMB: number): string | undefined {
   if (c.unusable !== undefined) return c.unusable;
   if (c.freeMB < memoryMB) return `only ${c.freeMB} MiB free, and the guest has ${memoryMB} MiB`;
   return undefined;
@@ -77,9 +81,10 @@ export async function prepareUmlTmp(workDir: string, memoryMB: number, candidate
   const tight: { dir: string; freeMB: number; i: number }[] = [];
   for (const dir of candidates) {
     const c = await inspect(dir);
-    if (c.unusable === undefined && c.freeMB >= memoryMB) return { dir, passed };
+    const problem = problemOf(c, memoryMB);
+    if (problem === undefined) return { dir, passed };
     if (c.unusable === undefined && c.freeMB >= Math.min(UML_MIN_FREE_MB, memoryMB)) tight.push({ dir, freeMB: c.freeMB, i: passed.length });
-    passed.push(`${dir}: ${c.unusable ?? `only ${c.freeMB} MiB free, and the guest has ${memoryMB} MiB`}`);
+    passed.push(`${dir}: ${problem}`);
   }
   const t = tight[0];
   if (t) {

@@ -202,7 +202,11 @@ export async function spawn(cmd: string, args: readonly string[], o: SpawnOption
     }
     // A full disk fails git, make and the compiler alike; whatever class the caller gives a failure
     // (a build, a patch), this one is the host's and says so, also where the caller inspects failures itself.
-    if (res.exitCode !== 0 && !g.timedOut && DISK_FULL_RE.test(collected)) throw await diskFull(o.what, o.cwd, collected, o.logFile);
+    // The collected output stops at 1 MiB; the tail holds a make's last lines, where a full disk shows.
+    if (res.exitCode !== 0 && !g.timedOut) {
+      const seen = `${collected}${result.tail.join('\n')}`;
+      if (DISK_FULL_RE.test(seen)) throw await diskFull(o.what, o.cwd, seen, o.logFile);
+    }
     if (!o.allowFailure && (res.exitCode !== 0 || g.timedOut)) {
       const why = g.timedOut
         ? `timed out after ${seconds(o.timeoutMs ?? 0)} s`

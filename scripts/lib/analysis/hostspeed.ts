@@ -67,7 +67,9 @@ export function fastLevels(readings: Iterable<{ keys: Record<ReadingKind, string
   for (const { keys, ref } of readings) {
     for (const k of READING_KINDS) {
       const key = `${k}\0${keys[k]}`;
-      all.set(key, [...(all.get(key) ?? []), ...ref[k]]);
+      const into = all.get(key) ?? [];
+      into.push(...ref[k]);
+      all.set(key, into);
     }
   }
   return new Map([...all].map(([key, v]) => [key, quantileSorted([...v].sort((x, y) => x - y), LEVEL_QUANTILE)]));

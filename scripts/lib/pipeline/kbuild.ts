@@ -159,6 +159,16 @@ function makeEnv(tree: VariantTree): Record<string, string> {
     // Paths relative to the common parent: the two variants share ccache objects.
     CCACHE_BASEDIR: dirname(tree.root),
     CCACHE_NOHASHDIR: '1',
+    // Depend mode: on a miss ccache runs only the compiler and reads the
+    // dependencies from Kbuild's own -Wp,-MMD file, instead of running the
+    // preprocessor first to hash its output. A cold build of net/ipv4,
+    // kernel/sched and mm (x86_64, 159 objects, 2 cores) took 119.0 s with
+    // the default mode, 88.6 s in depend mode and 87.3 s without ccache; a
+    // second build hit all 159 in both modes (hits were already 90% direct).
+    // What it gives up: -MMD leaves system headers out of the dependency
+    // list, and the kernel includes none besides the compiler's own, whose
+    // version ccache hashes anyway.
+    CCACHE_DEPEND: '1',
     KBUILD_BUILD_USER: 'qmempool-kit',
     KBUILD_BUILD_HOST: 'qk',
   };

@@ -50,7 +50,17 @@ hostdir=$(param hostdir) && {
 		echo "qk-init: cannot mount $hostdir with hostfs"
 }
 echo "QK-BEGIN {\"proto\":1,\"run\":\"$(param run)\",\"variant\":\"$(param variant)\",\"side\":\"$(param side || param variant)\",\"backend\":\"$(param backend)\",\"attempt\":\"$(param attempt)\"}"
-echo "QK-INFO {\"kernel\":\"$($BB uname -r)\",\"machine\":\"$($BB uname -m)\",\"cpus\":$($BB grep -c ^processor /proc/cpuinfo)}"
+# NUMA nodes with memory or CPUs; a kernel without CONFIG_NUMA has no node
+# directories and one node.
+nodes=$($BB ls -d /sys/devices/system/node/node[0-9]* 2>/dev/null | $BB wc -l)
+[ "$nodes" -gt 0 ] || nodes=1
+echo "QK-INFO {\"kernel\":\"$($BB uname -r)\",\"machine\":\"$($BB uname -m)\",\"cpus\":$($BB grep -c ^processor /proc/cpuinfo),\"nodes\":$nodes}"
+# --numa N: a guest that finds another count (no CONFIG_NUMA, no SRAT support)
+# would measure a one-node machine under a two-node label.
+want=$(param numa) && [ "$want" != "$nodes" ] && {
+	echo "qk-init: error: the guest has $nodes NUMA node(s), and the run asked for $want (qk_numa): is CONFIG_NUMA (and ACPI NUMA) in this kernel?"
+	finish 3
+}
 
 if [ "$(param probe)" = 1 ]; then
 	finish 0
@@ -96,7 +106,7 @@ load_modules() {
 	for m in $(echo "$1" | $BB tr , ' '); do
 		# shellcheck disable=SC2046 # one word per parameter
 		if ! $BB insmod "$moddir/$m.ko" $(modargs "$m"); then
-			echo "qk-init: insmod $m failed"
+			echo "qk-init: error: insmod $m failed"
 			status=1
 			continue
 		fi
@@ -132,7 +142,7 @@ if net=$(param net); then
 		. "${moddir%/modules}/net.sh"
 		net_run "$net"
 	else
-		echo "qk-init: ${moddir%/modules}/net.sh is missing from the image"
+		echo "qk-init: error: ${moddir%/modules}/net.sh is missing from the image"
 		status=1
 	fi
 fi

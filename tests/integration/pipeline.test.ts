@@ -310,6 +310,20 @@ describe('pipeline on the default kernel source', () => {
     expect(b.attempts).toHaveLength(2);
   });
 
+  it('boots two-node NUMA guests, and fails a boot whose guest finds another count of nodes', async () => {
+    const r = await tool('numa', ['--backend', 'tcg', '--variants', 'baseline', '--numa', '2', '--modules', 'none']);
+    expect(r.exitCode).toBe(0);
+    expect((await r.results()).boots[0]!.class).toBe('ok');
+    const log = await readFile(join(r.runDir, 'logs', 'console-baseline-tcg-r0.log'), 'utf8');
+    expect(log).toMatch(/QK-INFO \{.*"nodes":2\}/);
+    // A one-node guest asked for two (as a kernel without NUMA would be): the boot fails, saying why.
+    const one = await tool('numa-missing', ['--backend', 'tcg', '--variants', 'baseline', '--modules', 'none', '--append', 'qk_numa=2']);
+    expect(one.exitCode).toBe(1);
+    const b = (await one.results()).boots[0]!;
+    expect(b.class).toBe('test-failure');
+    expect(b.reason).toMatch(/the guest has 1 NUMA node\(s\), and the run asked for 2/);
+  });
+
   it('classifies a WARN() and an Oops from a module; a crash that always happens is kept, exit 1', async () => {
     const w = await tool('warn', ['--backend', 'tcg', '--variants', 'baseline', '--provoke', 'warn']);
     expect(w.exitCode).toBe(1);

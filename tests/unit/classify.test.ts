@@ -33,6 +33,20 @@ describe('one classifier for live and offline', () => {
     expect(c.bench.map((b) => [b.case, b.status])).toEqual([['pktgen_drop', 'error'], ['tcp_stream', 'ok']]);
   });
 
+  it('gives the guest init\'s own error as the reason of a failed status', () => {
+    const lines = logLines(fixture('boot-ok-tcg.log'));
+    const begin = lines.findIndex((l) => l.includes('QK-BEGIN'));
+    const failed = [
+      ...lines.slice(0, begin + 1),
+      '[    0.9] qk-init: kmemleak scan done',
+      'qk-init: error: the guest has 1 NUMA node(s), and the run asked for 2 (qk_numa): is CONFIG_NUMA (and ACPI NUMA) in this kernel?',
+      'QK-END {"status":3}',
+    ];
+    const c = classify(failed, 'exited');
+    expect(c.verdict.class).toBe('test-failure');
+    expect(c.verdict.reason).toBe('the guest init reported status 3 (the guest has 1 NUMA node(s), and the run asked for 2 (qk_numa): is CONFIG_NUMA (and ACPI NUMA) in this kernel?)');
+  });
+
   it('reads a recorded good boot into metrics, KTAP and a clean verdict', () => {
     const lines = logLines(fixture('boot-ok-tcg.log'));
     const c = classify(lines, 'exited');

@@ -28,6 +28,8 @@ describe('command line', () => {
     expect(o.source).toEqual({ kind: 'tree', path: '/src/linux', ref: 'v6.12' });
     expect(o.backends).toEqual(['icount', 'uml']);
     expect(o.smp).toBe(4);
+    expect(o.numaNodes).toBeUndefined();
+    expect(parse(['--smp', '4', '--numa', '2']).numaNodes).toBe(2);
     expect(o.allowInstall).toBe(false);
     expect(o.extraCmdline).toEqual(['foo=1', 'bar']);
   });
@@ -37,6 +39,10 @@ describe('command line', () => {
     [['--variants', ''], /needs at least one/],
     [['--smp', '0'], /--smp must be an integer/],
     [['--smp', 'two'], /--smp must be an integer/],
+    [['--numa', '3'], /--numa 3 needs the same number of CPUs on every node, and --smp is 2/],
+    [['--numa', '2', '--smp', '3'], /--smp is 3/],
+    [['--numa', '2', '--memory', '200'], /leaves a node less than 128 MiB/],
+    [['--numa', '9', '--smp', '16'], /--numa must be an integer/],
     [['--tree', 'a', '--tarball', 'b'], /choose one kernel source/],
     [['--git', 'https://example.invalid/linux.git'], /--git needs --ref/],
     [['--ref', 'v6.12'], /--ref goes with/],

@@ -66,3 +66,13 @@ describe('per-boot spread in "Every figure"', () => {
     expect(figureRow(renderReport(bimodal, { startedAt: 'now' }))).toMatch(/^\| slab\/reuse \| uml \| ns \| [^|]*per boot ×1\.68 ⚠ \|/);
   });
 });
+
+describe('the report header', () => {
+  it('says when QEMU guests had NUMA nodes, and says nothing for one', async () => {
+    const { renderReport } = await import('../../scripts/lib/analysis/report.ts');
+    const { reportContext } = await import('../../scripts/lib/pipeline/recorder.ts');
+    const ctx = (options: Record<string, unknown>) => reportContext({ startedAt: 'now', reproduce: 'x', options } as unknown as Parameters<typeof reportContext>[0]);
+    expect(renderReport(run(), ctx({ numaNodes: 2 }))).toContain('- QEMU guests: 2 NUMA nodes');
+    expect(renderReport(run(), ctx({}))).not.toContain('NUMA');
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { archesFor, bootPlan, kernelName, targetsFor, parseSide, planRun, sidesFromVariants } from '../../scripts/lib/pipeline/plan.ts';
 import { reproduceCommand } from '../../scripts/lib/pipeline/pipeline.ts';
-import { bootCommand, guestCmdline, qemuArgs, umlArgs } from '../../scripts/lib/pipeline/boot.ts';
+import { bootCommand, guestCmdline, numaArgs, qemuArgs, smpValue, umlArgs } from '../../scripts/lib/pipeline/boot.ts';
 import { shellQuote } from '../../scripts/lib/plumbing/quote.ts';
 import { parseSeriesFile, parseArgsFile, failedFilesFromAm, amSummary } from '../../scripts/lib/pipeline/series.ts';
 import { cpioList, parentDirs, parseLdd } from '../../scripts/lib/pipeline/image.ts';
@@ -153,6 +153,32 @@ describe('argv builders', () => {
     const u = bootCommand({ backend: 'uml', kernel: '/k/linux', image: { ...image, init: '/w/init' }, smp: 2, memoryMB: 256, guest, extraCmdline: [], tcgThreads: 'single' });
     expect(u.cmd).toBe('/k/linux');
     expect(reproduceCommand(['--backend', 'tcg', '--run-id', 'x', '--append', 'a b'])).toMatch(/&& npx zx scripts\/run\.mjs --backend tcg --append 'a b'$/);
+  });
+
+  it('splits CPUs and memory over NUMA nodes, and tells init how many to find', () => {
+    expect(numaArgs(1, 2, 1024)).toEqual([]);
+    expect(numaArgs(2, 2, 1024)).toEqual([
+      '-object', 'memory-backend-ram,id=qknode0,size=512M', '-numa', 'node,nodeid=0,cpus=0,memdev=qknode0',
+      '-object', 'memory-backend-ram,id=qknode1,size=512M', '-numa', 'node,nodeid=1,cpus=1,memdev=qknode1',
+    ]);
+    // Memory that does not divide goes to the last node: the sizes add up to -m; a socket per node.
+    expect(numaArgs(3, 6, 1000).filter((a) => a.startsWith('node,') || a.startsWith('memory-'))).toEqual([
+      'memory-backend-ram,id=qknode0,size=333M', 'node,nodeid=0,cpus=0-1,memdev=qknode0',
+      'memory-backend-ram,id=qknode1,size=333M', 'node,nodeid=1,cpus=2-3,memdev=qknode1',
+      'memory-backend-ram,id=qknode2,size=334M', 'node,nodeid=2,cpus=4-5,memdev=qknode2',
+    ]);
+    expect(smpValue(6, 3)).toBe('6,sockets=3,cores=2,threads=1');
+    expect(smpValue(2, 1)).toBe('2');
+    expect(() => numaArgs(3, 2, 1024)).toThrow(/same number of CPUs on every node/);
+    expect(() => smpValue(4, 3)).toThrow(/the guest has 4/);
+    const guest = { run: 'r', variant: 'baseline', backend: 'tcg' as const, modules: [], numaNodes: 2 };
+    const b = bootCommand({ backend: 'tcg', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, numaNodes: 2, guest, extraCmdline: [], tcgThreads: 'single' });
+    expect(b.args).toEqual(expect.arrayContaining(['-smp', '2,sockets=2,cores=1,threads=1', '-numa', 'node,nodeid=1,cpus=1,memdev=qknode1']));
+    expect(b.cmdline).toContain('qk_numa=2');
+    // The KVM probe boots one CPU: no nodes to split.
+    const p = bootCommand({ backend: 'kvm', kernel: '/k/bzImage', image, smp: 2, memoryMB: 1024, numaNodes: 2, guest: { run: 'r', variant: 'baseline', backend: 'kvm', modules: [] }, extraCmdline: [], tcgThreads: 'single', probe: true });
+    expect(p.args).not.toContain('-numa');
+    expect(guestCmdline({ ...guest, numaNodes: 1 }, image)).not.toContain('qk_numa=1');
   });
 
   it('boots UML on a read-only hostfs root with our init', () => {

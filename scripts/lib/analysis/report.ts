@@ -13,6 +13,8 @@ export interface ReportContext {
   readonly series?: { readonly hash: string; readonly patches: readonly string[] };
   /** Shell command that runs the whole run again. */
   readonly reproduce?: string;
+  /** QEMU guests of this many NUMA nodes (--numa). */
+  readonly numaNodes?: number;
 }
 
 const cellEsc = (s: string): string => s.replace(/\|/g, '\\|');
@@ -33,6 +35,7 @@ export function renderReport(r: Results, ctx: ReportContext): string {
   if (ctx.series) L.push(`- series: ${ctx.series.patches.length} patch(es), hash ${ctx.series.hash.slice(0, 12)}`);
   const other = r.series?.other;
   if (other) L.push(`- other = the series from ${other.from}: ${other.patches.length} patch(es), hash ${other.hash.slice(0, 12)}`);
+  if (ctx.numaNodes) L.push(`- QEMU guests: ${ctx.numaNodes} NUMA nodes, a socket and an equal share of memory each (UML guests have one)`);
   if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
   L.push('', ...renderBenchSections(r));
   if (r.sides.length > 0) {

@@ -41,6 +41,17 @@ export function umlCpuOption(value: string, cpus = availableParallelism()): { um
   return { umlCpu: int('--uml-cpu (a CPU number, auto or none)', 0, cpus - 1)(value) };
 }
 
+/** --numa: 1 to 8 nodes, each with an equal share of --smp's CPUs (a socket) and at least 128 MiB of --memory. */
+export function numaOption(f: { numa: string; smp: string; memory: string }): { numaNodes?: number } {
+  const nodes = int('--numa', 1, 8)(f.numa);
+  if (nodes === 1) return {};
+  const smp = int('--smp', 1, 64)(f.smp);
+  const memory = int('--memory', 128, 65536)(f.memory);
+  if (smp % nodes !== 0) throw new QkError('usage-error', `--numa ${nodes} needs the same number of CPUs on every node, and --smp is ${smp}`, { hint: `give --smp a multiple of ${nodes}` });
+  if (memory / nodes < 128) throw new QkError('usage-error', `--numa ${nodes} with --memory ${memory} leaves a node less than 128 MiB`, { hint: `give --memory ${nodes * 128} or more` });
+  return { numaNodes: nodes };
+}
+
 export function buildCommand(): Command {
   return new Command('run.mjs')
     .description(
@@ -59,6 +70,7 @@ export function buildCommand(): Command {
     .option('--other-series <dir|rev>', "the series at another version, for the 'other' tree: a directory, or a revision of this repository (its kernel-patches/ is extracted into the run directory). Compare old and new with --side old=other --side new=patched")
     .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
     .option('--memory <MiB>', 'guest memory', '1024')
+    .option('--numa <nodes>', "NUMA nodes of QEMU guests: --smp's CPUs (a socket per node; a multiple of the nodes) and --memory split evenly (ACPI SRAT); a guest that finds another count of nodes fails its boot. UML has one node", '1')
     .option('--boots <n>', 'benchmark rounds per side and backend (interleaved A/B, order alternating). The exact signed-rank test can reach p < 0.05 from 6 pairs (p = 0.031); with fewer every comparison is "inconclusive". Verdicts are decided over all of a backend\'s comparisons (Benjamini–Hochberg), which needs more: 8 (smallest p 0.0078) is the default', '8')
     .option('--boot-timeout <s>', 'end a boot that has not finished after this long', '900')
     .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', '120')
@@ -134,6 +146,7 @@ interface RawFlags {
   otherSeries?: string;
   smp: string;
   memory: string;
+  numa: string;
   boots: string;
   bootTimeout: string;
   silenceTimeout: string;
@@ -211,6 +224,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     backends: list<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend),
     smp: int('--smp', 1, 64)(f.smp),
     memoryMB: int('--memory', 128, 65536)(f.memory),
+    ...numaOption(f),
     boots: int('--boots', 1, 1000)(f.boots),
     bootTimeoutS: int('--boot-timeout', 5)(f.bootTimeout),
     silenceTimeoutS: int('--silence-timeout', 2)(f.silenceTimeout),

@@ -42,6 +42,8 @@ export interface GuestParams {
   readonly benchSet?: BenchSet;
   /** Packet scenarios (qemu/net/net.sh) to run after the modules. */
   readonly net?: NetSpec;
+  /** QEMU guests with --numa: the NUMA nodes init must find, else it fails the boot (a kernel without NUMA or SRAT would measure one node). */
+  readonly numaNodes?: number;
 }
 
 /** headline: the cases the report leads with; full: every case and sweep. */
@@ -64,6 +66,7 @@ export function guestCmdline(p: GuestParams, image: ImageResult): string[] {
   if (p.provoke) args.push(`qk_provoke=${p.provoke}`);
   if (p.probe) args.push('qk_probe=1');
   if (p.attempt !== undefined) args.push(`qk_attempt=${p.attempt}`);
+  if (p.numaNodes !== undefined && p.numaNodes > 1) args.push(`qk_numa=${p.numaNodes}`);
   for (const a of args) {
     if (/\s/.test(a)) throw new QkError('usage-error', `guest parameter '${a}' contains white space, which the kernel command line cannot carry`, { hint: 'use a --work-dir and -o path without spaces' });
   }
@@ -80,6 +83,8 @@ export interface QemuSpec {
   readonly initrd: string;
   readonly smp: number;
   readonly memoryMB: number;
+  /** NUMA nodes (numaArgs); absent or 1: no -numa options, one node. */
+  readonly numaNodes?: number;
   readonly cmdline: readonly string[];
   /** The file QEMU writes the serial console to (consoleFileOf); absent: its stdout. */
   readonly consoleFile?: string;
@@ -170,12 +175,55 @@ export function qemuArgs(s: QemuSpec): string[] {
     '-no-reboot',
     '-machine', 'q35',
     ...qemuAccel(s.backend, s.tcgThreads),
-    '-smp', String(s.smp),
+    '-smp', smpValue(s.smp, s.numaNodes ?? 1),
     '-m', `${s.memoryMB}M`,
+    ...numaArgs(s.numaNodes ?? 1, s.smp, s.memoryMB),
     '-kernel', s.kernel,
     '-initrd', s.initrd,
     '-append', ['console=ttyS0', 'panic=-1', 'rdinit=/init', ...backendCmdline(s.backend), ...s.cmdline].join(' '),
   ];
+}
+
+/** A NUMA guest's CPUs must divide evenly into its nodes (one socket each). */
+function checkNuma(nodes: number, smp: number): void {
+  if (!Number.isInteger(nodes) || nodes > smp || smp % nodes !== 0) {
+    throw new QkError('usage-error', `--numa ${nodes} needs the same number of CPUs on every node, and the guest has ${smp} (--smp)`, { hint: `give --smp a multiple of ${nodes}` });
+  }
+}
+
+/**
+ * -smp's value: with NUMA nodes, one socket per node, so that the kernel
+ * does not find CPUs of two nodes sharing a last-level cache (QEMU's default
+ * topology puts every CPU in one socket, which the scheduler's topology
+ * check warns about).
+ */
+export function smpValue(smp: number, nodes: number): string {
+  if (nodes <= 1) return String(smp);
+  checkNuma(nodes, smp);
+  return `${smp},sockets=${nodes},cores=${smp / nodes},threads=1`;
+}
+
+/**
+ * A guest of `nodes` NUMA nodes: the vCPUs split into contiguous, even
+ * shares (a socket each, smpValue), the memory into even shares (the last
+ * node takes what does not divide), each node's memory its own RAM backend,
+ * as QEMU's firmware describes it to the kernel in the ACPI SRAT. One node:
+ * no options at all, QEMU's default.
+ */
+export function numaArgs(nodes: number, smp: number, memoryMB: number): string[] {
+  if (nodes <= 1) return [];
+  checkNuma(nodes, smp);
+  const out: string[] = [];
+  const cpuShare = smp / nodes;
+  const memShare = Math.floor(memoryMB / nodes);
+  for (let n = 0; n < nodes; n++) {
+    const first = n * cpuShare;
+    const last = first + cpuShare - 1;
+    const mem = n === nodes - 1 ? memoryMB - memShare * (nodes - 1) : memShare;
+    out.push('-object', `memory-backend-ram,id=qknode${n},size=${mem}M`);
+    out.push('-numa', `node,nodeid=${n},cpus=${first === last ? first : `${first}-${last}`},memdev=qknode${n}`);
+  }
+  return out;
 }
 
 export interface UmlSpec {
@@ -207,6 +255,8 @@ export interface BootRequest {
   readonly image: ImageResult;
   readonly smp: number;
   readonly memoryMB: number;
+  /** QEMU backends: NUMA nodes (numaArgs); UML has one. */
+  readonly numaNodes?: number;
   /** What the guest init is asked to do (qk_* parameters). */
   readonly guest: GuestParams;
   /** Kernel arguments after the guest's own: the series', the side's, the user's. */
@@ -240,7 +290,7 @@ export interface BootRequest {
   readonly signal?: AbortSignal;
 }
 
-type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu' | 'umlTmpDir' | 'umlCpu'> & {
+type CommandRequest = Pick<BootRequest, 'backend' | 'kernel' | 'image' | 'smp' | 'memoryMB' | 'numaNodes' | 'guest' | 'extraCmdline' | 'tcgThreads' | 'probe' | 'qemu' | 'umlTmpDir' | 'umlCpu'> & {
   /** A virtio-net NIC on these loopback UDP ports (QEMU backends). */
   readonly virtioPorts?: VirtioPorts;
   /** QEMU backends: the serial console into this file (consoleFileOf), not stdout. */
@@ -271,7 +321,7 @@ export function bootCommand(r: CommandRequest): { cmd: string; args: string[]; c
   return {
     cmd: r.qemu?.binary ?? 'qemu-system-x86_64',
     args: [
-      ...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, ...(r.qemu ? { firmware: r.qemu.firmware } : {}), ...(r.consoleFile ? { consoleFile: r.consoleFile } : {}), kernel: r.kernel, initrd: r.image.path, smp, memoryMB, cmdline }),
+      ...qemuArgs({ backend: r.backend, tcgThreads: r.tcgThreads, ...(r.qemu ? { firmware: r.qemu.firmware } : {}), ...(r.consoleFile ? { consoleFile: r.consoleFile } : {}), kernel: r.kernel, initrd: r.image.path, smp, memoryMB, ...(r.probe || r.numaNodes === undefined ? {} : { numaNodes: r.numaNodes }), cmdline }),
       ...(r.virtioPorts ? virtioQemuArgs(r.virtioPorts) : []),
     ],
     cmdline,

@@ -62,8 +62,17 @@ export function classify(lines: readonly string[], ending: BootEnding): Classifi
     values: d.values,
   }));
   const benchError = bench.find((b) => b.status === 'error');
-  const v = decide(w, ending, ktap.counts.fail + ktap.counts.crashed, protocolErrors.length, benchError && `${benchError.suite}/${benchError.case}: ${benchError.reason ?? 'failed'}`);
+  const v = decide(w, ending, ktap.counts.fail + ktap.counts.crashed, protocolErrors.length, benchError ? `${benchError.suite}/${benchError.case}: ${benchError.reason ?? 'failed'}` : initError(lines));
   return { verdict: v, ktap, bench, stress, protocolErrors, signature: crashSignature(lines, v) };
+}
+
+/** The first thing the guest init said went wrong (`qk-init: error: ...`, qemu/init.sh). */
+function initError(lines: readonly string[]): string | undefined {
+  for (const l of lines) {
+    const m = /\bqk-init: error: (.*\S)/.exec(stripPrintkPrefix(l));
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 /**

@@ -39,6 +39,8 @@ export interface RunOptions {
   readonly backends: readonly BackendChoice[];
   readonly smp: number;
   readonly memoryMB: number;
+  /** NUMA nodes of QEMU guests (--numa; CPUs and memory split evenly); absent or 1: one node. UML has one. */
+  readonly numaNodes?: number;
   readonly bootTimeoutS: number;
   readonly silenceTimeoutS: number;
   readonly boots: number;

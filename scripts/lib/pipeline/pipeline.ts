@@ -634,6 +634,8 @@ export function bootRequest(
   c: { opts: RunOptions; emulator?: Emulator; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
 ): BootRequest {
   const { opts } = c;
+  // NUMA is QEMU's: a UML guest has one node whatever --numa says.
+  const numaNodes = step.backend !== 'uml' && (opts.numaNodes ?? 1) > 1 ? opts.numaNodes : undefined;
   const params = {
     run: opts.runId,
     variant: step.side.variant,
@@ -645,6 +647,7 @@ export function bootRequest(
     ...(step.purpose === 'bench' ? { benchSet: opts.benchSet, ...(opts.net ? { net: opts.net } : {}) } : {}),
     attempt,
     ...(opts.provoke ? { provoke: opts.provoke } : {}),
+    ...(numaNodes ? { numaNodes } : {}),
   };
   const what = inRounds(step) ? `r${step.round}` : 'kunit';
   const name = `console-${step.side.name}-${step.backend}${step.flavor === 'normal' ? '' : `-${step.flavor}`}-${what}${attempt > 1 ? `-a${attempt}` : ''}.log`;
@@ -654,6 +657,7 @@ export function bootRequest(
     image: k.image,
     smp: opts.smp,
     memoryMB: opts.memoryMB,
+    ...(numaNodes ? { numaNodes } : {}),
     guest: params,
     extraCmdline: [...(seriesOf(step.side.variant, series)?.cmdline ?? []), ...step.side.cmdline, ...opts.extraCmdline],
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.

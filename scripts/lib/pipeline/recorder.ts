@@ -275,7 +275,14 @@ export function treeSeries(m: Pick<Manifest, 'series' | 'otherSeries'>): Results
 }
 
 export function reportContext(m: Manifest): Parameters<typeof renderReport>[1] {
-  return { startedAt: m.startedAt, reproduce: m.reproduce, ...(m.source ? { source: m.source } : {}), ...(m.series ? { series: m.series } : {}) };
+  const numa = m.options['numaNodes'];
+  return {
+    startedAt: m.startedAt,
+    reproduce: m.reproduce,
+    ...(m.source ? { source: m.source } : {}),
+    ...(m.series ? { series: m.series } : {}),
+    ...(typeof numa === 'number' && numa > 1 ? { numaNodes: numa } : {}),
+  };
 }
 
 const serialize = (r: Results): string => JSON.stringify(r, null, 2) + '\n';

@@ -39,6 +39,7 @@ describe('command line', () => {
     [['--variants', ''], /needs at least one/],
     [['--smp', '0'], /--smp must be an integer/],
     [['--smp', 'two'], /--smp must be an integer/],
+    [['--config-profile', 'rt'], /--config-profile rt: UML cannot build PREEMPT_RT/],
     [['--numa', '3'], /--numa 3 needs the same number of CPUs on every node, and --smp is 2/],
     [['--numa', '2', '--smp', '3'], /--smp is 3/],
     [['--numa', '2', '--memory', '200'], /leaves a node less than 128 MiB/],

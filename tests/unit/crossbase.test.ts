@@ -71,8 +71,20 @@ describe('the report header', () => {
   it('says when QEMU guests had NUMA nodes, and says nothing for one', async () => {
     const { renderReport } = await import('../../scripts/lib/analysis/report.ts');
     const { reportContext } = await import('../../scripts/lib/pipeline/recorder.ts');
-    const ctx = (options: Record<string, unknown>) => reportContext({ startedAt: 'now', reproduce: 'x', options } as unknown as Parameters<typeof reportContext>[0]);
+    const ctx = (options: Record<string, unknown>, variants: Record<string, unknown> = {}) => reportContext({ startedAt: 'now', reproduce: 'x', options, variants } as unknown as Parameters<typeof reportContext>[0]);
     expect(renderReport(run(), ctx({ numaNodes: 2 }))).toContain('- QEMU guests: 2 NUMA nodes');
     expect(renderReport(run(), ctx({}))).not.toContain('NUMA');
+    // Each kernel's profile, the options the series feels that are on, and Debian's config.
+    const build = { configHash: 'c', optionsSet: 1, buildKey: 'k', image: 'i', modules: [], kunitModules: [] };
+    const md = renderReport(run(), ctx({}, {
+      baseline: { builds: { x86_64: { ...build, profile: 'distro', seriesOptions: { SLAB_FREELIST_HARDENED: 'y', HZ: '250', KFENCE: 'n' }, distro: { file: 'config.amd64_none_cloud-amd64', package: { name: 'linux-config-7.3', version: '7.3.4-1', suite: 's', sha256: 'h' }, changes: ['a', 'b'] } } } },
+      patched: { builds: { um: { ...build, profile: 'rt', seriesOptions: { NUMA: 'n' }, cannotHave: { options: ['CONFIG_IP_NF_RAW'], why: 'no iptables' } } } },
+      old: { builds: { um: build } },
+    }));
+    expect(md).toContain('| baseline/x86_64 | distro | SLAB_FREELIST_HARDENED HZ=250 | config.amd64_none_cloud-amd64 (linux-config-7.3 7.3.4-1), 2 built-in option(s) differ |');
+    expect(md).toContain('| patched/um | rt | – | – |');
+    expect(md).toContain('patched/um is built without CONFIG_IP_NF_RAW: no iptables.');
+    // A build recorded before the options were (an old manifest) has no row.
+    expect(md).not.toContain('| old/um |');
   });
 });

@@ -15,6 +15,31 @@ export interface ReportContext {
   readonly reproduce?: string;
   /** QEMU guests of this many NUMA nodes (--numa). */
   readonly numaNodes?: number;
+  /** Each kernel built: its config profile and the options the series' fast paths feel. */
+  readonly kernels?: readonly KernelConfig[];
+}
+
+export interface KernelConfig {
+  /** variant/arch: `patched/x86_64` */
+  readonly name: string;
+  readonly profile: string;
+  readonly options: Readonly<Record<string, string>>;
+  /** distro and rt: Debian's config and how many of its built-in options differ here (build directory's qk-distro-changes.txt). */
+  readonly distro?: { readonly file: string; readonly package: string; readonly changes: number };
+  readonly cannotHave?: { readonly options: readonly string[]; readonly why: string };
+}
+
+/** The kernels' profiles and the options the series feels that are on (`n` left out). */
+function kernelsSection(kernels: readonly KernelConfig[]): string[] {
+  const L = ['## Kernels', '', '| kernel | profile | options the series feels (on) | Debian config |', '|---|---|---|---|'];
+  for (const k of kernels) {
+    const on = Object.entries(k.options).filter(([, v]) => v !== 'n').map(([o, v]) => (v === 'y' ? o : `${o}=${v}`));
+    const debian = k.distro ? `${k.distro.file} (${k.distro.package}), ${k.distro.changes} built-in option(s) differ` : '–';
+    L.push(`| ${k.name} | ${k.profile} | ${cellEsc(on.join(' ')) || '–'} | ${cellEsc(debian)} |`);
+  }
+  for (const k of kernels) if (k.cannotHave) L.push('', `${k.name} is built without ${k.cannotHave.options.join(', ')}: ${k.cannotHave.why}.`);
+  L.push('');
+  return L;
 }
 
 const cellEsc = (s: string): string => s.replace(/\|/g, '\\|');
@@ -38,6 +63,7 @@ export function renderReport(r: Results, ctx: ReportContext): string {
   if (ctx.numaNodes) L.push(`- QEMU guests: ${ctx.numaNodes} NUMA nodes, a socket and an equal share of memory each (UML guests have one)`);
   if (ctx.reproduce) L.push(`- reproduce: \`${ctx.reproduce}\``);
   L.push('', ...renderBenchSections(r));
+  if (ctx.kernels && ctx.kernels.length > 0) L.push(...kernelsSection(ctx.kernels));
   if (r.sides.length > 0) {
     // A base column only where sides come from more than one base.
     const bases = r.sides.some((s) => s.base);

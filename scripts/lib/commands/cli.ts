@@ -52,6 +52,14 @@ export function numaOption(f: { numa: string; smp: string; memory: string }): { 
   return { numaNodes: nodes };
 }
 
+/** --config-profile rt builds PREEMPT_RT kernels, which UML cannot be. */
+function profileOption(f: { configProfile: string; backend: string }): Record<string, never> {
+  if (f.configProfile === 'rt' && f.backend.split(',').map((b) => b.trim()).includes('uml')) {
+    throw new QkError('usage-error', '--config-profile rt: UML cannot build PREEMPT_RT (it does not select ARCH_SUPPORTS_RT), and --backend includes uml', { hint: '--backend tcg (or kvm, icount) --config-profile rt' });
+  }
+  return {};
+}
+
 export function buildCommand(): Command {
   return new Command('run.mjs')
     .description(
@@ -79,7 +87,7 @@ export function buildCommand(): Command {
     .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
     .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
     .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default('normal'))
-    .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig').choices(CONFIG_PROFILES).default(DEFAULT_PROFILE))
+    .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig; distro = Debian\'s own config of the base (cloud-amd64, from linux-config-X.Y) without its modules, for UML the distribution options it can take (qemu/config/um-distro.config); rt = Debian\'s PREEMPT_RT config (QEMU backends only)').choices(CONFIG_PROFILES).default(DEFAULT_PROFILE))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
     .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order (none: no module)', DEFAULT_BENCH_MODULES.join(','))
@@ -96,7 +104,7 @@ export function buildCommand(): Command {
     .addOption(new Option('--tcg-threads <mode>', `QEMU TCG threading for normal kernels: multi (true parallelism, for cross-CPU timing) or single (vCPUs take turns). Default: multi with QEMU >= ${MULTI_TCG_MIN_MAJOR}, single with older QEMU, whose multi-threaded TCG can crash a healthy guest (the run says so). Checker kernels always run single`).choices(TCG_THREADS))
     .option('--uml-cpu <cpu>', 'pin UML guests (one vCPU) to this host CPU with taskset: a number, auto (the last host CPU, when there are two or more) or none (the host schedules them). QEMU guests are never pinned: their vCPUs must run in parallel', 'none')
     .addOption(new Option('--qemu <which>', `the QEMU of the kvm, tcg and icount backends: registry (the newest built for this Debian release, from its backports: fetched once through the private apt configuration into <work-dir>/tools/, its libraries installed like other host packages), host (the installed qemu-system-x86), or auto: registry when it has QEMU >= ${MULTI_TCG_MIN_MAJOR} that can run here, else host`).choices(QEMU_CHOICES).default('auto'))
-    .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies) or build (the kernels and modules build)').choices(STOP_AFTER))
+    .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies), config (each kernel\'s .config is made and checked, nothing is compiled) or build (the kernels and modules build)').choices(STOP_AFTER))
     .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
     .option('-q, --quiet', 'only print the summary and errors')
@@ -225,6 +233,7 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     smp: int('--smp', 1, 64)(f.smp),
     memoryMB: int('--memory', 128, 65536)(f.memory),
     ...numaOption(f),
+    ...profileOption(f),
     boots: int('--boots', 1, 1000)(f.boots),
     bootTimeoutS: int('--boot-timeout', 5)(f.bootTimeout),
     silenceTimeoutS: int('--silence-timeout', 2)(f.silenceTimeout),

@@ -36,6 +36,7 @@ export function requirements(o: { needDebianSource: boolean; needQemu: boolean; 
     { probe: { cmd: 'pahole' }, pkg: 'dwarves', why: 'kernel build (BTF)' },
     { probe: { file: '/usr/include/gelf.h' }, pkg: 'libelf-dev', why: 'kernel build (objtool)' },
     { probe: { file: '/usr/include/openssl/ssl.h' }, pkg: 'libssl-dev', why: 'kernel build (signing tools)' },
+    { probe: { cmd: 'openssl' }, pkg: 'openssl', why: "kernel build (the module signing key of Debian's configs: distro and rt profiles)" },
     { probe: { cmd: 'ccache' }, pkg: 'ccache', why: 'incremental rebuilds across variants' },
     { probe: { cmd: 'xz' }, pkg: 'xz-utils', why: 'kernel source tarball' },
     { probe: { cmd: 'tar' }, pkg: 'tar', why: 'kernel source tarball' },

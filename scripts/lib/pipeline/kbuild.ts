@@ -15,6 +15,7 @@ import { BUILD_STAMP, BuildStamp, readSeedMarker, verifySeededBuild, type SeedMa
 import { capture, spawn } from '../plumbing/proc.ts';
 import type { Logger } from '../plumbing/log.ts';
 import type { VariantTree } from './variants.ts';
+import { SERIES_OPTIONS, describeChange, seriesOptions, distroChanges, withoutModules, type DebianConfig, type DebianFlavour } from './distro.ts';
 
 export const CONFIG_DIR = join(REPO_ROOT, 'qemu', 'config');
 export const MODULE_DIR = join(REPO_ROOT, 'module');
@@ -26,9 +27,13 @@ export type Arch = (typeof ARCHES)[number];
  * defconfig without the block layer for UML, plus everything defconfig
  * sets that the series' paths feel (qemu/config/x86_64-small.config says
  * what and why); trimmed: defconfig minus drivers a guest never uses;
- * full: defconfig as is. The checker flavors have one base of their own.
+ * full: defconfig as is; distro: Debian's own config of the base (its
+ * cloud kernel, distro.ts) without its modules, for UML defconfig plus the
+ * distribution options UML can take (qemu/config/um-distro.config says which
+ * it cannot); rt: Debian's PREEMPT_RT config (QEMU backends only). The
+ * checker flavors have one base of their own.
  */
-export const CONFIG_PROFILES = ['small', 'trimmed', 'full'] as const;
+export const CONFIG_PROFILES = ['small', 'trimmed', 'full', 'distro', 'rt'] as const;
 export type ConfigProfile = (typeof CONFIG_PROFILES)[number];
 export const DEFAULT_PROFILE: ConfigProfile = 'small';
 
@@ -60,6 +65,12 @@ interface ConfigBase {
   readonly fragments: readonly string[];
   /** Rough number of compile steps in a cold build, for the progress bar. */
   readonly estimatedSteps: number;
+  /** Start from Debian's config of this flavour (distro.ts) instead of the defconfig targets. */
+  readonly debian?: DebianFlavour;
+  /** This arch cannot build the profile: why (a usage error before anything is built). */
+  readonly unsupported?: string;
+  /** Options of our fragments this profile cannot have, and why: left out of the config check, and said. */
+  readonly cannotHave?: { readonly options: readonly string[]; readonly why: string };
 }
 
 interface ArchSpec {
@@ -75,6 +86,16 @@ interface ArchSpec {
 
 const X86_DEFCONFIG = ['x86_64_defconfig', 'kvm_guest.config'];
 
+/**
+ * PREEMPT_RT kernels have no legacy iptables from 7.0 on
+ * (NETFILTER_XTABLES_LEGACY depends on !PREEMPT_RT): the RT kernel runs no
+ * iptables packet scenarios.
+ */
+const RT_CANNOT_HAVE = {
+  options: ['CONFIG_NETFILTER_XTABLES_LEGACY', 'CONFIG_IP_NF_IPTABLES_LEGACY', 'CONFIG_IP_NF_FILTER', 'CONFIG_IP_NF_RAW'],
+  why: 'legacy iptables depends on !PREEMPT_RT from 7.0 on: this kernel runs no iptables packet scenarios (drop, forward)',
+} as const;
+
 export const ARCH_SPECS = {
   x86_64: {
     makeArch: 'x86_64',
@@ -82,6 +103,8 @@ export const ARCH_SPECS = {
       small: { defconfig: ['tinyconfig'], fragments: ['common.config', 'x86_64-small.config', 'x86_64.config'], estimatedSteps: 1300 },
       trimmed: { defconfig: X86_DEFCONFIG, fragments: ['common.config', 'x86_64.config', 'x86_64-trim.config'], estimatedSteps: 2600 },
       full: { defconfig: X86_DEFCONFIG, fragments: ['common.config', 'x86_64.config'], estimatedSteps: 3500 },
+      distro: { defconfig: [], debian: 'cloud-amd64', fragments: ['common.config', 'x86_64-distro.config'], estimatedSteps: 4000 },
+      rt: { defconfig: [], debian: 'rt-amd64', fragments: ['common.config', 'x86_64-distro.config'], estimatedSteps: 4000, cannotHave: RT_CANNOT_HAVE },
     },
     targets: ['bzImage', 'modules'],
     image: 'arch/x86/boot/bzImage',
@@ -93,6 +116,8 @@ export const ARCH_SPECS = {
       small: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config', 'um-small.config'], estimatedSteps: 1250 },
       trimmed: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
       full: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config'], estimatedSteps: 1500 },
+      distro: { defconfig: ['defconfig'], fragments: ['common.config', 'um.config', 'um-small.config', 'um-distro.config'], estimatedSteps: 1300 },
+      rt: { defconfig: ['defconfig'], fragments: [], estimatedSteps: 0, unsupported: 'UML cannot build PREEMPT_RT (it does not select ARCH_SUPPORTS_RT): use a QEMU backend (--backend tcg)' },
     },
     targets: ['linux', 'modules'],
     image: 'linux',
@@ -140,13 +165,30 @@ export interface ConfigResult {
   readonly configHash: string;
   readonly optionsSet: number;
   readonly cached: boolean;
+  /** distro and rt profiles: Debian's config it started from, and its built-in options this .config does not have as Debian has them. */
+  readonly distro?: DistroRecord;
+  /** Options of our fragments the profile cannot have (ConfigBase.cannotHave) that Kconfig dropped, and why. */
+  readonly cannotHave?: { readonly options: readonly string[]; readonly why: string };
+  /** The options the series' fast paths feel (distro.ts SERIES_OPTIONS), as this .config has them. */
+  readonly seriesOptions: Readonly<Record<string, string>>;
 }
+
+const DistroRecord = z.object({
+  file: z.string(),
+  package: z.object({ name: z.string(), version: z.string(), suite: z.string(), sha256: z.string() }),
+  note: z.string().optional(),
+  /** describeChange() lines. */
+  changes: z.array(z.string()),
+});
+export type DistroRecord = z.infer<typeof DistroRecord>;
 
 const ConfigStamp = z.object({
   /** Hash of what Kconfig reads in the tree (kconfigInputs), not the whole tree. */
   kconfigHash: z.string(),
   inputs: z.string(),
   configHash: z.string(),
+  distro: DistroRecord.optional(),
+  cannotHave: z.object({ options: z.array(z.string()), why: z.string() }).optional(),
 });
 type ConfigStamp = z.infer<typeof ConfigStamp>;
 /** The modules' stamp: the key of the sources and kernel build they were built from. */
@@ -185,10 +227,16 @@ export async function configure(
     logFile: string;
     /** Bisection builds: accept options no Kconfig file of this tree defines yet. */
     allowUndefined?: boolean;
+    /** distro and rt profiles: Debian's config (fetchDebianConfig) the .config starts from. */
+    debianConfig?: DebianConfig;
   },
 ): Promise<ConfigResult> {
   const arch = target.arch;
   const spec = ARCH_SPECS[arch];
+  const base = configBase(target, o.profile);
+  if (base.unsupported) throw new QkError('usage-error', `--config-profile ${o.profile}: ${base.unsupported}`);
+  if (base.debian && o.debianConfig === undefined) throw new QkError('infra-error', `internal: the ${o.profile} profile needs Debian's config, and none was fetched`);
+  const debian = base.debian ? o.debianConfig : undefined;
   const out = buildDir(tree, target, o.profile);
   const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
   const label = (p: string) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p);
@@ -208,7 +256,7 @@ export async function configure(
   const defconfig = defconfigTargets(target, o.profile);
   // The profile is in the inputs through its defconfig targets and fragments: a checker
   // kernel (one base whatever the profile) is not configured again when --config-profile changes.
-  const inputs = sha256(arch, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]));
+  const inputs = sha256(arch, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]), ...(debian ? ['debian-config-v2', debian.file, debian.text] : []));
   const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson(stampFile, ConfigStamp, { what: 'config stamp' });
   const kconfigHash = await kconfigInputs(tree.src);
@@ -216,7 +264,7 @@ export async function configure(
     const cfg = await readFile(join(out, '.config'), 'utf8');
     if (sha256(cfg) === stamp.configHash) {
       await noteCached(o.logFile, `config ${tree.name}/${targetName(target)}: same Kconfig files and fragments as ${stampFile}; .config kept`);
-      return { arch, target, profile: o.profile, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true };
+      return { arch, target, profile: o.profile, buildDir: out, configHash: stamp.configHash, optionsSet: countSet(cfg), cached: true, seriesOptions: seriesOptions(cfg), ...(stamp.distro ? { distro: stamp.distro } : {}), ...(stamp.cannotHave ? { cannotHave: stamp.cannotHave } : {}) };
     }
   }
   const make = (targets: string[], what: string) =>
@@ -228,7 +276,21 @@ export async function configure(
       failClass: 'config-failure',
     });
   const where = `${tree.name}/${targetName(target)}`;
-  await make([...defconfig], `${where}: make ${defconfig.join(' ')}`);
+  let stages: { asIs: string; noModules: string } | undefined;
+  if (debian) {
+    // Debian's config brought to this tree and toolchain, as it is (to tell what
+    // the toolchain changes), then without its modules; our fragments follow.
+    await mkdir(out, { recursive: true });
+    const olddefconfig = async (text: string, what: string) => {
+      await writeFile(join(out, '.config'), text);
+      await make(['olddefconfig'], `${where}: make olddefconfig on Debian's ${debian.file} (${debian.package.name} ${debian.package.version})${what}`);
+      return readFile(join(out, '.config'), 'utf8');
+    };
+    const asIs = await olddefconfig(debian.text, '');
+    stages = { asIs, noModules: await olddefconfig(withoutModules(debian.text), ', modules left out') };
+  } else {
+    await make([...defconfig], `${where}: make ${defconfig.join(' ')}`);
+  }
   const resolvedDir = join(out, 'qk-fragments');
   await rm(resolvedDir, { recursive: true, force: true });
   await mkdir(resolvedDir, { recursive: true });
@@ -252,6 +314,13 @@ export async function configure(
     const defined = await definedSymbols(tree.src, bad.map((b) => b.option));
     bad = bad.filter((b) => defined.has(b.option));
   }
+  const cannot = base.cannotHave;
+  const lost = cannot ? bad.filter((b) => cannot.options.includes(b.option)).map((b) => b.option) : [];
+  const cannotHave = cannot && lost.length > 0 ? { options: lost, why: cannot.why } : undefined;
+  if (cannotHave) {
+    o.log.warn(`  ${where}: without ${lost.join(', ')}: ${cannotHave.why}`);
+    bad = bad.filter((b) => !lost.includes(b.option));
+  }
   if (bad.length > 0) {
     throw new QkError('config-failure', `${where}: ${bad.length} requested config option(s) were dropped by Kconfig`, {
       details: bad.map((b) => `  ${describeMismatch(b)}`).join('\n'),
@@ -260,8 +329,20 @@ export async function configure(
     });
   }
   const configHash = sha256(cfg);
-  await writeJsonAtomic(stampFile, { kconfigHash, inputs, configHash } satisfies ConfigStamp);
-  return { arch, target, profile: o.profile, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false };
+  let distro: DistroRecord | undefined;
+  if (debian && stages) {
+    const changes = distroChanges({ debian: debian.text, ...stages, final: cfg });
+    distro = { file: debian.file, package: debian.package, ...(debian.note ? { note: debian.note } : {}), changes: changes.map(describeChange) };
+    await writeFile(join(out, 'qk-distro-changes.txt'), distro.changes.map((l) => `${l}\n`).join(''));
+    const count = (by: string) => changes.filter((c) => c.by === by).length;
+    o.log.info(`  ${where}: Debian's ${debian.file} (${debian.package.name} ${debian.package.version}): ${changes.length} built-in option(s) not as Debian has them: ${count('toolchain')} this tree and toolchain do not take, ${count('modules')} only modules select, ${count('fragment')} from our fragments (${join(out, 'qk-distro-changes.txt')})`);
+    // The options the series feels must be Debian's, or the profile measures something else.
+    const feel = new Set(SERIES_OPTIONS.map((x) => `CONFIG_${x}`));
+    const felt = changes.filter((c) => feel.has(c.option));
+    if (felt.length > 0) o.log.warn(`  ${where}: not as Debian has them, and the series' paths feel them: ${felt.map(describeChange).join('; ')}`);
+  }
+  await writeJsonAtomic(stampFile, { kconfigHash, inputs, configHash, ...(distro ? { distro } : {}), ...(cannotHave ? { cannotHave } : {}) } satisfies ConfigStamp);
+  return { arch, target, profile: o.profile, buildDir: out, configHash, optionsSet: countSet(cfg), cached: false, seriesOptions: seriesOptions(cfg), ...(distro ? { distro } : {}), ...(cannotHave ? { cannotHave } : {}) };
 }
 
 /**

@@ -76,5 +76,5 @@ export interface RunOptions {
   readonly argv: readonly string[];
 }
 
-export const STOP_AFTER = ['apply', 'build'] as const;
+export const STOP_AFTER = ['apply', 'config', 'build'] as const;
 export type StopAfter = (typeof STOP_AFTER)[number];

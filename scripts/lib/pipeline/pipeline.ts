@@ -9,12 +9,13 @@ import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from '../plumbing/errors.ts';
 import { hostCheck, osRelease } from './hostcheck.ts';
-import { checkSourcePath, parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
+import { checkSourcePath, parseKernelVersion, parseSourceSpec, prepareSource, resolveSource, sourceKey, type SourceSpec, type SourceResult } from './source.ts';
 import { registryDir } from './debian.ts';
 import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
-import { buildDir, buildKernel, buildModules, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
+import { buildDir, buildKernel, buildModules, configBase, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
+import { fetchDebianConfig } from './distro.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT } from './net.ts';
 import { boot, type BootRequest } from './boot.ts';
@@ -378,6 +379,10 @@ async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
     const series = seriesByBase.get(k.base)!;
     const own = seriesOf(k.variant, series);
+    if (opts.stopAfter === 'config') {
+      await configureFor(k, tree, own, { opts, rec, log, signal, logFile: buildLogOf(k, rec) });
+      continue;
+    }
     const seriesFragments = own?.configFragments ?? [];
     // Variants with identical trees and fragments (an empty series) share one build.
     const buildKey = `${tree.treeHash}:${targetName(k.target)}:${seriesFragments.join(',')}`;
@@ -402,10 +407,29 @@ async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean
       image: kernel.kb.image,
       modules: kernel.mods.modules.map((x) => basename(x)),
       kunitModules: kernel.kunit,
+      profile: kernel.cfg.profile,
+      seriesOptions: kernel.cfg.seriesOptions,
+      ...(kernel.cfg.distro ? { distro: kernel.cfg.distro } : {}),
+      ...(kernel.cfg.cannotHave ? { cannotHave: kernel.cfg.cannotHave } : {}),
     };
   }
   await rec.save();
   return { kernels, qemu };
+}
+
+function buildLogOf(k: KernelPlan, rec: Pick<Recorder, 'logs'>): string {
+  return join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${targetName(k.target)}.log`);
+}
+
+/** The config stage of one kernel (with Debian's config first, for the distro and rt profiles). */
+async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string }): Promise<ConfigResult> {
+  const { opts, rec, log, signal, logFile } = c;
+  const tags = { variant: treeId(k), arch: targetName(k.target) };
+  const flavour = configBase(k.target, opts.profile).debian;
+  const debianConfig = flavour
+    ? await rec.stage('distro-config', tags, async () => fetchDebianConfig(parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8')), flavour, { workDir: opts.workDir, log, logFile }), () => false, signal)
+    : undefined;
+  return rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
 }
 
 /** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
@@ -417,10 +441,10 @@ async function buildKernelFor(
 ): Promise<Omit<Kernel, 'series'>> {
   const { opts, rec, log, signal } = c;
   const tname = targetName(k.target);
-  const buildLog = join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${tname}.log`);
+  const buildLog = buildLogOf(k, rec);
   const tags = { variant: treeId(k), arch: tname };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: opts.profile });
-  const cfg = await rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile: buildLog }), (r) => r.cached, signal);
+  const cfg = await configureFor(k, tree, own, { ...c, logFile: buildLog });
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);

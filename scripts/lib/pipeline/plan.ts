@@ -231,7 +231,7 @@ export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends'
     for (const s of o.sides) notRun.push({ side: s.name, variant: s.variant, backend: 'uml', reason: `the ${f} flavor is built for x86_64 only (QEMU backends)` });
   }
   if (o.stopAfter) {
-    const what = o.stopAfter === 'apply' ? 'the series was applied; nothing was built or booted' : 'the kernels were built; nothing was booted';
+    const what = { apply: 'the series was applied; nothing was built or booted', config: 'the kernels were configured; nothing was compiled or booted', build: 'the kernels were built; nothing was booted' }[o.stopAfter];
     for (const s of o.sides) for (const b of o.backends) notRun.push({ side: s.name, variant: s.variant, backend: b, reason: `--stop-after ${o.stopAfter}: ${what}` });
   }
   if (kernels.length === 0) throw new QkError('usage-error', 'nothing to build: the flavors asked for do not run on the backends asked for', { hint: 'checker flavors (debug, kcsan) need a QEMU backend' });

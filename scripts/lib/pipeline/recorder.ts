@@ -125,7 +125,21 @@ export const Manifest = z.object({
     treeHash: z.string(),
     patches: z.array(z.string()).readonly(),
     base: z.string().optional(),
-    builds: z.record(z.string(), z.object({ configHash: z.string(), optionsSet: z.number(), buildKey: z.string(), image: z.string(), modules: z.array(z.string()), kunitModules: z.array(z.string()).readonly() })),
+    builds: z.record(z.string(), z.object({
+      configHash: z.string(),
+      optionsSet: z.number(),
+      buildKey: z.string(),
+      image: z.string(),
+      modules: z.array(z.string()),
+      kunitModules: z.array(z.string()).readonly(),
+      /** The config profile (older manifests: absent, the default's). */
+      profile: z.string().optional(),
+      /** distro and rt: Debian's config and what differs from it (kbuild.ts DistroRecord). */
+      distro: z.object({ file: z.string(), package: z.object({ name: z.string(), version: z.string(), suite: z.string(), sha256: z.string() }), note: z.string().optional(), changes: z.array(z.string()).readonly() }).optional(),
+      cannotHave: z.object({ options: z.array(z.string()).readonly(), why: z.string() }).optional(),
+      /** The options the series' fast paths feel, as the .config has them (distro.ts SERIES_OPTIONS). */
+      seriesOptions: z.record(z.string(), z.string()).optional(),
+    })),
   })),
   backends: z.object({ requested: z.array(z.string()).readonly(), resolved: z.array(z.string()), note: z.string().optional(), tcgThreads: z.string().optional(), tcgThreadsWhy: z.string().optional() }).optional(),
   /** How UML guests ran: the directory their memory file went in, and the host CPU they were pinned to (null: not pinned). */
@@ -276,7 +290,13 @@ export function treeSeries(m: Pick<Manifest, 'series' | 'otherSeries'>): Results
 
 export function reportContext(m: Manifest): Parameters<typeof renderReport>[1] {
   const numa = m.options['numaNodes'];
+  const kernels = Object.entries(m.variants).flatMap(([variant, v]) =>
+    Object.entries(v.builds).flatMap(([arch, b]) =>
+      b.seriesOptions ? [{ name: `${variant}/${arch}`, profile: b.profile ?? 'small', options: b.seriesOptions, ...(b.distro ? { distro: { file: b.distro.file, package: `${b.distro.package.name} ${b.distro.package.version}`, changes: b.distro.changes.length } } : {}), ...(b.cannotHave ? { cannotHave: b.cannotHave } : {}) }] : [],
+    ),
+  );
   return {
+    ...(kernels.length > 0 ? { kernels } : {}),
     startedAt: m.startedAt,
     reproduce: m.reproduce,
     ...(m.source ? { source: m.source } : {}),

@@ -16,14 +16,14 @@
  *
  * This is bisect.mjs's command line; the work is in bisect/.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
 import { sourceFromFlags } from './cli.ts';
 import { EXIT_CODE } from '../plumbing/errors.ts';
 import { consoleLogger } from '../plumbing/log.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
-import { REPO_ROOT } from '../plumbing/paths.ts';
+import { runDefaults } from '../pipeline/options.ts';
 import { BACKENDS } from '../analysis/results.ts';
 import { CRITERIA } from '../bisect/bisect.ts';
 import type { CommonFlags } from '../bisect/state.ts';
@@ -31,6 +31,7 @@ import { bisectStep, kernelBisect } from '../bisect/kernel.ts';
 import { seriesBisect } from '../bisect/series.ts';
 
 export function buildBisectCommand(): Command {
+  const d = runDefaults();
   const program = new Command('bisect.mjs')
     .description('Find the kernel commit (kernel) or the patch of the series (series) that breaks a criterion or moves a benchmark figure.')
     .exitOverride()
@@ -63,8 +64,8 @@ Examples:
       .addOption(new Option('--backend <b>', 'backend of every step').choices(BACKENDS).default('icount'))
       .option('--repeat <n>', 'boots per step (metric on noisy backends: default 5; icount and other criteria: 1)')
       .option('--confirm <n>', 'metric on noisy backends: re-run both sides of the culprit this many times', '3')
-      .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
-      .option('--work-dir <dir>', 'work directory (trees and builds, shared with run.mjs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+      .option('-o, --output <dir>', 'results directory', d.outputDir)
+      .option('--work-dir <dir>', 'work directory (trees and builds, shared with run.mjs)', d.workDir)
       .option('--id <id>', 'name of the bisection directory (default: bisect-<time>)')
       .option('--no-install', 'never install missing host packages');
   common(program.command('kernel').description('git bisect run over a kernel tree, the pipeline as the test').argument('[run-args...]', 'after --: more run.mjs flags for every step'))
@@ -73,7 +74,7 @@ Examples:
     .requiredOption('--bad <rev>', 'a later revision that fails it')
     .addOption(new Option('--variant <v>', 'the kernel each step builds: baseline (the commit as it is) or patched (with kernel-patches/ applied)').choices(['baseline', 'patched']).default('baseline'));
   common(program.command('series').description('the first patch of the series that breaks the criterion').argument('[run-args...]', 'after --: more run.mjs flags for every step'))
-    .option('--series <dir>', 'the series', join(REPO_ROOT, 'kernel-patches'))
+    .option('--series <dir>', 'the series', d.seriesDir)
     .option('--source <base>', 'kernel source: debian (the installed linux-source-6.12, default) or debian:X.Y (from the Debian registry)')
     .option('--tree <path>', 'kernel source: a git checkout')
     .option('--ref <ref>', 'with --tree or --git')

@@ -35,6 +35,7 @@ import { withInterrupts } from '../plumbing/signals.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
 import { readResultsFile } from '../analysis/results.ts';
 import { readManifest, type Manifest } from '../pipeline/recorder.ts';
+import { runDefaults } from '../pipeline/options.ts';
 import { Night, NIGHT_VERSION } from '../ci/night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from '../ci/nightly.ts';
 import { toJunit } from '../ci/junit.ts';
@@ -262,6 +263,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
 }
 
 export function buildNightlyCommand(): Command {
+  const d = runDefaults();
   return new Command('nightly.mjs')
     .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit, KCIDB and the history page.')
     .argument('[run-args...]', 'after --: more run.mjs flags (e.g. --bench full, --append ...)')
@@ -271,8 +273,8 @@ export function buildNightlyCommand(): Command {
     .option('--ref <ref>', 'with --tree or --git: the commit, tag or branch')
     .option('--tarball <file>', 'kernel source: a tarball')
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
-    .option('--history <dir>', 'the history directory', join(REPO_ROOT, 'results', 'history'))
-    .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", join(REPO_ROOT, 'results'))
+    .option('--history <dir>', 'the history directory', join(d.outputDir, 'history'))
+    .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", d.outputDir)
     .option('--night <id>', 'the night’s name (default: today’s UTC date; <date>.2, <date>.3 ... when that date has a night of this base)')
     .option('--expected <file>', 'the bases’ expected failures (default: nightly-expected.json of the repository)')
     .option('--backend <list>', 'backends (run.mjs --backend)', 'icount')
@@ -281,7 +283,7 @@ export function buildNightlyCommand(): Command {
     .option('--threshold <pct>', 'a figure regresses past this many percent', '2')
     .option('--no-confirm', 'do not re-run to confirm regressions on noisy backends')
     .option('--origin <name>', 'KCIDB origin of the submitted data', 'qmempool_kit')
-    .option('--work-dir <dir>', 'work directory (shared with run.mjs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+    .option('--work-dir <dir>', 'work directory (shared with run.mjs)', d.workDir)
     .addOption(new Option('--no-install', 'never install missing host packages'))
     .exitOverride()
     .configureOutput({ writeErr: () => {} })

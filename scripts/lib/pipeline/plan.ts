@@ -104,10 +104,7 @@ export function controlBackends(mode: Exclude<AaControl, 'auto'>, backends: read
   return cheapest ? [cheapest] : [];
 }
 
-/** The default sides: one per variant, its series' own command line only. */
-export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
-  return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
-}
+export { sidesFromVariants } from './options.ts';
 
 /**
  * Parse `--side 'NAME=TREE[@BASE] [KERNEL ARGS...]'`: a side is a kernel

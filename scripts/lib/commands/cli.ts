@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { QkError, formatError, exitCodeOf } from '../plumbing/errors.ts';
 import { intOf, listOf, usageFailure } from './command.ts';
 import { consoleLogger } from '../plumbing/log.ts';
@@ -245,6 +245,22 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     ...(f.stopAfter ? { stopAfter: f.stopAfter } : {}),
     argv,
   });
+}
+
+/**
+ * run.mjs's flags (without node and script) as options, the way main()
+ * reads them: for the commands that start run.mjs (runargv.ts). A mistake
+ * is a usage error naming the flag.
+ */
+export function optionsFromArgv(argv: readonly string[]): RunOptions {
+  const cmd = buildCommand();
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) throw new QkError('usage-error', `run.mjs ${argv.join(' ')}: ${e.message.replace(/^error: /, '')}`, { hint: 'see: npx zx scripts/run.mjs --help' });
+    throw e;
+  }
+  return optionsFromFlags(cmd.opts<RawFlags>(), argv);
 }
 
 /** Parse argv (without node and script), run, and return the exit code. */

@@ -16,6 +16,7 @@
  */
 import { median } from 'simple-statistics';
 import { QkError, type RunClass } from '../plumbing/errors.ts';
+import type { RunRequest } from '../pipeline/options.ts';
 import type { Backend, Results } from '../analysis/results.ts';
 
 export const CRITERIA = ['apply', 'build', 'boot', 'kunit', 'metric'] as const;
@@ -70,19 +71,22 @@ export function classVerdict(criterion: Criterion, c: RunClass, mode: Mode): Ver
   return 'good';
 }
 
-/** run.mjs arguments that make a run test exactly this criterion. */
-export function criterionArgs(criterion: Criterion, o: { metric?: string; repeat: number }): string[] {
+/** What a criterion changes in a step's run: how far it goes, what its benchmark boots load and how many there are. */
+export type CriterionRequest = Pick<RunRequest, 'stopAfter' | 'modules' | 'boots' | 'extraCmdline'>;
+
+/** The run options that make a run test exactly this criterion. */
+export function criterionOptions(criterion: Criterion, o: { metric?: string | undefined; repeat: number }): CriterionRequest {
   switch (criterion) {
     case 'apply':
-      return ['--stop-after', 'apply'];
+      return { stopAfter: 'apply' };
     case 'build':
-      return ['--stop-after', 'build'];
+      return { stopAfter: 'build' };
     case 'boot':
     case 'kunit':
-      return ['--modules', 'none', '--boots', '1'];
+      return { modules: [], boots: 1 };
     case 'metric': {
       const { module, name } = metricModule(o.metric);
-      return ['--modules', module, '--append', `${module}.only=${name}`, '--boots', String(o.repeat)];
+      return { modules: [module], extraCmdline: [`${module}.only=${name}`], boots: o.repeat };
     }
   }
 }

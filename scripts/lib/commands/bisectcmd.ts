@@ -19,7 +19,8 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
-import { sourceFromFlags } from './cli.ts';
+import { optionsFromArgv, sourceFromFlags } from './cli.ts';
+import { runChild, sourceArgv } from './runargv.ts';
 import { EXIT_CODE } from '../plumbing/errors.ts';
 import { consoleLogger } from '../plumbing/log.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
@@ -28,7 +29,14 @@ import { BACKENDS } from '../analysis/results.ts';
 import { CRITERIA } from '../bisect/bisect.ts';
 import type { CommonFlags } from '../bisect/state.ts';
 import { bisectStep, kernelBisect } from '../bisect/kernel.ts';
+import type { StepRuns } from '../bisect/step.ts';
 import { seriesBisect } from '../bisect/series.ts';
+
+/** Each step is a run.mjs run in a child process, made from typed options (runargv.ts). */
+const STEP_RUNS: StepRuns = {
+  parse: optionsFromArgv,
+  run: (opts, o) => runChild(opts, { what: `bisection step ${opts.runId}`, timeoutMs: 6 * 3600_000, ...o }),
+};
 
 export function buildBisectCommand(): Command {
   const d = runDefaults();
@@ -95,14 +103,13 @@ export async function bisectMain(argv: readonly string[]): Promise<number> {
       process.stderr.write('error (usage-error): choose a command: kernel or series\nsee: npx zx scripts/bisect.mjs --help\n');
       return EXIT_CODE['usage-error'];
     }
-    if (sub.name() === 'step') return bisectStep(resolve(sub.opts<{ state: string }>().state), log, signal);
+    if (sub.name() === 'step') return bisectStep(resolve(sub.opts<{ state: string }>().state), STEP_RUNS, log, signal);
     try {
       const o = sub.opts<CommonFlags & Record<string, string>>();
       const extra = [...sub.args];
-      if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, log, signal);
-      const source = ['source', 'tree', 'ref', 'tarball', 'git'].flatMap((k) => (o[k] ? [`--${k}`, o[k]] : []));
+      if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, STEP_RUNS, log, signal);
       const sourceSpec = sourceFromFlags({ source: o['source'], tree: o['tree'] ? resolve(o['tree']) : undefined, ref: o['ref'], tarball: o['tarball'] ? resolve(o['tarball']) : undefined, git: o['git'] });
-      return await seriesBisect({ ...o, series: resolve(o['series']!), source, sourceSpec, extra }, log, signal);
+      return await seriesBisect({ ...o, series: resolve(o['series']!), sourceArgs: sourceArgv(sourceSpec), sourceSpec, extra }, STEP_RUNS, log, signal);
     } catch (e) {
       return reportFailure(e, signal);
     }

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classVerdict, criterionOptions, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect/bisect.ts';
 import { judgeMetric } from '../../scripts/lib/analysis/judgemetric.ts';
 import { buildBisectCommand } from '../../scripts/lib/commands/bisectcmd.ts';
-import { stepOptions } from '../../scripts/lib/bisect/step.ts';
+import { readSteps, stepOptions } from '../../scripts/lib/bisect/step.ts';
+import { useTempDir } from './tempdir.ts';
 import { BisectState } from '../../scripts/lib/bisect/state.ts';
 import { optionsFromArgv } from '../../scripts/lib/commands/cli.ts';
 import { runArgv } from '../../scripts/lib/commands/runargv.ts';
@@ -142,3 +143,18 @@ describe('the evidence a bisection quotes from a failed step', () => {
   });
 });
 
+describe('the record of a bisection\'s steps', () => {
+  const dir = useTempDir('qk-steps-');
+  const step = { role: 'good end', commit: 'a'.repeat(40), runId: 'good', runDir: '/b/steps/good', class: 'ok', verdict: 'good', reason: 'ok', wallMs: 1200 };
+
+  it('reads each step through its schema; a corrupt line is an error naming it', async () => {
+    expect(await readSteps(dir())).toEqual([]);
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n`);
+    expect(await readSteps(dir())).toEqual([step]);
+    // Written by a step's process that was killed half-way, or by another version of the kit.
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n${JSON.stringify({ ...step, verdict: 'maybe' })}\n`);
+    await expect(readSteps(dir())).rejects.toThrow(/steps\.jsonl line 2 is not a bisection step record/);
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n{"role": "st`);
+    await expect(readSteps(dir())).rejects.toThrow(/steps\.jsonl line 2 is corrupt/);
+  });
+});

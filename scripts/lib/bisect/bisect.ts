@@ -15,7 +15,8 @@
  * failing (infra, usage, missing tool, interrupted) aborts the bisection.
  */
 import { median } from 'simple-statistics';
-import { QkError, type RunClass } from '../plumbing/errors.ts';
+import { z } from 'zod';
+import { QkError, RUN_CLASSES, type RunClass } from '../plumbing/errors.ts';
 import type { RunRequest } from '../pipeline/options.ts';
 import type { Backend, Results } from '../analysis/results.ts';
 
@@ -110,27 +111,28 @@ export function bootFigures(r: Results | undefined, metric: string, backend: Bac
     .map((m) => median([...m.samples]));
 }
 
-/** One evaluated step, as steps.jsonl records it. */
-export interface StepRecord {
+/** One evaluated step, as steps.jsonl records it (git bisect run's steps write it from processes of their own). */
+export const StepRecord = z.object({
   /** "good end", "bad end", "step", "confirm 2 parent" ... */
-  readonly role: string;
+  role: z.string(),
   /** Kernel mode: the commit; series mode: the patches applied. */
-  readonly commit?: string;
-  readonly subject?: string;
-  readonly patches?: number;
-  readonly runId: string;
-  readonly runDir: string;
-  readonly class: RunClass;
-  readonly verdict: Verdict | 'abort';
-  readonly reason: string;
+  commit: z.string().optional(),
+  subject: z.string().optional(),
+  patches: z.number().int().nonnegative().optional(),
+  runId: z.string(),
+  runDir: z.string(),
+  class: z.enum(RUN_CLASSES),
+  verdict: z.enum(['good', 'bad', 'skip', 'abort']),
+  reason: z.string(),
   /** Metric criterion: per-boot figures and the judgement against the reference. */
-  readonly figures?: readonly number[];
+  figures: z.array(z.number()).readonly().optional(),
   /** Every sample of every boot, for the spread. */
-  readonly samples?: readonly (readonly number[])[];
-  readonly ratio?: number;
-  readonly p?: number;
-  readonly wallMs: number;
-}
+  samples: z.array(z.array(z.number()).readonly()).readonly().optional(),
+  ratio: z.number().optional(),
+  p: z.number().optional(),
+  wallMs: z.number(),
+}).readonly();
+export type StepRecord = z.infer<typeof StepRecord>;
 
 /** "abc123... is the first bad commit" or, with skips, the candidates git could not tell apart. */
 export function parseBisectOutput(out: string): { first?: string; candidates: string[] } {

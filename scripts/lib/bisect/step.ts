@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { median } from 'simple-statistics';
 import { QkError, errorHeadline, type RunClass } from '../plumbing/errors.ts';
 import type { Logger } from '../plumbing/log.ts';
+import { parseJsonText } from '../plumbing/fsutil.ts';
 import { readManifest } from '../pipeline/recorder.ts';
 import { sidesFromVariants, type RunOptions } from '../pipeline/options.ts';
 import { readResultsFile, type Results, type VariantName } from '../analysis/results.ts';
 import { judgeMetric } from '../analysis/judgemetric.ts';
-import { bootFigures, classVerdict, criterionOptions, type StepRecord, type Verdict } from './bisect.ts';
+import { StepRecord, bootFigures, classVerdict, criterionOptions, type Verdict } from './bisect.ts';
 import type { BisectState } from './state.ts';
 
 /**
@@ -134,7 +135,9 @@ function benchStatusOf(r: Results | undefined, metric: string): string {
   return s ? `${s.status}: ${s.reason}` : 'the case printed nothing';
 }
 
+/** The steps so far, each line of steps.jsonl through the schema: none before the first step, an error naming the line when one is corrupt. */
 export async function readSteps(dir: string): Promise<StepRecord[]> {
-  const text = await readFile(join(dir, 'steps.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepRecord);
+  const file = join(dir, 'steps.jsonl');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line, i) => parseJsonText(line, StepRecord, { path: `${file} line ${i + 1}`, what: 'bisection step record', hint: `${file} is the bisection's record of its steps: start the bisection again` }));
 }

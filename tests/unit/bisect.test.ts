@@ -140,6 +140,9 @@ describe('the evidence a bisection quotes from a failed step', () => {
     const ktap = ['[ 1.0] KTAP version 1', '[ 1.1]     ok 1 a', '[ 1.2]     not ok 2 qmp_test_stress', '[ 1.3] # end'].join('\n');
     expect(consoleEvidence(ktap, { findings: [] })[2]).toBe('[ 1.2]     not ok 2 qmp_test_stress');
     expect(consoleEvidence(log, { findings: [] }).at(-1)).toBe('[    2.39] later line 39');
+    // Lines with the caller's id after the time (CONFIG_PRINTK_CALLER), as the run's KTAP parser reads them.
+    const caller = ['[    1.0][    T1] KTAP version 1', '[    1.1][    T1]     ok 1 a', '[    1.2][    T1]     not ok 2 qmp_test_stress', '[    1.3][    T1] # end', ...Array.from({ length: 20 }, (_, i) => `[    2.${i}][    T1] later ${i}`)].join('\n');
+    expect(consoleEvidence(caller, { findings: [] })[2]).toBe('[    1.2][    T1]     not ok 2 qmp_test_stress');
   });
 });
 

@@ -51,6 +51,7 @@ const CASES: readonly Case[] = [
   { name: '--jobs that is no number', script: 'series.mjs', args: ['check', '--jobs', 'abc'], message: /--jobs must be an integer from 1 to 1024, not 'abc'/, names: /--jobs/, help: true },
   { name: 'an unknown flavor', script: 'series.mjs', args: ['check', '--flavors', 'fast'], message: /--flavors: unknown value 'fast'/, names: /--flavors/, help: true },
   { name: 'no subcommand', script: 'bisect.mjs', args: [], message: /choose a command: kernel, series/, names: /command/, help: true },
+  { name: 'a run.mjs flag after -- that run.mjs refuses', script: 'bisect.mjs', args: ['series', '--tarball', '@/linux.tar.xz', '--', '--smp', 'two'], message: /--smp must be an integer from 1 to 64, not 'two'/, names: /--smp/ },
   { name: 'a log not named *.log', script: 'parse.mjs', args: ['@/console.txt'], files: { 'console.txt': 'Linux version 6.12\n' }, message: /console\.txt is not named \*\.log/, names: /console\.txt/ },
   { name: 'a corrupt facts file', script: 'parse.mjs', args: ['@/console-a.log'], files: { 'console-a.log': 'x\n', 'console-a.facts.json': '{"seq": ' }, message: /console-a\.facts\.json is corrupt: not JSON/, names: /console-a\.facts\.json/ },
   { name: 'a facts file of another shape', script: 'parse.mjs', args: ['@/console-a.log'], files: { 'console-a.log': 'x\n', 'console-a.facts.json': '{"factsVersion": 1}' }, message: /console-a\.facts\.json is not a boot facts file this version reads:\n\n✖ .*\n\s+→ at seq\n[\s\S]*→ at kernelCmdline/, names: /console-a\.facts\.json/ },

@@ -1,10 +1,14 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classVerdict, criterionArgs, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect/bisect.ts';
+import { classVerdict, criterionOptions, metricModule, parseBisectOutput, prefixFiles } from '../../scripts/lib/bisect/bisect.ts';
 import { judgeMetric } from '../../scripts/lib/analysis/judgemetric.ts';
 import { buildBisectCommand } from '../../scripts/lib/commands/bisectcmd.ts';
-import { mergeAppend } from '../../scripts/lib/bisect/step.ts';
+import { readSteps, stepOptions } from '../../scripts/lib/bisect/step.ts';
+import { useTempDir } from './tempdir.ts';
+import { BisectState } from '../../scripts/lib/bisect/state.ts';
+import { optionsFromArgv } from '../../scripts/lib/commands/cli.ts';
+import { runArgv } from '../../scripts/lib/commands/runargv.ts';
 import { consoleEvidence } from '../../scripts/lib/bisect/outcome.ts';
 import { readSeries } from '../../scripts/lib/pipeline/series.ts';
 import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
@@ -27,17 +31,40 @@ describe('bisection verdicts', () => {
   });
 
   it('runs only what the criterion needs', () => {
-    expect(criterionArgs('build', { repeat: 1 })).toEqual(['--stop-after', 'build']);
-    expect(criterionArgs('apply', { repeat: 1 })).toEqual(['--stop-after', 'apply']);
-    expect(criterionArgs('metric', { metric: 'skb/alloc_free', repeat: 5 })).toEqual(['--modules', 'qk_bench_skb', '--append', 'qk_bench_skb.only=skb/alloc_free', '--boots', '5']);
+    expect(criterionOptions('build', { repeat: 1 })).toEqual({ stopAfter: 'build' });
+    expect(criterionOptions('apply', { repeat: 1 })).toEqual({ stopAfter: 'apply' });
+    expect(criterionOptions('kunit', { repeat: 3 })).toEqual({ modules: [], boots: 1 });
+    expect(criterionOptions('metric', { metric: 'skb/alloc_free', repeat: 5 })).toEqual({ modules: ['qk_bench_skb'], extraCmdline: ['qk_bench_skb.only=skb/alloc_free'], boots: 5 });
     expect(metricModule('alf_queue/mpmc_single').module).toBe('qk_bench_queue');
     expect(() => metricModule('reuse')).toThrow(/suite\/case/);
     expect(() => metricModule('net/drop')).toThrow(/no benchmark module/);
   });
 
-  it('merges the criterion’s --append with the user’s', () => {
-    expect(mergeAppend(['a', '--append', 'x=1', 'b', '--append=y=2'])).toEqual(['a', 'b', '--append', 'x=1 y=2']);
-    expect(mergeAppend(['a'])).toEqual(['a']);
+  it('makes a step’s run from the bisection’s run.mjs flags, the step and the criterion, keeping the user’s kernel arguments', () => {
+    const st = BisectState.parse({ mode: 'kernel', criterion: 'metric', metric: 'slab/reuse', threshold: 0.02, backend: 'tcg', repeat: 5, dir: '/b/bisect-1', workDir: '/w', install: true, runArgs: [] });
+    // The user's flags after --: theirs stay unless the bisection decides (backend, A/A control, directories).
+    const base = optionsFromArgv(['--tree', '/src/linux', '--variants', 'patched', '--append', 'x=1', '--aa-control', 'all', '--backend', 'uml', '--smp', '4', '--no-install']);
+    const o = stepOptions(st, base, { runId: 'step-01', ref: 'abc123' });
+    expect(o).toMatchObject({
+      source: { kind: 'tree', path: '/src/linux', ref: 'abc123' },
+      sides: [{ name: 'patched', variant: 'patched', cmdline: [] }],
+      modules: ['qk_bench'],
+      extraCmdline: ['x=1', 'qk_bench.only=slab/reuse'],
+      boots: 5,
+      backends: ['tcg'],
+      aaControl: 'none',
+      smp: 4,
+      outputDir: '/b/bisect-1/steps',
+      runId: 'step-01',
+      workDir: '/w',
+      allowInstall: false,
+    });
+    // What the child run.mjs gets, read back by its own parser, is the step's run.
+    expect(optionsFromArgv(runArgv(o))).toEqual({ ...o, argv: runArgv(o) });
+    // Series mode: the prefix's series, on the tree that carries it.
+    const series = stepOptions({ ...st, mode: 'series', criterion: 'build' }, optionsFromArgv(['--source', 'debian:7.3']), { runId: 'prefix-0', seriesDir: '/b/prefix-0', variant: 'baseline' });
+    expect(series).toMatchObject({ source: { kind: 'debian', release: '7.3' }, seriesDir: '/b/prefix-0', sides: [{ name: 'baseline', variant: 'baseline', cmdline: [] }], stopAfter: 'build', allowInstall: true });
+    expect(() => stepOptions(st, optionsFromArgv([]), { runId: 'x', ref: 'abc123' })).toThrow(/needs a --tree source/);
   });
 
   it('judges a figure against the good end: icount by threshold, noisy backends by a permutation test', () => {
@@ -113,5 +140,24 @@ describe('the evidence a bisection quotes from a failed step', () => {
     const ktap = ['[ 1.0] KTAP version 1', '[ 1.1]     ok 1 a', '[ 1.2]     not ok 2 qmp_test_stress', '[ 1.3] # end'].join('\n');
     expect(consoleEvidence(ktap, { findings: [] })[2]).toBe('[ 1.2]     not ok 2 qmp_test_stress');
     expect(consoleEvidence(log, { findings: [] }).at(-1)).toBe('[    2.39] later line 39');
+    // Lines with the caller's id after the time (CONFIG_PRINTK_CALLER), as the run's KTAP parser reads them.
+    const caller = ['[    1.0][    T1] KTAP version 1', '[    1.1][    T1]     ok 1 a', '[    1.2][    T1]     not ok 2 qmp_test_stress', '[    1.3][    T1] # end', ...Array.from({ length: 20 }, (_, i) => `[    2.${i}][    T1] later ${i}`)].join('\n');
+    expect(consoleEvidence(caller, { findings: [] })[2]).toBe('[    1.2][    T1]     not ok 2 qmp_test_stress');
+  });
+});
+
+describe('the record of a bisection\'s steps', () => {
+  const dir = useTempDir('qk-steps-');
+  const step = { role: 'good end', commit: 'a'.repeat(40), runId: 'good', runDir: '/b/steps/good', class: 'ok', verdict: 'good', reason: 'ok', wallMs: 1200 };
+
+  it('reads each step through its schema; a corrupt line is an error naming it', async () => {
+    expect(await readSteps(dir())).toEqual([]);
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n`);
+    expect(await readSteps(dir())).toEqual([step]);
+    // Written by a step's process that was killed half-way, or by another version of the kit.
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n${JSON.stringify({ ...step, verdict: 'maybe' })}\n`);
+    await expect(readSteps(dir())).rejects.toThrow(/steps\.jsonl line 2 is not a bisection step record/);
+    await writeFile(join(dir(), 'steps.jsonl'), `${JSON.stringify(step)}\n{"role": "st`);
+    await expect(readSteps(dir())).rejects.toThrow(/steps\.jsonl line 2 is corrupt/);
   });
 });

@@ -3,6 +3,7 @@ import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.t
 import { newRunId } from '../../scripts/lib/plumbing/paths.ts';
 import { QkError } from '../../scripts/lib/plumbing/errors.ts';
 import { netCmdline } from '../../scripts/lib/pipeline/net.ts';
+import { buildRunOptions } from '../../scripts/lib/pipeline/options.ts';
 
 function parse(argv: string[]) {
   const cmd = buildCommand();
@@ -21,6 +22,13 @@ describe('command line', () => {
     expect(o.source).toEqual({ kind: 'debian' });
     expect(o.allowInstall).toBe(true);
     expect(o.smp).toBe(2);
+  });
+
+  it('has the defaults of the one options builder, which every command uses', () => {
+    expect(parse(['--run-id', 'r'])).toEqual(buildRunOptions({ runId: 'r', argv: ['--run-id', 'r'] }));
+    // What a caller leaves out (series check: no benchmark module) is filled in the same way.
+    expect(buildRunOptions({ modules: [] })).toMatchObject({ aaControl: 'none', smp: 2, boots: 8, qemu: 'auto', allowInstall: true, extraCmdline: [], sides: [{ name: 'baseline' }, { name: 'patched' }] });
+    expect(buildRunOptions({ otherSeries: 'HEAD' }).sides.map((s) => s.name)).toEqual(['baseline', 'patched', 'other']);
   });
 
   it('takes sources, lists and numbers', () => {

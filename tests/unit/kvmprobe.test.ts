@@ -8,8 +8,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type Built, type Kernel } from '../../scripts/lib/pipeline/pipeline.ts';
-import type { RunOptions } from '../../scripts/lib/pipeline/options.ts';
+import { PROBE_QEMU_ENV, probeKvm, resolveBackends, type BackendRequest, type Built, type Kernel } from '../../scripts/lib/pipeline/pipeline.ts';
 import { QkError } from '../../scripts/lib/plumbing/errors.ts';
 import type { Manifest } from '../../scripts/lib/pipeline/recorder.ts';
 import { useTempDir } from './tempdir.ts';
@@ -31,14 +30,14 @@ async function standIn(dir: string, guest: keyof typeof GUESTS): Promise<string>
   return path;
 }
 
-function setup(dir: string, backends: RunOptions['backends']) {
+function setup(dir: string, backends: BackendRequest['backends']) {
   const kernel = {
     plan: { variant: 'baseline', target: { arch: 'x86_64', flavor: 'normal' } },
     kb: { image: join(dir, 'bzImage') },
     image: { kind: 'initramfs', path: join(dir, 'initramfs.cpio'), init: '/init', moduleDir: '/lib/modules', key: 'k', cached: true },
   } as unknown as Kernel;
   const built: Built = { kernels: [kernel] };
-  const opts = { runId: 't', backends, sides: [{ name: 'baseline', variant: 'baseline', cmdline: [] }], tcgThreads: 'single' } as unknown as RunOptions;
+  const req: BackendRequest = { runId: 't', backends, probeSide: { variant: 'baseline' }, tcgThreads: 'single' };
   const stages: string[] = [];
   const rec = {
     logs: join(dir, 'logs'),
@@ -46,7 +45,7 @@ function setup(dir: string, backends: RunOptions['backends']) {
     stage: <T>(name: string, _tags: unknown, fn: () => Promise<T>) => (stages.push(name), fn()),
     save: async () => undefined,
   };
-  return { built, opts, rec, stages };
+  return { built, req, rec, stages };
 }
 
 describe('the KVM probe, with a stand-in QEMU', () => {
@@ -57,8 +56,8 @@ describe('the KVM probe, with a stand-in QEMU', () => {
 
   it('is usable when the probe boot reaches userspace and ends with status 0', async () => {
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'works');
-    const { built, opts } = setup(dir(), ['auto']);
-    const r = await probeKvm(built.kernels[0]!, opts, undefined, join(dir(), 'probe.log'), new AbortController().signal, LIMITS);
+    const { built } = setup(dir(), ['auto']);
+    const r = await probeKvm(built.kernels[0]!, 't', undefined, join(dir(), 'probe.log'), new AbortController().signal, LIMITS);
     expect(r).toEqual({ ok: true, reason: 'probe reached userspace' });
     // The probe asks for KVM, one vCPU and the probe's init.
     const args = await readFile(join(dir(), 'args-works'), 'utf8');
@@ -69,13 +68,13 @@ describe('the KVM probe, with a stand-in QEMU', () => {
   it('auto takes kvm when the probe works, tcg when it hangs, and says why', async () => {
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'works');
     const ok = setup(dir(), ['auto', 'uml']);
-    const a = await resolveBackends(ok.opts, ok.built, ok.rec, quiet, new AbortController().signal, LIMITS);
+    const a = await resolveBackends(ok.req, ok.built, ok.rec, quiet, new AbortController().signal, LIMITS);
     expect(a.backends).toEqual(['kvm', 'uml']);
     expect(ok.rec.manifest.backends?.note).toBe('auto: KVM probe reached userspace, using kvm');
 
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'hangs');
     const bad = setup(dir(), ['auto', 'uml']);
-    const b = await resolveBackends(bad.opts, bad.built, bad.rec, quiet, new AbortController().signal, LIMITS);
+    const b = await resolveBackends(bad.req, bad.built, bad.rec, quiet, new AbortController().signal, LIMITS);
     expect(b.backends).toEqual(['tcg', 'uml']);
     expect(bad.rec.manifest.backends?.note).toBe('auto: KVM not usable (the probe boot hung (no console output for 1.5 s)), using tcg');
     expect(bad.stages).toEqual(['kvm-probe']);
@@ -84,7 +83,7 @@ describe('the KVM probe, with a stand-in QEMU', () => {
   it('--backend kvm is probed first: a probe that hangs is "kvm unusable" (exit 3), not a kernel hang', async () => {
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'hangs');
     const s = setup(dir(), ['kvm']);
-    const e = await resolveBackends(s.opts, s.built, s.rec, quiet, new AbortController().signal, LIMITS).then(() => undefined, (x: unknown) => x);
+    const e = await resolveBackends(s.req, s.built, s.rec, quiet, new AbortController().signal, LIMITS).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(QkError);
     const q = e as QkError;
     expect(q.runClass).toBe('kvm-unusable');
@@ -97,7 +96,7 @@ describe('the KVM probe, with a stand-in QEMU', () => {
   it('--backend kvm with a probe QEMU that refuses: kvm unusable, with QEMU\'s own words', async () => {
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'fails');
     const s = setup(dir(), ['tcg', 'kvm']);
-    const e = (await resolveBackends(s.opts, s.built, s.rec, quiet, new AbortController().signal, LIMITS).then(() => undefined, (x: unknown) => x)) as QkError;
+    const e = (await resolveBackends(s.req, s.built, s.rec, quiet, new AbortController().signal, LIMITS).then(() => undefined, (x: unknown) => x)) as QkError;
     expect(e.runClass).toBe('kvm-unusable');
     expect(e.message).toContain('qemu-system-x86_64: error: failed to set MSR 0x38d');
   });
@@ -105,6 +104,6 @@ describe('the KVM probe, with a stand-in QEMU', () => {
   it('--backend kvm whose probe works boots on kvm', async () => {
     process.env[PROBE_QEMU_ENV] = await standIn(dir(), 'works');
     const s = setup(dir(), ['kvm']);
-    expect((await resolveBackends(s.opts, s.built, s.rec, quiet, new AbortController().signal, LIMITS)).backends).toEqual(['kvm']);
+    expect((await resolveBackends(s.req, s.built, s.rec, quiet, new AbortController().signal, LIMITS)).backends).toEqual(['kvm']);
   });
 });

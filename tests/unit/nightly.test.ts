@@ -113,13 +113,14 @@ describe('a night against the history', () => {
 
 describe('nightly bases', () => {
   it('takes any Debian release by name from the registry, and a named source as given', async () => {
-    const { sourceArgs } = await import('../../scripts/lib/commands/nightlycmd.ts');
+    const { nightSource } = await import('../../scripts/lib/commands/nightlycmd.ts');
     const { captureLogger } = await import('../../scripts/lib/plumbing/log.ts');
-    const f = { base: 'debian-7.3', install: false } as Parameters<typeof sourceArgs>[0];
-    expect(await sourceArgs(f, captureLogger())).toEqual(['--source', 'debian:7.3']);
-    expect(await sourceArgs({ ...f, base: 'sheaves', source: 'debian:7.2' }, captureLogger())).toEqual(['--source', 'debian:7.2']);
-    expect(await sourceArgs({ ...f, base: 'debian-6.12' }, captureLogger())).toEqual([]);
-    await expect(sourceArgs({ ...f, base: 'mainline' }, captureLogger())).rejects.toThrow(/debian-X\.Y/);
-    await expect(sourceArgs({ ...f, source: 'debian:7.3', tree: '/x' }, captureLogger())).rejects.toThrow(/choose one kernel source/);
+    const f = { base: 'debian-7.3', install: false } as Parameters<typeof nightSource>[0];
+    expect(await nightSource(f, captureLogger())).toEqual({ kind: 'debian', release: '7.3' });
+    expect(await nightSource({ ...f, base: 'sheaves', source: 'debian:7.2' }, captureLogger())).toEqual({ kind: 'debian', release: '7.2' });
+    expect(await nightSource({ ...f, base: 'debian-6.12' }, captureLogger())).toEqual({ kind: 'debian' });
+    expect(await nightSource({ ...f, base: 'v6.18', git: 'https://example.invalid/linux.git', ref: 'v6.18' }, captureLogger())).toEqual({ kind: 'git', url: 'https://example.invalid/linux.git', ref: 'v6.18' });
+    await expect(nightSource({ ...f, base: 'mainline' }, captureLogger())).rejects.toThrow(/debian-X\.Y/);
+    await expect(nightSource({ ...f, source: 'debian:7.3', tree: '/x' }, captureLogger())).rejects.toThrow(/choose one kernel source/);
   });
 });

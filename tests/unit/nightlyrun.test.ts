@@ -11,6 +11,7 @@ import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
 import { nextNightName, nightly, type Flags, type NightRunner } from '../../scripts/lib/commands/nightlycmd.ts';
 import { Night } from '../../scripts/lib/ci/night.ts';
 import { QkError } from '../../scripts/lib/plumbing/errors.ts';
+import type { RunOptions } from '../../scripts/lib/pipeline/options.ts';
 import { useTempDir } from './tempdir.ts';
 
 const SERIES = join(import.meta.dirname, '..', '..', 'kernel-patches', 'for-6.12');
@@ -19,23 +20,23 @@ const PATCHES = ['0001-lib-alf_queue-add-an-array-based-queue-of-pointers-w.patc
 /** A runner that leaves a run directory: both trees built and booted, or the series not applying to the patched tree. */
 function fakeRuns(outcome: () => 'ok' | 'apply-failure'): NightRunner & { ids: string[] } {
   const ids: string[] = [];
-  const runner = async (args: readonly string[], o: { runId: string }) => {
-    ids.push(o.runId);
-    const runDir = join(args[args.indexOf('-o') + 1]!, o.runId);
-    const variants = args[args.indexOf('--variants') + 1]!.split(',');
+  const runner: NightRunner = async (opts) => {
+    ids.push(opts.runId);
+    const runDir = join(opts.outputDir, opts.runId);
+    const variants = opts.sides.map((s) => s.variant);
     const failed = outcome() === 'apply-failure' && variants.includes('patched');
     await mkdir(runDir);
     const stages = failed ? [] : variants.flatMap((v) => [{ stage: 'build', variant: v, status: 'ok', wallMs: 1000, cached: false }]);
     // A manifest as run.mjs writes it (manifest.json is read through its schema).
     await writeFile(join(runDir, 'manifest.json'), JSON.stringify({
       schemaVersion: 2,
-      runId: o.runId,
+      runId: opts.runId,
       state: 'complete',
       class: failed ? 'apply-failure' : 'ok',
       exitCode: failed ? 1 : 0,
       ...(failed ? { error: 'error (apply-failure): patch 1/1 0001-lib-alf_queue.patch does not apply to 6.1.0 (abc): conflicts in MAINTAINERS' } : {}),
       startedAt: '2026-12-06T00:00:00.000Z',
-      argv: [...args],
+      argv: [...opts.argv],
       reproduce: '',
       tool: { version: '0.1.0' },
       host: { hostname: 'h', os: 'Debian GNU/Linux 12', kernel: '6.1.0', cpus: 2, memoryGiB: 4, kvm: false },
@@ -51,7 +52,7 @@ function fakeRuns(outcome: () => 'ok' | 'apply-failure'): NightRunner & { ids: s
     }));
     if (!failed) {
       const boot = (side: string) => ({ side, variant: side, backend: 'uml', flavor: 'normal', round: 0, position: 0, arch: 'um', seq: 0, purpose: 'bench', class: 'ok', reason: 'the guest finished and reported success', findings: [], reachedUserspace: true, guestStatus: 0, wallMs: 3000, consoleLog: 'logs/c.log', cmdline: '', reproduce: '', attempts: [], kunit: { pass: 0, fail: 0, skip: 0, crashed: 0 } });
-      await writeFile(join(runDir, 'results.json'), JSON.stringify({ schemaVersion: 2, runId: o.runId, class: 'ok', sides: [], boots: variants.map(boot), tests: [], metrics: [], notRun: [] }));
+      await writeFile(join(runDir, 'results.json'), JSON.stringify({ schemaVersion: 2, runId: opts.runId, class: 'ok', sides: [], boots: variants.map(boot), tests: [], metrics: [], notRun: [] }));
     }
   };
   return Object.assign(runner, { ids });
@@ -59,7 +60,7 @@ function fakeRuns(outcome: () => 'ok' | 'apply-failure'): NightRunner & { ids: s
 
 describe('nightly runs', () => {
   const tmp = useTempDir('qk-nightly-');
-  const flags = (o: Partial<Flags> = {}): Flags & { extra: string[] } => ({
+  const flags = (o: Partial<Flags & { extra: string[] }> = {}): Flags & { extra: string[] } => ({
     base: 'debian-6.12', source: 'debian:6.12', history: join(tmp(), 'history'), output: join(tmp(), 'runs'), backend: 'uml', variants: 'baseline,patched',
     threshold: '2', confirm: true, workDir: join(tmp(), 'work'), install: false, origin: 'qmempool_kit', expected: join(tmp(), 'none.json'), extra: [], ...o,
   });
@@ -80,6 +81,34 @@ describe('nightly runs', () => {
     expect(kcidb.checkouts[0].id).toBe(`qmempool_kit:debian-6.12-uml-${today}.2`);
     // An explicit name that is taken is still refused, with the way out.
     await expect(nightly({ ...f, night: today }, captureLogger(), new AbortController().signal, runs)).rejects.toThrow(/already recorded[\s\S]*/);
+  });
+
+  it("gives each run the night's options, the run.mjs flags after -- winning; a bad one stops the night before any run", async () => {
+    await writeFile(join(tmp(), 'none.json'), JSON.stringify({ version: 1, bases: {} }));
+    const runs = fakeRuns(() => 'ok');
+    const seen: RunOptions[] = [];
+    const spy: NightRunner = async (opts, o) => {
+      seen.push(opts);
+      await runs(opts, o);
+    };
+    const f = flags({ night: 'x1', extra: ['--aa-control', 'cheap', '--bench', 'full', '--append', 'a=1'] });
+    expect(await nightly(f, captureLogger(), new AbortController().signal, spy)).toBe(0);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      source: { kind: 'debian', release: '6.12' },
+      sides: [{ name: 'baseline', variant: 'baseline', cmdline: [] }, { name: 'patched', variant: 'patched', cmdline: [] }],
+      backends: ['uml'],
+      boots: 8,
+      aaControl: 'cheap',
+      benchSet: 'full',
+      extraCmdline: ['a=1'],
+      outputDir: f.output,
+      workDir: f.workDir,
+      allowInstall: false,
+      runId: 'nightly-debian-6.12-x1',
+    });
+    await expect(nightly(flags({ night: 'x2', extra: ['--bogus'] }), captureLogger(), new AbortController().signal, spy)).rejects.toThrow(/--bogus/);
+    expect(seen).toHaveLength(1);
   });
 
   it('takes the next attempt when a failed attempt left only its run directory', async () => {

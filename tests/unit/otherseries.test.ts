@@ -12,7 +12,7 @@ import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.t
 import { QkError } from '../../scripts/lib/plumbing/errors.ts';
 import { REPO_ROOT } from '../../scripts/lib/plumbing/paths.ts';
 import { bootPlan, parseSide, planRun } from '../../scripts/lib/pipeline/plan.ts';
-import { bootRequest } from '../../scripts/lib/pipeline/pipeline.ts';
+import { bootRequest, bootSettings } from '../../scripts/lib/pipeline/pipeline.ts';
 import { treeSeries } from '../../scripts/lib/pipeline/recorder.ts';
 import { Results } from '../../scripts/lib/analysis/results.ts';
 import { renderReport } from '../../scripts/lib/analysis/report.ts';
@@ -65,7 +65,7 @@ describe('sides on the other tree', () => {
 
   it('plans a tree, kernels and KUnit boots for other like for patched', () => {
     const sides = [parseSide('new=patched'), parseSide('old=other'), parseSide('base=baseline')];
-    const plan = planRun({ sides, otherSeries: 'HEAD', backends: ['tcg', 'uml'], flavors: ['normal'], workDir: '/w', outputDir: '/o', runId: 'r' });
+    const plan = planRun({ sides, otherSeries: 'HEAD', backends: ['tcg', 'uml'], flavors: ['normal'], workDir: '/w', outputDir: '/o' });
     expect(plan.variants).toEqual(['baseline', 'patched', 'other']);
     expect(plan.kernels.map((k) => `${k.variant}/${k.target.arch}`)).toEqual(['baseline/x86_64', 'patched/x86_64', 'other/x86_64', 'baseline/um', 'patched/um', 'other/um']);
     const boots = bootPlan(1, ['tcg'], sides, ['normal'], ['patched', 'other']);
@@ -140,7 +140,7 @@ describe('boots of an other side', () => {
     const opts = parse(['--backend', 'tcg', '--other-series', 'HEAD', '--side', 'old=other x=1', '--side', 'new=patched', '--side', 'base=baseline', '--append', 'user=1']);
     const side = opts.sides.find((s) => s.name === name)!;
     const step = { seq: 0, round: 0, position: 0, flavor: 'normal', backend: 'tcg', side, purpose: 'bench' } as const;
-    return bootRequest(step, kernel, trees, 1, { opts, rec: { logs: '/r/logs' }, signal: new AbortController().signal }).extraCmdline;
+    return bootRequest(step, kernel, trees, 1, { boot: bootSettings(opts), rec: { logs: '/r/logs' }, signal: new AbortController().signal }).extraCmdline;
   };
 
   it("carry the other series' command line, as patched boots carry the main series'", () => {

@@ -27,7 +27,7 @@ import {
   type QemuInstall,
 } from '../../scripts/lib/pipeline/qemu.ts';
 import { bootCommand, qemuArgs } from '../../scripts/lib/pipeline/boot.ts';
-import { bootRequest } from '../../scripts/lib/pipeline/pipeline.ts';
+import { bootRequest, bootSettings } from '../../scripts/lib/pipeline/pipeline.ts';
 import { buildCommand, optionsFromFlags } from '../../scripts/lib/commands/cli.ts';
 import { installedPackages, requirements } from '../../scripts/lib/pipeline/hostcheck.ts';
 import { captureLogger } from '../../scripts/lib/plumbing/log.ts';
@@ -136,7 +136,7 @@ describe('the command line of a QEMU boot', () => {
     const side = opts.sides[0]!;
     const req = (flavor: 'normal' | 'debug') =>
       bootRequest({ seq: 0, round: 0, position: 0, flavor, backend: 'tcg', side, purpose: 'bench' }, kernel, { patched: { dir: '/s', patches: [], hash: 'h', configFragments: [], kunitModules: [], cmdline: [] } }, 1, {
-        opts,
+        boot: bootSettings(opts),
         emulator: { qemu: registryQemu, tcgThreads: 'multi' },
         rec: { logs: '/r/logs' },
         signal: new AbortController().signal,

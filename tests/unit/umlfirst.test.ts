@@ -5,7 +5,7 @@ import { planRun, sidesFromVariants } from '../../scripts/lib/pipeline/plan.ts';
 import type { Backend } from '../../scripts/lib/analysis/results.ts';
 
 const plan = (backends: (Backend | 'auto')[]) =>
-  planRun({ backends: backends as Backend[], flavors: ['normal'], sides: sidesFromVariants(['baseline', 'patched']), workDir: '/w', outputDir: '/o', runId: 'r' });
+  planRun({ backends: backends as Backend[], flavors: ['normal'], sides: sidesFromVariants(['baseline', 'patched']), workDir: '/w', outputDir: '/o' });
 
 describe('UML first', () => {
   it('applies when a run boots uml and a QEMU backend', () => {

@@ -306,7 +306,7 @@ export async function readResultsFile(path: string, runClass: RunClass = 'infra-
  * n-th boot there (each boot printed each metric once).
  */
 export function readResults(json: unknown): Results {
-  const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  const version = z.looseObject({ schemaVersion: z.unknown() }).safeParse(json).data?.schemaVersion;
   if (version === RESULTS_SCHEMA_VERSION) return Results.parse(json);
   if (version !== 1) throw new Error(`results.json has schema version ${String(version)}; this tool reads 1 and ${RESULTS_SCHEMA_VERSION}`);
   const v1 = ResultsV1.parse(json);

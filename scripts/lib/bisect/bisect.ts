@@ -15,7 +15,9 @@
  * failing (infra, usage, missing tool, interrupted) aborts the bisection.
  */
 import { median } from 'simple-statistics';
-import { QkError, type RunClass } from '../plumbing/errors.ts';
+import { z } from 'zod';
+import { QkError, RUN_CLASSES, type RunClass } from '../plumbing/errors.ts';
+import type { RunRequest } from '../pipeline/options.ts';
 import type { Backend, Results } from '../analysis/results.ts';
 
 export const CRITERIA = ['apply', 'build', 'boot', 'kunit', 'metric'] as const;
@@ -70,19 +72,22 @@ export function classVerdict(criterion: Criterion, c: RunClass, mode: Mode): Ver
   return 'good';
 }
 
-/** run.mjs arguments that make a run test exactly this criterion. */
-export function criterionArgs(criterion: Criterion, o: { metric?: string; repeat: number }): string[] {
+/** What a criterion changes in a step's run: how far it goes, what its benchmark boots load and how many there are. */
+export type CriterionRequest = Pick<RunRequest, 'stopAfter' | 'modules' | 'boots' | 'extraCmdline'>;
+
+/** The run options that make a run test exactly this criterion. */
+export function criterionOptions(criterion: Criterion, o: { metric?: string | undefined; repeat: number }): CriterionRequest {
   switch (criterion) {
     case 'apply':
-      return ['--stop-after', 'apply'];
+      return { stopAfter: 'apply' };
     case 'build':
-      return ['--stop-after', 'build'];
+      return { stopAfter: 'build' };
     case 'boot':
     case 'kunit':
-      return ['--modules', 'none', '--boots', '1'];
+      return { modules: [], boots: 1 };
     case 'metric': {
       const { module, name } = metricModule(o.metric);
-      return ['--modules', module, '--append', `${module}.only=${name}`, '--boots', String(o.repeat)];
+      return { modules: [module], extraCmdline: [`${module}.only=${name}`], boots: o.repeat };
     }
   }
 }
@@ -106,27 +111,28 @@ export function bootFigures(r: Results | undefined, metric: string, backend: Bac
     .map((m) => median([...m.samples]));
 }
 
-/** One evaluated step, as steps.jsonl records it. */
-export interface StepRecord {
+/** One evaluated step, as steps.jsonl records it (git bisect run's steps write it from processes of their own). */
+export const StepRecord = z.object({
   /** "good end", "bad end", "step", "confirm 2 parent" ... */
-  readonly role: string;
+  role: z.string(),
   /** Kernel mode: the commit; series mode: the patches applied. */
-  readonly commit?: string;
-  readonly subject?: string;
-  readonly patches?: number;
-  readonly runId: string;
-  readonly runDir: string;
-  readonly class: RunClass;
-  readonly verdict: Verdict | 'abort';
-  readonly reason: string;
+  commit: z.string().optional(),
+  subject: z.string().optional(),
+  patches: z.number().int().nonnegative().optional(),
+  runId: z.string(),
+  runDir: z.string(),
+  class: z.enum(RUN_CLASSES),
+  verdict: z.enum(['good', 'bad', 'skip', 'abort']),
+  reason: z.string(),
   /** Metric criterion: per-boot figures and the judgement against the reference. */
-  readonly figures?: readonly number[];
+  figures: z.array(z.number()).readonly().optional(),
   /** Every sample of every boot, for the spread. */
-  readonly samples?: readonly (readonly number[])[];
-  readonly ratio?: number;
-  readonly p?: number;
-  readonly wallMs: number;
-}
+  samples: z.array(z.array(z.number()).readonly()).readonly().optional(),
+  ratio: z.number().optional(),
+  p: z.number().optional(),
+  wallMs: z.number(),
+}).readonly();
+export type StepRecord = z.infer<typeof StepRecord>;
 
 /** "abc123... is the first bad commit" or, with skips, the candidates git could not tell apart. */
 export function parseBisectOutput(out: string): { first?: string; candidates: string[] } {

@@ -16,12 +16,12 @@ import { commitOf, isAncestor, subjectOf } from '../plumbing/git.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
 import { BISECT_EXIT, parseBisectOutput } from './bisect.ts';
 import { BisectState, STATE, makeState, type CommonFlags } from './state.ts';
-import { readSteps, runStep } from './step.ts';
+import { readSteps, runStep, type StepRuns } from './step.ts';
 import { confirm, finish } from './outcome.ts';
 
 const BISECT_MJS = join(REPO_ROOT, 'scripts', 'bisect.mjs');
 
-export async function kernelBisect(f: CommonFlags & { tree: string; good: string; bad: string; variant: string; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
+export async function kernelBisect(f: CommonFlags & { tree: string; good: string; bad: string; variant: string; extra: string[] }, runs: StepRuns, log: Logger, signal: AbortSignal): Promise<number> {
   const t0 = Date.now();
   const tree = resolve(f.tree);
   const rev = async (r: string, flag: string) => {
@@ -33,14 +33,17 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
   const good = await rev(f.good, '--good');
   const bad = await rev(f.bad, '--bad');
   if (!(await isAncestor(tree, good, bad))) throw new QkError('usage-error', `--good ${f.good} is not an ancestor of --bad ${f.bad}`, { hint: 'bisection looks for the first bad commit after a good one' });
-  const st = await makeState('kernel', f, { tree, variant: f.variant, runArgs: ['--tree', tree, '--variants', f.variant, ...f.extra] });
+  const runArgs = ['--tree', tree, '--variants', f.variant, ...f.extra];
+  // The run.mjs flags after --: a mistake there is found now, before any step runs.
+  runs.parse(runArgs);
+  const st = await makeState('kernel', f, { tree, variant: f.variant, runArgs });
   const repo = join(st.dir, 'git');
   Object.assign(st, { repo });
   await writeJsonAtomic(join(st.dir, STATE), st);
   log.info(`bisecting ${tree}: good ${good.slice(0, 12)}, bad ${bad.slice(0, 12)}, criterion ${st.criterion}${st.metric ? ` ${st.metric}` : ''} on ${st.backend}; ${st.dir}`);
 
   const at = (role: string, sha: string, n: string) => async () =>
-    runStep(st, { role, runId: n, commit: sha, subject: await subjectOf(tree, sha), args: ['--ref', sha] }, log, signal);
+    runStep(st, { role, runId: n, commit: sha, subject: await subjectOf(tree, sha), ref: sha }, runs, log, signal);
   const g = await at('good end', good, 'good')();
   if (g.verdict !== 'good') throw new QkError('usage-error', `--good ${f.good} does not pass the ${st.criterion} criterion (${g.reason})`, { hint: `see ${g.runDir}; bisection needs a good start` });
   if (st.criterion === 'metric') {
@@ -91,7 +94,7 @@ export async function kernelBisect(f: CommonFlags & { tree: string; good: string
 }
 
 /** One step of git bisect run: judge BISECT_HEAD; exit 0 good, 1 bad, 125 skip, 128 abort. */
-export async function bisectStep(stateFile: string, log: Logger, signal: AbortSignal): Promise<number> {
+export async function bisectStep(stateFile: string, runs: StepRuns, log: Logger, signal: AbortSignal): Promise<number> {
   const st = await readJson(stateFile, BisectState, { what: 'bisection state' }).catch((e: unknown) => {
     process.stderr.write(`qk-step: ${formatError(e)}\n`);
     return undefined;
@@ -104,7 +107,7 @@ export async function bisectStep(stateFile: string, log: Logger, signal: AbortSi
     const sha = await commitOf(st.repo, 'BISECT_HEAD');
     if (!sha) throw new QkError('infra-error', `no BISECT_HEAD in ${st.repo}: this step was not started by git bisect run`);
     const n = (await readSteps(st.dir)).filter((s) => s.role === 'step').length + 1;
-    const rec = await runStep(st, { role: 'step', runId: `step-${String(n).padStart(2, '0')}-${sha.slice(0, 12)}`, commit: sha, subject: await subjectOf(st.tree, sha), args: ['--ref', sha] }, { ...log, info: (m) => log.info(`qk-step: ${m}`) }, signal);
+    const rec = await runStep(st, { role: 'step', runId: `step-${String(n).padStart(2, '0')}-${sha.slice(0, 12)}`, commit: sha, subject: await subjectOf(st.tree, sha), ref: sha }, runs, { ...log, info: (m) => log.info(`qk-step: ${m}`) }, signal);
     return rec.verdict === 'abort' ? BISECT_EXIT.abort : BISECT_EXIT[rec.verdict];
   } catch (e) {
     process.stderr.write(`qk-step: ${formatError(e)}\n`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from '../plumbing/log.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../plumbing/fsutil.ts';
 import { readManifest } from '../pipeline/recorder.ts';
+import { parseKtap, type KtapTest } from '../pipeline/ktap.ts';
 import { readResultsFile, type BootRecord } from '../analysis/results.ts';
 import { judgeMetric } from '../analysis/judgemetric.ts';
 import type { StepRecord, Verdict } from './bisect.ts';
@@ -25,17 +26,28 @@ async function excerpt(rec: StepRecord): Promise<string[]> {
   return [`${b.class}: ${b.reason}`, ...consoleEvidence(consoleText, b)];
 }
 
+/** The console line (1-based) of the first failed KTAP result, nested cases included, as the run's KTAP parser reads the log. */
+function firstFailedCase(lines: readonly string[]): number | undefined {
+  const failed: number[] = [];
+  const walk = (t: KtapTest): void => {
+    if (t.status === 'fail') failed.push(t.line);
+    t.children.forEach(walk);
+  };
+  parseKtap(lines).tests.forEach(walk);
+  return failed.length > 0 ? Math.min(...failed) : undefined;
+}
+
 /**
  * The console lines around why a boot failed: its first finding as the
  * classifier recorded it (a panic, Oops, BUG, WARNING, KASAN, UBSAN, RCU
  * stall, hung task ...: console.ts knows them all), else its first failed
- * KTAP case, else the end of the log.
+ * KTAP case (ktap.ts, whatever printk prefix the lines carry), else the
+ * end of the log.
  */
 export function consoleEvidence(consoleText: string, boot: Pick<BootRecord, 'findings'>): string[] {
   const lines = consoleText.split('\n');
-  const first = boot.findings[0];
-  const at = first !== undefined ? first.line - 1 : lines.findIndex((l) => /^\s*not ok \d+ /.test(l.replace(/^\[[ \d.]+\] /, '')));
-  return at >= 0 ? lines.slice(Math.max(0, at - 3), at + 15) : lines.slice(-15);
+  const line = boot.findings[0]?.line ?? firstFailedCase(lines);
+  return line !== undefined ? lines.slice(Math.max(0, line - 4), line + 14) : lines.slice(-15);
 }
 
 interface Outcome {

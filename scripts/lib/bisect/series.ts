@@ -12,7 +12,7 @@ import { readSeries, readSeriesFor } from '../pipeline/series.ts';
 import { prepareSource, resolveSource, type SourceSpec } from '../pipeline/source.ts';
 import { prefixFiles, type StepRecord } from './bisect.ts';
 import { STATE, makeState, type CommonFlags } from './state.ts';
-import { runStep } from './step.ts';
+import { runStep, type StepRuns } from './step.ts';
 import { confirm, finish } from './outcome.ts';
 
 /** A series directory with the first k patches of `dir`, its config and KUnit modules cut to what those patches add. */
@@ -32,20 +32,22 @@ async function prefixSeries(dir: string, k: number, into: string): Promise<strin
   return out;
 }
 
-export async function seriesBisect(f: CommonFlags & { series: string; source: string[]; sourceSpec: SourceSpec; extra: string[] }, log: Logger, signal: AbortSignal): Promise<number> {
+export async function seriesBisect(f: CommonFlags & { series: string; sourceArgs: string[]; sourceSpec: SourceSpec; extra: string[] }, runs: StepRuns, log: Logger, signal: AbortSignal): Promise<number> {
   const t0 = Date.now();
+  const runArgs = [...f.sourceArgs, ...f.extra];
+  // The run.mjs flags after --: a mistake there is found now, before the source is prepared or any step runs.
+  runs.parse(runArgs);
   // The version of the series for the base's release (kernel-patches/ or its for-X.Y/).
   const o = { workDir: resolve(f.workDir), log, logFile: join(resolve(f.workDir), 'bisect-source.log') };
   const kernel = await prepareSource(await resolveSource(f.sourceSpec, o), o);
   const series = await readSeriesFor(f.series, kernel.version);
   const n = series.patches.length;
   if (n === 0) throw new QkError('usage-error', `${series.dir} has no patches to bisect`);
-  const st = await makeState('series', f, { runArgs: [...f.source, ...f.extra] });
+  const st = await makeState('series', f, { runArgs });
   log.info(`bisecting the series ${series.dir} (${n} patches), criterion ${st.criterion}${st.metric ? ` ${st.metric}` : ''} on ${st.backend}; ${st.dir}`);
   const at = (k: number, role: string, runId = `prefix-${k}`) => async () => {
     const dir = await prefixSeries(series.dir, k, st.dir);
-    const args = k === 0 ? ['--series', dir, '--variants', 'baseline'] : ['--series', dir, '--variants', 'patched'];
-    return runStep(st, { role, runId, patches: k, args }, log, signal);
+    return runStep(st, { role, runId, patches: k, seriesDir: dir, variant: k === 0 ? 'baseline' : 'patched' }, runs, log, signal);
   };
   let base: StepRecord | undefined;
   if (st.criterion !== 'apply') {

@@ -8,15 +8,32 @@ import { join } from 'node:path';
 import { median } from 'simple-statistics';
 import { QkError, errorHeadline, type RunClass } from '../plumbing/errors.ts';
 import type { Logger } from '../plumbing/log.ts';
-import { spawn } from '../plumbing/proc.ts';
-import { REPO_ROOT } from '../plumbing/paths.ts';
+import { parseJsonText } from '../plumbing/fsutil.ts';
 import { readManifest } from '../pipeline/recorder.ts';
-import { readResultsFile, type Results } from '../analysis/results.ts';
+import { sidesFromVariants, type RunOptions } from '../pipeline/options.ts';
+import { readResultsFile, type Results, type VariantName } from '../analysis/results.ts';
 import { judgeMetric } from '../analysis/judgemetric.ts';
-import { bootFigures, classVerdict, criterionArgs, type StepRecord, type Verdict } from './bisect.ts';
+import { StepRecord, bootFigures, classVerdict, criterionOptions, type Verdict } from './bisect.ts';
 import type { BisectState } from './state.ts';
 
-const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
+/**
+ * How a bisection starts its steps' runs; bisect.mjs's command line gives
+ * them. `parse` reads run.mjs flags (the state's runArgs) into options the
+ * way run.mjs does; `run` runs options in a child run.mjs, appending its
+ * output to logFile (git bisect run needs a command per step anyway, and a
+ * child's run keeps its own run directory and logs).
+ */
+export interface StepRuns {
+  readonly parse: (argv: readonly string[]) => RunOptions;
+  readonly run: (opts: RunOptions, o: { logFile: string; signal?: AbortSignal | undefined }) => Promise<void>;
+}
+
+/** What a step changes in the bisection's run: the commit of the --tree (kernel mode), or the series and the tree that carries it (series mode). */
+export interface StepChange {
+  readonly ref?: string;
+  readonly seriesDir?: string;
+  readonly variant?: VariantName;
+}
 
 async function readStepRun(runDir: string): Promise<{ class: RunClass; results?: Results; error?: string }> {
   const m = await readManifest(runDir);
@@ -25,43 +42,46 @@ async function readStepRun(runDir: string): Promise<{ class: RunClass; results?:
   return { class: m.class, ...(results ? { results } : {}), ...(m.error ? { error: m.error } : {}) };
 }
 
-/** Merge the --append of the criterion with the user's own, so that neither is lost. */
-export function mergeAppend(args: readonly string[]): string[] {
-  const out: string[] = [];
-  const appended: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--append' && i + 1 < args.length) appended.push(args[++i]!);
-    else if (args[i]!.startsWith('--append=')) appended.push(args[i]!.slice('--append='.length));
-    else out.push(args[i]!);
-  }
-  return appended.length ? [...out, '--append', appended.join(' ')] : out;
+/**
+ * A step's run: the bisection's run (its run.mjs flags, `base`) with the
+ * step's commit or series, what the criterion asks (its kernel arguments
+ * after the user's, so that neither is lost), and the bisection's own
+ * backend, directories and install permission.
+ */
+export function stepOptions(st: BisectState, base: RunOptions, step: StepChange & { runId: string }): RunOptions {
+  const source = step.ref === undefined ? base.source : base.source.kind === 'tree' ? { ...base.source, ref: step.ref } : undefined;
+  if (!source) throw new QkError('infra-error', `internal: a step at commit ${step.ref} needs a --tree source, not ${base.source.kind}`);
+  const crit = criterionOptions(st.criterion, { metric: st.metric, repeat: st.repeat });
+  return {
+    ...base,
+    source,
+    ...(step.seriesDir !== undefined ? { seriesDir: step.seriesDir } : {}),
+    ...(step.variant !== undefined ? { sides: sidesFromVariants([step.variant]) } : {}),
+    ...crit,
+    extraCmdline: [...base.extraCmdline, ...(crit.extraCmdline ?? [])],
+    backends: [st.backend],
+    // A step is judged on every boot of its metric (bisect.ts bootFigures): an A/A twin's boots would count twice.
+    aaControl: 'none',
+    outputDir: join(st.dir, 'steps'),
+    runId: step.runId,
+    workDir: st.workDir,
+    allowInstall: base.allowInstall && st.install,
+  };
 }
 
 export async function runStep(
   st: BisectState,
-  step: { role: string; runId: string; args: readonly string[]; commit?: string; subject?: string; patches?: number },
+  step: StepChange & { role: string; runId: string; commit?: string; subject?: string; patches?: number },
+  runs: StepRuns,
   log: Logger,
   signal?: AbortSignal,
 ): Promise<StepRecord> {
   const t0 = Date.now();
-  const stepsDir = join(st.dir, 'steps');
-  const args = mergeAppend([
-    RUN_MJS,
-    ...st.runArgs,
-    ...step.args,
-    ...criterionArgs(st.criterion, { ...(st.metric ? { metric: st.metric } : {}), repeat: st.repeat }),
-    '--backend', st.backend,
-    // A step is judged on every boot of its metric (bisect.ts bootFigures): an A/A twin's boots would count twice.
-    '--aa-control', 'none',
-    '-o', stepsDir,
-    '--run-id', step.runId,
-    '--work-dir', st.workDir,
-    ...(st.install ? [] : ['--no-install']),
-  ]);
+  const opts = stepOptions(st, runs.parse(st.runArgs), step);
   const logFile = join(st.dir, 'bisect-runs.log');
-  await appendFile(logFile, `\n==== ${step.role} ${step.commit ?? `${step.patches} patch(es)`}: node ${args.join(' ')}\n`);
-  await spawn(process.execPath, args, { what: `bisection step ${step.runId}`, logFile, allowFailure: true, timeoutMs: 6 * 3600_000, ...(signal ? { signal } : {}) });
-  const runDir = join(stepsDir, step.runId);
+  await appendFile(logFile, `\n==== ${step.role} ${step.commit ?? `${step.patches} patch(es)`}\n`);
+  await runs.run(opts, { logFile, signal });
+  const runDir = join(opts.outputDir, opts.runId);
   const run = await readStepRun(runDir);
   const cv = classVerdict(st.criterion, run.class, st.mode);
   let verdict: Verdict | 'abort';
@@ -115,7 +135,9 @@ function benchStatusOf(r: Results | undefined, metric: string): string {
   return s ? `${s.status}: ${s.reason}` : 'the case printed nothing';
 }
 
+/** The steps so far, each line of steps.jsonl through the schema: none before the first step, an error naming the line when one is corrupt. */
 export async function readSteps(dir: string): Promise<StepRecord[]> {
-  const text = await readFile(join(dir, 'steps.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepRecord);
+  const file = join(dir, 'steps.jsonl');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line, i) => parseJsonText(line, StepRecord, { path: `${file} line ${i + 1}`, what: 'bisection step record', hint: `${file} is the bisection's record of its steps: start the bisection again` }));
 }

@@ -5,6 +5,7 @@
  * validated with this schema when read.
  */
 import { z } from 'zod';
+import { BACKENDS } from '../analysis/results.ts';
 
 export const NIGHT_VERSION = 1;
 
@@ -41,7 +42,7 @@ export const NightMetric = z.object({
   /** "slab/reuse@baseline/icount" (absolute) or "skb/alloc_free: patched vs baseline (uml)" (ratio). */
   key: z.string(),
   name: z.string(),
-  backend: z.string(),
+  backend: z.enum(BACKENDS),
   kind: z.enum(['absolute', 'ratio']),
   unit: z.string(),
   /** The single number: median of the per-boot figures, or the ratio's estimate. */

@@ -20,7 +20,7 @@ import { sha256, shortHash } from '../plumbing/fsutil.ts';
 import { judgeMetric } from '../analysis/judgemetric.ts';
 import { sideComparisons } from '../analysis/bench.ts';
 import type { Manifest } from '../pipeline/recorder.ts';
-import type { Backend, Results } from '../analysis/results.ts';
+import type { Results } from '../analysis/results.ts';
 import { NIGHT_VERSION, type Crash, type Finding, type Night, type NightMetric, type NightTest, type TreeStatus } from './night.ts';
 import type { Expectation } from './expected.ts';
 
@@ -181,8 +181,8 @@ export function compareNights(tonight: Omit<Night, 'findings' | 'result' | 'exit
     let improved = false;
     let basis: string;
     if (m.kind === 'absolute') {
-      const j = judgeMetric(m.figures, p.figures, { backend: m.backend as Backend, threshold });
-      const back = judgeMetric(p.figures, m.figures, { backend: m.backend as Backend, threshold });
+      const j = judgeMetric(m.figures, p.figures, { backend: m.backend, threshold });
+      const back = judgeMetric(p.figures, m.figures, { backend: m.backend, threshold });
       regressed = j.verdict === 'bad';
       improved = back.verdict === 'bad';
       basis = `${fmt(m.value)} vs ${fmt(p.value)} ${m.unit} on night ${pn.night} (${j.basis})`;

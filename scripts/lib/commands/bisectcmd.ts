@@ -16,21 +16,30 @@
  *
  * This is bisect.mjs's command line; the work is in bisect/.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseArgs, reportFailure } from './command.ts';
-import { sourceFromFlags } from './cli.ts';
+import { optionsFromArgv, sourceFromFlags } from './cli.ts';
+import { runChild, sourceArgv } from './runargv.ts';
 import { EXIT_CODE } from '../plumbing/errors.ts';
 import { consoleLogger } from '../plumbing/log.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
-import { REPO_ROOT } from '../plumbing/paths.ts';
+import { runDefaults } from '../pipeline/options.ts';
 import { BACKENDS } from '../analysis/results.ts';
 import { CRITERIA } from '../bisect/bisect.ts';
 import type { CommonFlags } from '../bisect/state.ts';
 import { bisectStep, kernelBisect } from '../bisect/kernel.ts';
+import type { StepRuns } from '../bisect/step.ts';
 import { seriesBisect } from '../bisect/series.ts';
 
+/** Each step is a run.mjs run in a child process, made from typed options (runargv.ts). */
+const STEP_RUNS: StepRuns = {
+  parse: optionsFromArgv,
+  run: (opts, o) => runChild(opts, { what: `bisection step ${opts.runId}`, timeoutMs: 6 * 3600_000, ...o }),
+};
+
 export function buildBisectCommand(): Command {
+  const d = runDefaults();
   const program = new Command('bisect.mjs')
     .description('Find the kernel commit (kernel) or the patch of the series (series) that breaks a criterion or moves a benchmark figure.')
     .exitOverride()
@@ -63,8 +72,8 @@ Examples:
       .addOption(new Option('--backend <b>', 'backend of every step').choices(BACKENDS).default('icount'))
       .option('--repeat <n>', 'boots per step (metric on noisy backends: default 5; icount and other criteria: 1)')
       .option('--confirm <n>', 'metric on noisy backends: re-run both sides of the culprit this many times', '3')
-      .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
-      .option('--work-dir <dir>', 'work directory (trees and builds, shared with run.mjs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+      .option('-o, --output <dir>', 'results directory', d.outputDir)
+      .option('--work-dir <dir>', 'work directory (trees and builds, shared with run.mjs)', d.workDir)
       .option('--id <id>', 'name of the bisection directory (default: bisect-<time>)')
       .option('--no-install', 'never install missing host packages');
   common(program.command('kernel').description('git bisect run over a kernel tree, the pipeline as the test').argument('[run-args...]', 'after --: more run.mjs flags for every step'))
@@ -73,7 +82,7 @@ Examples:
     .requiredOption('--bad <rev>', 'a later revision that fails it')
     .addOption(new Option('--variant <v>', 'the kernel each step builds: baseline (the commit as it is) or patched (with kernel-patches/ applied)').choices(['baseline', 'patched']).default('baseline'));
   common(program.command('series').description('the first patch of the series that breaks the criterion').argument('[run-args...]', 'after --: more run.mjs flags for every step'))
-    .option('--series <dir>', 'the series', join(REPO_ROOT, 'kernel-patches'))
+    .option('--series <dir>', 'the series', d.seriesDir)
     .option('--source <base>', 'kernel source: debian (the installed linux-source-6.12, default) or debian:X.Y (from the Debian registry)')
     .option('--tree <path>', 'kernel source: a git checkout')
     .option('--ref <ref>', 'with --tree or --git')
@@ -94,14 +103,13 @@ export async function bisectMain(argv: readonly string[]): Promise<number> {
       process.stderr.write('error (usage-error): choose a command: kernel or series\nsee: npx zx scripts/bisect.mjs --help\n');
       return EXIT_CODE['usage-error'];
     }
-    if (sub.name() === 'step') return bisectStep(resolve(sub.opts<{ state: string }>().state), log, signal);
+    if (sub.name() === 'step') return bisectStep(resolve(sub.opts<{ state: string }>().state), STEP_RUNS, log, signal);
     try {
       const o = sub.opts<CommonFlags & Record<string, string>>();
       const extra = [...sub.args];
-      if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, log, signal);
-      const source = ['source', 'tree', 'ref', 'tarball', 'git'].flatMap((k) => (o[k] ? [`--${k}`, o[k]] : []));
+      if (sub.name() === 'kernel') return await kernelBisect({ ...o, tree: o['tree']!, good: o['good']!, bad: o['bad']!, variant: o['variant']!, extra }, STEP_RUNS, log, signal);
       const sourceSpec = sourceFromFlags({ source: o['source'], tree: o['tree'] ? resolve(o['tree']) : undefined, ref: o['ref'], tarball: o['tarball'] ? resolve(o['tarball']) : undefined, git: o['git'] });
-      return await seriesBisect({ ...o, series: resolve(o['series']!), source, sourceSpec, extra }, log, signal);
+      return await seriesBisect({ ...o, series: resolve(o['series']!), sourceArgs: sourceArgv(sourceSpec), sourceSpec, extra }, STEP_RUNS, log, signal);
     } catch (e) {
       return reportFailure(e, signal);
     }

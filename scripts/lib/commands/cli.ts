@@ -5,31 +5,25 @@
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { QkError, formatError, exitCodeOf } from '../plumbing/errors.ts';
 import { intOf, listOf, usageFailure } from './command.ts';
 import { consoleLogger } from '../plumbing/log.ts';
 import { exists } from '../plumbing/fsutil.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
-import { DEFAULT_LOCK_WAIT_MS } from '../plumbing/lock.ts';
-import { REPO_ROOT, newRunId } from '../plumbing/paths.ts';
-import { CONFIG_PROFILES, DEFAULT_PROFILE, FLAVORS, type Flavor } from '../pipeline/kbuild.ts';
+import { CONFIG_PROFILES, FLAVORS, type Flavor } from '../pipeline/kbuild.ts';
 import { headlineSummary } from '../analysis/benchreport.ts';
 import { checkRunInputs, runPipeline } from '../pipeline/pipeline.ts';
-import { AA_CONTROLS, STOP_AFTER, type AaControl, type BackendChoice, type RunOptions, type StopAfter } from '../pipeline/options.ts';
-import { checkOtherSeries, parseSide, sidesFromVariants } from '../pipeline/plan.ts';
+import { AA_CONTROLS, STOP_AFTER, buildRunOptions, runDefaults, sidesFromVariants, type AaControl, type BackendChoice, type RunOptions, type StopAfter } from '../pipeline/options.ts';
+import { checkOtherSeries, parseSide } from '../pipeline/plan.ts';
 import { BENCH_SETS, PROVOKE } from '../pipeline/boot.ts';
 import { NET_DEFAULTS, NET_SCENARIOS, type NetScenario } from '../pipeline/net.ts';
 import { BACKENDS, VARIANTS, type VariantName } from '../analysis/results.ts';
 import { parseSourceSpec, sourceLabel, type SourceSpec } from '../pipeline/source.ts';
 import { MULTI_TCG_MIN_MAJOR, QEMU_CHOICES, type QemuChoice } from '../pipeline/qemu.ts';
 
-const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
+export const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
 const TCG_THREADS = ['single', 'multi'] as const;
-/** Trees compared when neither --variants nor --side is given (other too when --other-series is). */
-const DEFAULT_VARIANTS: readonly VariantName[] = ['baseline', 'patched'];
-/** The benchmark modules in module/, loaded in this order. */
-export const DEFAULT_BENCH_MODULES = ['qk_bench', 'qk_bench_queue', 'qk_bench_skb'] as const;
 
 const list = listOf;
 const int = intOf;
@@ -61,12 +55,14 @@ function profileOption(f: { configProfile: string; backend: string }): Record<st
 }
 
 export function buildCommand(): Command {
+  // The defaults live in options.ts: the flags show them, and every other caller gets the same.
+  const d = runDefaults();
   return new Command('run.mjs')
     .description(
       'Apply kernel-patches/ to a kernel tree, build baseline and patched kernels and the module(s) in module/,\n' +
         'boot them (QEMU kvm/tcg/icount, UML) and write results/<run-id>/ (manifest, logs, results.json, report.md).',
     )
-    .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default('auto,uml'))
+    .addOption(new Option('--backend <list>', `comma-separated backends: ${BACKEND_CHOICES.join(', ')}; auto = kvm if a probe boot works, else tcg`).default(d.backends.join(',')))
     .option('--variants <list>', `kernel trees to compare, each booted with its series' command line: ${VARIANTS.join(', ')} (default: baseline,patched; with --other-series also other)`)
     .option('--side <spec>', "a side to compare instead of --variants: 'NAME=TREE[@BASE] [KERNEL ARGS...]', a kernel (a tree: baseline, patched, other; of a base: debian:X.Y, default the run's source) and, after a space, kernel arguments (after the series' own, so they win). Repeatable; sides of one kernel share its build. E.g. --side 'off=patched skb_qmempool=off', --side s612=baseline --side s73=baseline@debian:7.3", (v: string, prev: string[] = []) => [...prev, v])
     .option('--source <base>', "kernel source: debian (the installed linux-source-6.12, the default) or debian:X.Y (linux-source-X.Y from the Debian registry, e.g. debian:7.3: looked up first, fetched once through a private apt configuration in the work directory)")
@@ -74,25 +70,25 @@ export function buildCommand(): Command {
     .option('--ref <ref>', 'with --tree: commit to use (default HEAD); with --git: branch or tag')
     .option('--tarball <file>', 'kernel source: a source tarball')
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
-    .option('--series <dir>', 'patch series directory (the patched tree)', join(REPO_ROOT, 'kernel-patches'))
+    .option('--series <dir>', 'patch series directory (the patched tree)', d.seriesDir)
     .option('--other-series <dir|rev>', "the series at another version, for the 'other' tree: a directory, or a revision of this repository (its kernel-patches/ is extracted into the run directory). Compare old and new with --side old=other --side new=patched")
-    .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', '2')
-    .option('--memory <MiB>', 'guest memory', '1024')
-    .option('--numa <nodes>', "NUMA nodes of QEMU guests: --smp's CPUs (a socket per node; a multiple of the nodes) and --memory split evenly (ACPI SRAT); a guest that finds another count of nodes fails its boot. UML has one node", '1')
-    .option('--boots <n>', 'benchmark rounds per side and backend (interleaved A/B, order alternating). The exact signed-rank test can reach p < 0.05 from 6 pairs (p = 0.031); with fewer every comparison is "inconclusive". Verdicts are decided over all of a backend\'s comparisons (Benjamini–Hochberg), which needs more: 8 (smallest p 0.0078) is the default', '8')
-    .option('--boot-timeout <s>', 'end a boot that has not finished after this long', '900')
-    .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', '120')
-    .option('-j, --jobs <n>', 'parallel make jobs', String(availableParallelism()))
-    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'))
-    .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+    .option('--smp <n>', 'guest CPUs for QEMU backends (UML is uniprocessor)', String(d.smp))
+    .option('--memory <MiB>', 'guest memory', String(d.memoryMB))
+    .option('--numa <nodes>', "NUMA nodes of QEMU guests: --smp's CPUs (a socket per node; a multiple of the nodes) and --memory split evenly (ACPI SRAT); a guest that finds another count of nodes fails its boot. UML has one node", String(d.numaNodes))
+    .option('--boots <n>', 'benchmark rounds per side and backend (interleaved A/B, order alternating). The exact signed-rank test can reach p < 0.05 from 6 pairs (p = 0.031); with fewer every comparison is "inconclusive". Verdicts are decided over all of a backend\'s comparisons (Benjamini–Hochberg), which needs more: 8 (smallest p 0.0078) is the default', String(d.boots))
+    .option('--boot-timeout <s>', 'end a boot that has not finished after this long', String(d.bootTimeoutS))
+    .option('--silence-timeout <s>', 'end a boot whose console is silent this long (a hang)', String(d.silenceTimeoutS))
+    .option('-j, --jobs <n>', 'parallel make jobs', String(d.jobs))
+    .option('-o, --output <dir>', 'results directory', d.outputDir)
+    .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', d.workDir)
     .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
-    .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default('normal'))
-    .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig; distro = Debian\'s own config of the base (cloud-amd64, from linux-config-X.Y) without its modules, for UML the distribution options it can take (qemu/config/um-distro.config); rt = Debian\'s PREEMPT_RT config (QEMU backends only)').choices(CONFIG_PROFILES).default(DEFAULT_PROFILE))
+    .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default(d.flavors.join(',')))
+    .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig; distro = Debian\'s own config of the base (cloud-amd64, from linux-config-X.Y) without its modules, for UML the distribution options it can take (qemu/config/um-distro.config); rt = Debian\'s PREEMPT_RT config (QEMU backends only)').choices(CONFIG_PROFILES).default(d.profile))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')
-    .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order (none: no module)', DEFAULT_BENCH_MODULES.join(','))
-    .addOption(new Option('--aa-control <mode>', 'A/A control: the first side\'s kernel booted a second time in every round as a side of its own (<name>-aa, same build), to show how often the test fires on nothing. cheap: on the cheapest noisy backend of the run (uml first); all: on every backend; none; auto: cheap, or all with --bench full, none when no benchmark runs').choices(AA_CONTROLS).default('auto'))
-    .addOption(new Option('--bench <set>', 'benchmark cases: headline (the cases the report leads with) or full (every case and sweep: bulk sizes, outstanding counts, cross-CPU)').choices(BENCH_SETS).default('headline'))
+    .option('--modules <list>', 'modules from module/ for the benchmark boots to load, in order (none: no module)', d.modules.join(','))
+    .addOption(new Option('--aa-control <mode>', 'A/A control: the first side\'s kernel booted a second time in every round as a side of its own (<name>-aa, same build), to show how often the test fires on nothing. cheap: on the cheapest noisy backend of the run (uml first); all: on every backend; none; auto: cheap, or all with --bench full, none when no benchmark runs').choices(AA_CONTROLS).default(d.aaControl))
+    .addOption(new Option('--bench <set>', 'benchmark cases: headline (the cases the report leads with) or full (every case and sweep: bulk sizes, outstanding counts, cross-CPU)').choices(BENCH_SETS).default(d.benchSet))
     .option('--net <list>', `packet scenarios for the benchmark boots, after the modules: ${NET_SCENARIOS.join(', ')} or all (pktgen into a dummy device: raw-table drop, IP forward, local UDP socket; a loopback TCP stream as control; a UDP flood from the host through virtio-net, dropped or forwarded, QEMU backends only)`)
     .option('--net-count <n>', 'pktgen packets per sample', String(NET_DEFAULTS.count))
     .option('--net-samples <n>', 'samples per scenario and boot', String(NET_DEFAULTS.samples))
@@ -103,9 +99,9 @@ export function buildCommand(): Command {
     .addOption(new Option('--provoke <what>', 'make the guest fail on purpose (to check failure handling); oops-once crashes only the first boot (qk_attempt=1)').choices(PROVOKE))
     .addOption(new Option('--tcg-threads <mode>', `QEMU TCG threading for normal kernels: multi (true parallelism, for cross-CPU timing) or single (vCPUs take turns). Default: multi with QEMU >= ${MULTI_TCG_MIN_MAJOR}, single with older QEMU, whose multi-threaded TCG can crash a healthy guest (the run says so). Checker kernels always run single`).choices(TCG_THREADS))
     .option('--uml-cpu <cpu>', 'pin UML guests (one vCPU) to this host CPU with taskset: a number, auto (the last host CPU, when there are two or more) or none (the host schedules them). QEMU guests are never pinned: their vCPUs must run in parallel', 'none')
-    .addOption(new Option('--qemu <which>', `the QEMU of the kvm, tcg and icount backends: registry (the newest built for this Debian release, from its backports: fetched once through the private apt configuration into <work-dir>/tools/, its libraries installed like other host packages), host (the installed qemu-system-x86), or auto: registry when it has QEMU >= ${MULTI_TCG_MIN_MAJOR} that can run here, else host`).choices(QEMU_CHOICES).default('auto'))
+    .addOption(new Option('--qemu <which>', `the QEMU of the kvm, tcg and icount backends: registry (the newest built for this Debian release, from its backports: fetched once through the private apt configuration into <work-dir>/tools/, its libraries installed like other host packages), host (the installed qemu-system-x86), or auto: registry when it has QEMU >= ${MULTI_TCG_MIN_MAJOR} that can run here, else host`).choices(QEMU_CHOICES).default(d.qemu))
     .addOption(new Option('--stop-after <stage>', 'end the run after this stage, without booting: apply (the series applies), config (each kernel\'s .config is made and checked, nothing is compiled) or build (the kernels and modules build)').choices(STOP_AFTER))
-    .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(DEFAULT_LOCK_WAIT_MS / 1000))
+    .option('--lock-wait <s>', 'wait this long for another run using the same kernel trees (0: refuse at once)', String(d.lockWaitS))
     .option('--no-install', 'never install missing host packages; print the apt-get command and exit 2')
     .option('-q, --quiet', 'only print the summary and errors')
     .addHelpText(
@@ -204,15 +200,15 @@ export function sourceFromFlags(f: { source?: string | undefined; tree?: string 
 
 export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptions {
   const source = sourceFromFlags(f);
-  const runId = f.runId ?? newRunId();
-  if (!/^[\w.-]+$/.test(runId)) throw new QkError('usage-error', `--run-id '${runId}' may only contain letters, digits, '.', '_' and '-'`);
+  if (f.runId !== undefined && !/^[\w.-]+$/.test(f.runId)) throw new QkError('usage-error', `--run-id '${f.runId}' may only contain letters, digits, '.', '_' and '-'`);
   const modules = f.modules === 'none' ? [] : f.modules.split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of modules) if (!/^\w+$/.test(m)) throw new QkError('usage-error', `--modules: '${m}' is not a module name`);
   if (f.side && f.variants) throw new QkError('usage-error', 'choose --variants or --side, not both (a side names its tree)');
-  const defaults = f.otherSeries === undefined ? DEFAULT_VARIANTS : [...DEFAULT_VARIANTS, 'other'];
-  // A side on the run's own source names no base: one tree, one build.
-  const sides = f.side ? f.side.map(parseSide).map(({ base, ...rest }) => (base === undefined || base === sourceLabel(source) ? rest : { ...rest, base })) : sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants ?? defaults.join(',')));
-  checkOtherSeries(sides, f.otherSeries);
+  // A side on the run's own source names no base: one tree, one build. Neither flag: the default sides (options.ts).
+  const sides = f.side
+    ? f.side.map(parseSide).map(({ base, ...rest }) => (base === undefined || base === sourceLabel(source) ? rest : { ...rest, base }))
+    : f.variants !== undefined ? sidesFromVariants(list<VariantName>('--variants', VARIANTS)(f.variants)) : undefined;
+  if (sides) checkOtherSeries(sides, f.otherSeries);
   const scenarios = f.net === undefined ? [] : f.net === 'all' ? [...NET_SCENARIOS] : list<NetScenario>('--net', NET_SCENARIOS)(f.net);
   if (f.netBreak && !scenarios.includes(f.netBreak)) throw new QkError('usage-error', `--net-break ${f.netBreak}: that scenario is not in --net`);
   const net = scenarios.length === 0 ? undefined : {
@@ -224,11 +220,11 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     vseconds: int('--net-virtio-seconds', 1, 600)(f.netVirtioSeconds),
     ...(f.netBreak ? { break: f.netBreak } : {}),
   };
-  return {
+  return buildRunOptions({
     source,
     seriesDir: resolve(f.series),
     ...(f.otherSeries !== undefined ? { otherSeries: f.otherSeries } : {}),
-    sides,
+    ...(sides ? { sides } : {}),
     backends: list<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend),
     smp: int('--smp', 1, 64)(f.smp),
     memoryMB: int('--memory', 128, 65536)(f.memory),
@@ -240,14 +236,14 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     jobs: int('--jobs', 1, 1024)(f.jobs),
     outputDir: resolve(f.output),
     workDir: resolve(f.workDir),
-    runId,
+    ...(f.runId !== undefined ? { runId: f.runId } : {}),
     profile: f.configProfile,
     flavors: list<Flavor>('--flavors', FLAVORS)(f.flavors),
     extraFragments: (f.config ?? []).map((c) => resolve(c)),
     extraCmdline: f.append ? f.append.split(/\s+/).filter(Boolean) : [],
     modules,
     benchSet: f.bench,
-    aaControl: resolveAaControl(f.aaControl, { benchSet: f.bench, modules, net: scenarios.length > 0 }),
+    aaControl: f.aaControl,
     ...(net ? { net } : {}),
     provoke: f.provoke,
     ...(f.tcgThreads ? { tcgThreads: f.tcgThreads } : {}),
@@ -257,14 +253,23 @@ export function optionsFromFlags(f: RawFlags, argv: readonly string[]): RunOptio
     allowInstall: f.install,
     ...(f.stopAfter ? { stopAfter: f.stopAfter } : {}),
     argv,
-  };
+  });
 }
 
-/** `auto`: the twin costs a second on uml, so the headline run carries it there, the full sweep everywhere; no benchmark, no control. */
-export function resolveAaControl(mode: AaControl, o: { benchSet: (typeof BENCH_SETS)[number]; modules: readonly string[]; net: boolean }): Exclude<AaControl, 'auto'> {
-  if (mode !== 'auto') return mode;
-  if (o.modules.length === 0 && !o.net) return 'none';
-  return o.benchSet === 'full' ? 'all' : 'cheap';
+/**
+ * run.mjs's flags (without node and script) as options, the way main()
+ * reads them: for the commands that start run.mjs (runargv.ts). A mistake
+ * is a usage error naming the flag.
+ */
+export function optionsFromArgv(argv: readonly string[]): RunOptions {
+  const cmd = buildCommand();
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) throw new QkError('usage-error', `run.mjs ${argv.join(' ')}: ${e.message.replace(/^error: /, '')}`, { hint: 'see: npx zx scripts/run.mjs --help' });
+    throw e;
+  }
+  return optionsFromFlags(cmd.opts<RawFlags>(), argv);
 }
 
 /** Parse argv (without node and script), run, and return the exit code. */

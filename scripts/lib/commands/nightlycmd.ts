@@ -26,23 +26,24 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { parseArgs, reportFailure } from './command.ts';
+import { intOf, listOf, parseArgs, reportFailure } from './command.ts';
+import { BACKEND_CHOICES, optionsFromArgv, sourceFromFlags } from './cli.ts';
+import { runArgv, runChild } from './runargv.ts';
 import { EXIT_CODE, QkError, exitCodeOf, formatError } from '../plumbing/errors.ts';
 import { consoleLogger, type Logger } from '../plumbing/log.ts';
 import { exists, writeFileAtomic, writeJsonAtomic } from '../plumbing/fsutil.ts';
 import { spawn } from '../plumbing/proc.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
-import { REPO_ROOT } from '../plumbing/paths.ts';
-import { readResultsFile } from '../analysis/results.ts';
+import { VARIANTS, readResultsFile, type VariantName } from '../analysis/results.ts';
 import { readManifest, type Manifest } from '../pipeline/recorder.ts';
+import { buildRunOptions, runDefaults, sidesFromVariants, type BackendChoice, type RunOptions } from '../pipeline/options.ts';
+import { sourceLabel, type SourceSpec } from '../pipeline/source.ts';
 import { Night, NIGHT_VERSION } from '../ci/night.ts';
 import { compareNights, nightCrashes, nightMetrics, nightResult, nightTests, treeStatus, type NightRun } from '../ci/nightly.ts';
 import { toJunit } from '../ci/junit.ts';
 import { patchFileHashes, toKcidb, validateKcidb } from '../ci/kcidb.ts';
 import { DEFAULT_EXPECTED, readExpectations } from '../ci/expected.ts';
 import { writeHistoryPage } from '../ci/historypage.ts';
-
-const RUN_MJS = join(REPO_ROOT, 'scripts', 'run.mjs');
 
 /** Base kernels known by name; others need --tree, --tarball or --git. */
 export const KNOWN_BASES: Readonly<Record<string, { tarball?: string; apt?: string; description: string }>> = {
@@ -72,12 +73,10 @@ export interface Flags {
   expected?: string;
 }
 
-/** How the night's runs are started: run.mjs in a child process; tests give their own. */
-export type NightRunner = (args: readonly string[], o: { runId: string; runLog: string; signal: AbortSignal }) => Promise<void>;
+/** How the night's runs are started: run.mjs in a child process with these options (runargv.ts), its output in runLog; tests give their own. */
+export type NightRunner = (opts: RunOptions, o: { runLog: string; signal: AbortSignal }) => Promise<void>;
 
-const runMjs: NightRunner = async (args, o) => {
-  await spawn(process.execPath, [RUN_MJS, ...args], { what: `nightly run ${o.runId}`, logFile: o.runLog, allowFailure: true, signal: o.signal, timeoutMs: 12 * 3600_000 });
-};
+const runMjs: NightRunner = (opts, o) => runChild(opts, { what: `nightly run ${opts.runId}`, logFile: o.runLog, signal: o.signal, timeoutMs: 12 * 3600_000 });
 
 /**
  * Tonight's name: the UTC date, or <date>.<attempt> when that date already
@@ -94,11 +93,11 @@ export async function nextNightName(date: string, recordDir: string, runsDir: st
 }
 
 /** Where the base came from, for the record (KCIDB names a Debian base by its package, a git base by its URL). */
-async function sourceOf(f: Flags, args: readonly string[], m: Manifest): Promise<NonNullable<Night['kernel']['source']>> {
-  if (args[0] === '--git') return { kind: 'git', url: args[1]!, ref: args[3]! };
-  if (args[0] === '--tree') return { kind: 'tree', ...(f.ref ? { ref: f.ref } : {}) };
+async function sourceOf(f: Flags, spec: SourceSpec, m: Manifest): Promise<NonNullable<Night['kernel']['source']>> {
+  if (spec.kind === 'git') return { kind: 'git', url: spec.url, ref: spec.ref };
+  if (spec.kind === 'tree') return { kind: 'tree', ...(spec.ref ? { ref: spec.ref } : {}) };
   const known = KNOWN_BASES[f.base];
-  if (args[0] === '--tarball' && !(known?.apt !== undefined && known.tarball === args[1])) return { kind: 'tarball' };
+  if (spec.kind === 'tarball' && !(known?.apt !== undefined && known.tarball === spec.path)) return { kind: 'tarball' };
   // A registry package is recorded by the run; an installed one (6.12's, 6.1's) is asked of dpkg.
   if (m.source?.package) return { kind: 'debian', package: { name: m.source.package.name, version: m.source.package.version } };
   const name = known?.apt ?? 'linux-source-6.12';
@@ -106,23 +105,15 @@ async function sourceOf(f: Flags, args: readonly string[], m: Manifest): Promise
   return { kind: 'debian', ...(r.exitCode === 0 && r.stdout ? { package: { name, version: r.stdout.trim() } } : {}) };
 }
 
-/** The run.mjs source flags of a base. */
-export async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
-  const given = [f.source, f.tree, f.tarball, f.git].filter(Boolean).length;
-  if (given > 1) throw new QkError('usage-error', 'choose one kernel source: --source, --tree, --tarball or --git');
-  if (f.tree) return ['--tree', resolve(f.tree), ...(f.ref ? ['--ref', f.ref] : [])];
-  if (f.tarball) return ['--tarball', resolve(f.tarball)];
-  if (f.git) {
-    if (!f.ref) throw new QkError('usage-error', '--git needs --ref (a tag or branch)');
-    return ['--git', f.git, '--ref', f.ref];
-  }
-  if (f.source) return ['--source', f.source];
+/** The kernel source of a base: the one its flags name (as run.mjs reads them), else the one a known base's name stands for. */
+export async function nightSource(f: Flags, log: Logger): Promise<SourceSpec> {
+  if ([f.source, f.tree, f.tarball, f.git].some((x) => x !== undefined)) return sourceFromFlags(f);
   const known = KNOWN_BASES[f.base];
   // Any other Debian release by name: debian-7.3 is linux-source-7.3 from the registry.
   const release = /^debian-(\d+\.\d+)$/.exec(f.base)?.[1];
-  if (!known && release) return ['--source', `debian:${release}`];
+  if (!known && release) return { kind: 'debian', release };
   if (!known) throw new QkError('usage-error', `--base ${f.base}: not a known base (${Object.keys(KNOWN_BASES).join(', ')}, or debian-X.Y for linux-source-X.Y from the Debian registry); give its source with --source, --tree, --tarball or --git`);
-  if (!known.tarball) return [];
+  if (!known.tarball) return { kind: 'debian' };
   if (!(await exists(known.tarball))) {
     if (!f.install || process.getuid?.() !== 0) {
       throw new QkError('missing-dependency', `${known.tarball} is missing`, { hint: `apt-get install ${known.apt}` });
@@ -130,7 +121,7 @@ export async function sourceArgs(f: Flags, log: Logger): Promise<string[]> {
     log.info(`installing ${known.apt} (${known.description})`);
     await spawn('apt-get', ['install', '-y', '-q', '--no-install-recommends', known.apt!], { what: `apt-get install ${known.apt}`, env: { DEBIAN_FRONTEND: 'noninteractive' }, failClass: 'missing-dependency', timeoutMs: 30 * 60_000 });
   }
-  return ['--tarball', known.tarball];
+  return { kind: 'tarball', path: known.tarball };
 }
 
 async function readRun(runDir: string): Promise<NightRun | undefined> {
@@ -166,34 +157,43 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   if (await exists(recordFile)) throw new QkError('usage-error', `night ${night} of ${f.base} is already recorded: ${recordFile}`, { hint: 'leave --night out: a night on a date that has one is named <date>.2, <date>.3, ...' });
   const expected = await readExpectations(f.expected ?? DEFAULT_EXPECTED, f.base, f.expected !== undefined);
   const previous = await readHistory(baseDir);
-  await mkdir(runsDir, { recursive: true });
-  const source = await sourceArgs(f, log);
-  const variants = f.variants.split(',').filter(Boolean);
+  const variants = listOf<VariantName>('--variants', VARIANTS)(f.variants);
+  const backends = listOf<BackendChoice>('--backend', BACKEND_CHOICES)(f.backend);
   // icount repeats to the digit: one round; noisy backends: 8 rounds, the least a signed-rank interval can use.
-  const boots = f.boots ?? (f.backend.split(',').every((b) => b === 'icount') ? '1' : '8');
-  // No A/A twin by default: the nightly series compares nights, and icount (its default) repeats to the digit; `-- --aa-control cheap` adds one.
-  const common = ['--backend', f.backend, '--boots', boots, '--aa-control', 'none', '-o', runsDir, '--work-dir', resolve(f.workDir), ...(f.install ? [] : ['--no-install'])];
+  const boots = f.boots !== undefined ? intOf('--boots', 1, 1000)(f.boots) : backends.every((b) => b === 'icount') ? 1 : 8;
+  const source = await nightSource(f, log);
   const runLog = join(runsDir, `nightly-${f.base}-${night}.log`);
+  /**
+   * A run of the night: the night's settings, then the user's run.mjs flags
+   * after -- , which win as on run.mjs's own command line. No A/A twin by
+   * default: the nightly series compares nights, and icount (its default)
+   * repeats to the digit; `-- --aa-control cheap` adds one.
+   */
+  const optionsFor = (runId: string, vs: readonly VariantName[]): RunOptions => {
+    const own = buildRunOptions({ source, sides: sidesFromVariants(vs), backends, boots, aaControl: 'none', outputDir: runsDir, workDir: resolve(f.workDir), allowInstall: f.install, runId });
+    return optionsFromArgv([...runArgv(own), ...f.extra]);
+  };
+  const runId = `nightly-${f.base}-${night}`;
+  // A mistake in the flags after -- is the user's to fix before the night starts.
+  const firstOptions = optionsFor(runId, variants);
+  await mkdir(runsDir, { recursive: true });
 
-  const run = async (runId: string, vs: readonly string[]): Promise<NightRun | undefined> => {
-    const args = [...source, '--variants', vs.join(','), ...common, '--run-id', runId, ...f.extra];
-    log.info(`night ${night} of ${f.base}: run ${runId} (${vs.join(', ')})`);
-    await writeFile(runLog, `node ${[RUN_MJS, ...args].join(' ')}\n`, { flag: 'a' });
-    await runner(args, { runId, runLog, signal });
-    return readRun(join(runsDir, runId));
+  const run = async (opts: RunOptions): Promise<NightRun | undefined> => {
+    log.info(`night ${night} of ${f.base}: run ${opts.runId} (${opts.sides.map((s) => s.name).join(', ')})`);
+    await runner(opts, { runLog, signal });
+    return readRun(join(opts.outputDir, opts.runId));
   };
 
   const runs: NightRun[] = [];
-  const runId = `nightly-${f.base}-${night}`;
-  const first = await run(runId, variants);
-  if (!first) throw new QkError('infra-error', `the nightly run left no manifest in ${join(runsDir, runId)}`, { logFile: runLog });
+  const first = await run(firstOptions);
+  if (!first) throw new QkError('infra-error', `the nightly run left no manifest in ${join(firstOptions.outputDir, firstOptions.runId)}`, { logFile: runLog });
   runs.push(first);
   // The patched tree failing to apply or build ends that run: the baseline kernel still gets its night.
   const failedTree = first.manifest.stages.find((s) => s.status === 'failed')?.variant;
   const treeFailure = first.manifest.class === 'apply-failure' || (['build-failure', 'config-failure'].includes(first.manifest.class ?? '') && failedTree !== 'baseline');
   if (treeFailure && variants.includes('baseline') && variants.length > 1) {
     log.info(`the patched tree failed (${first.manifest.class}): running the baseline kernel on its own`);
-    const again = await run(`${runId}-baseline`, ['baseline']);
+    const again = await run(optionsFor(`${runId}-baseline`, ['baseline']));
     if (again) runs.push(again);
   }
   const infraClasses = ['usage-error', 'missing-dependency', 'infra-error', 'kvm-unusable', 'interrupted'];
@@ -210,7 +210,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
     base: f.base,
     startedAt: new Date(t0).toISOString(),
     wallMs: 0,
-    kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? source.join(' '), source: await sourceOf(f, source, m) },
+    kernel: { version: m.source?.version ?? 'unknown', ...(m.source?.baseCommit ? { commit: m.source.baseCommit } : {}), description: m.source?.description ?? sourceLabel(source), source: await sourceOf(f, source, m) },
     backends: f.backend.split(',').filter(Boolean),
     tool: { ...(m.tool.commit ? { commit: m.tool.commit } : {}) },
     series: { hash: m.series?.hash ?? '', patches: m.series?.patches ?? [], ...(files ? { files } : {}) },
@@ -227,7 +227,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
   const noisy = findings.filter((x) => x.kind === 'regression' && !x.key.includes('/icount'));
   if (noisy.length > 0 && f.confirm && !infra) {
     log.info(`confirming ${noisy.length} regression(s) on noisy backends with a second run`);
-    const again = await run(`${runId}-confirm`, variants);
+    const again = await run(optionsFor(`${runId}-confirm`, variants));
     const confirmed = again ? compareNights({ ...partial, metrics: nightMetrics([again]) }, previous, threshold, expected).findings : [];
     findings = findings.flatMap((x) => {
       if (!noisy.includes(x)) return [x];
@@ -262,6 +262,7 @@ export async function nightly(f: Flags & { extra: string[] }, log: Logger, signa
 }
 
 export function buildNightlyCommand(): Command {
+  const d = runDefaults();
   return new Command('nightly.mjs')
     .description('One night of kernel CI for one base kernel: run baseline and patched, compare with the stored history, write the record, JUnit, KCIDB and the history page.')
     .argument('[run-args...]', 'after --: more run.mjs flags (e.g. --bench full, --append ...)')
@@ -271,8 +272,8 @@ export function buildNightlyCommand(): Command {
     .option('--ref <ref>', 'with --tree or --git: the commit, tag or branch')
     .option('--tarball <file>', 'kernel source: a tarball')
     .option('--git <url>', 'kernel source: a git URL (with --ref)')
-    .option('--history <dir>', 'the history directory', join(REPO_ROOT, 'results', 'history'))
-    .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", join(REPO_ROOT, 'results'))
+    .option('--history <dir>', 'the history directory', join(d.outputDir, 'history'))
+    .option('-o, --output <dir>', "the night's run directories (nightly-<base>-<night>[-baseline|-confirm])", d.outputDir)
     .option('--night <id>', 'the night’s name (default: today’s UTC date; <date>.2, <date>.3 ... when that date has a night of this base)')
     .option('--expected <file>', 'the bases’ expected failures (default: nightly-expected.json of the repository)')
     .option('--backend <list>', 'backends (run.mjs --backend)', 'icount')
@@ -281,7 +282,7 @@ export function buildNightlyCommand(): Command {
     .option('--threshold <pct>', 'a figure regresses past this many percent', '2')
     .option('--no-confirm', 'do not re-run to confirm regressions on noisy backends')
     .option('--origin <name>', 'KCIDB origin of the submitted data', 'qmempool_kit')
-    .option('--work-dir <dir>', 'work directory (shared with run.mjs)', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'))
+    .option('--work-dir <dir>', 'work directory (shared with run.mjs)', d.workDir)
     .addOption(new Option('--no-install', 'never install missing host packages'))
     .exitOverride()
     .configureOutput({ writeErr: () => {} })

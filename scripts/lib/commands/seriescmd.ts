@@ -9,14 +9,12 @@
  *
  * This is series.mjs's command line; the work is in series/.
  */
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { intOf, listOf, parseArgs, reportFailure } from './command.ts';
 import { consoleLogger } from '../plumbing/log.ts';
 import { withInterrupts } from '../plumbing/signals.ts';
-import { REPO_ROOT } from '../plumbing/paths.ts';
 import { FLAVORS, type Flavor } from '../pipeline/kbuild.ts';
-import type { BackendChoice } from '../pipeline/options.ts';
+import { runDefaults, type BackendChoice } from '../pipeline/options.ts';
 import { BACKENDS } from '../analysis/results.ts';
 import { seriesEdit, type Common } from '../series/edit.ts';
 import { seriesExport } from '../series/export.ts';
@@ -29,11 +27,12 @@ export async function seriesMain(argv: readonly string[]): Promise<number> {
 type CheckFlags = Common & { build: boolean; kunit: boolean; backend: BackendChoice[]; flavors: Flavor[]; jobs: number; output: string };
 
 export function buildSeriesCommand(): Command {
+  const d = runDefaults();
   const common = (cmd: Command) =>
     cmd
-      .option('--series <dir>', 'series directory', join(REPO_ROOT, 'kernel-patches'))
+      .option('--series <dir>', 'series directory', d.seriesDir)
       .option('--source <base>', 'the base: debian (the installed linux-source-6.12) or debian:X.Y (linux-source-X.Y from the Debian registry)', 'debian')
-      .option('--work-dir <dir>', 'work directory', process.env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'));
+      .option('--work-dir <dir>', 'work directory', d.workDir);
   const program = new Command('series.mjs').description('Edit, export and check the kernel patch series in kernel-patches/.').exitOverride().configureOutput({ writeErr: () => {} });
   common(program.command('edit').description('make a git branch with the series applied, for editing')).option('--force', 'start over even if the edit branch has commits');
   common(program.command('export').description('write the edit branch back as format-patch files (stable output)'));
@@ -43,7 +42,7 @@ export function buildSeriesCommand(): Command {
     .addOption(new Option('--backend <list>', `backends for the KUnit run: ${['auto', ...BACKENDS].join(', ')}`).argParser(listOf<BackendChoice>('--backend', ['auto', ...BACKENDS])).default(['tcg', 'uml'], 'tcg,uml'))
     .addOption(new Option('--flavors <list>', `flavors for the KUnit run (${FLAVORS.join(', ')})`).argParser(listOf('--flavors', FLAVORS)).default([...FLAVORS], FLAVORS.join(',')))
     .addOption(new Option('-j, --jobs <n>', 'make jobs').argParser(intOf('--jobs', 1, 1024)).default(2))
-    .option('-o, --output <dir>', 'results directory', join(REPO_ROOT, 'results'));
+    .option('-o, --output <dir>', 'results directory', d.outputDir);
   return program;
 }
 

@@ -1,16 +1,21 @@
 /**
- * What a run is asked to do: the options runPipeline takes (cli.ts makes
- * them from run.mjs's flags; `series check` passes its own), and the
- * choices some of them name. Types and constants only, so that the plan
- * (plan.ts) and the pipeline (pipeline.ts) share them without importing
- * each other.
+ * What a run is asked to do: the options runPipeline takes, the choices
+ * some of them name, and the one place their defaults live. Every caller
+ * makes its options with buildRunOptions(): run.mjs's command line (cli.ts,
+ * whose flags show these defaults), `series check`, and through run.mjs the
+ * runs bisection and nightly start. Neither the plan (plan.ts) nor the
+ * pipeline (pipeline.ts) is imported here, so both can use these.
  */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, newRunId } from '../plumbing/paths.ts';
+import { DEFAULT_LOCK_WAIT_MS } from '../plumbing/lock.ts';
 import type { SourceSpec } from './source.ts';
-import type { ConfigProfile, Flavor } from './kbuild.ts';
+import { DEFAULT_PROFILE, type ConfigProfile, type Flavor } from './kbuild.ts';
 import type { NetSpec } from './net.ts';
 import type { BenchSet, Provoke } from './boot.ts';
 import type { QemuChoice, TcgThreads } from './qemu.ts';
-import type { Backend, Side } from '../analysis/results.ts';
+import type { Backend, Side, VariantName } from '../analysis/results.ts';
 
 /**
  * The A/A control: the first side's kernel and command line booted a second
@@ -78,3 +83,104 @@ export interface RunOptions {
 
 export const STOP_AFTER = ['apply', 'config', 'build'] as const;
 export type StopAfter = (typeof STOP_AFTER)[number];
+
+/** Trees compared when no side is named: these, and `other` too when otherSeries is given. */
+export const DEFAULT_VARIANTS: readonly VariantName[] = ['baseline', 'patched'];
+/** The benchmark modules in module/, loaded in this order. */
+export const DEFAULT_BENCH_MODULES: readonly string[] = ['qk_bench', 'qk_bench_queue', 'qk_bench_skb'];
+
+/** The default sides: one per variant, its series' own command line only. */
+export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
+  return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
+}
+
+/** The settings that have a default; the others a caller gives, or they are absent unless asked for. */
+export type RunDefaults = Pick<RunOptions, 'seriesDir' | 'outputDir' | 'workDir' | 'jobs' | 'backends' | 'smp' | 'memoryMB' | 'boots' | 'bootTimeoutS' | 'silenceTimeoutS' | 'profile' | 'flavors' | 'modules' | 'benchSet' | 'lockWaitS' | 'allowInstall'> & {
+  /** Before it is resolved (resolveAaControl). */
+  readonly aaControl: AaControl;
+  readonly qemu: QemuChoice;
+  /** One node: RunOptions.numaNodes is then absent. */
+  readonly numaNodes: number;
+};
+
+/** The defaults on this host (its CPUs, QK_WORK_DIR): run.mjs's flags show them, buildRunOptions fills them in. */
+export function runDefaults(env: Readonly<Record<string, string | undefined>> = process.env): RunDefaults {
+  return {
+    seriesDir: join(REPO_ROOT, 'kernel-patches'),
+    outputDir: join(REPO_ROOT, 'results'),
+    // Shared by every command of the kit: trees and builds are reused across runs.
+    workDir: env['QK_WORK_DIR'] ?? join(REPO_ROOT, '.work'),
+    jobs: availableParallelism(),
+    backends: ['auto', 'uml'],
+    smp: 2,
+    memoryMB: 1024,
+    numaNodes: 1,
+    // The exact signed-rank test's smallest p is then 0.0078, enough for the Benjamini–Hochberg correction.
+    boots: 8,
+    bootTimeoutS: 900,
+    silenceTimeoutS: 120,
+    profile: DEFAULT_PROFILE,
+    flavors: ['normal'],
+    modules: DEFAULT_BENCH_MODULES,
+    benchSet: 'headline',
+    aaControl: 'auto',
+    qemu: 'auto',
+    lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,
+    allowInstall: true,
+  };
+}
+
+/** What a caller asks of a run: any of the options (absent: the default), the A/A control possibly still `auto`. */
+export type RunRequest = Partial<Omit<RunOptions, 'aaControl'>> & { readonly aaControl?: AaControl };
+
+/** `auto`: the twin costs a second on uml, so the headline run carries it there, the full sweep everywhere; no benchmark, no control. */
+export function resolveAaControl(mode: AaControl, o: { benchSet: BenchSet; modules: readonly string[]; net: boolean }): Exclude<AaControl, 'auto'> {
+  if (mode !== 'auto') return mode;
+  if (o.modules.length === 0 && !o.net) return 'none';
+  return o.benchSet === 'full' ? 'all' : 'cheap';
+}
+
+/**
+ * A run's options: what `r` asks, the defaults (runDefaults) for the rest.
+ * No side given: the default variants' (with `other` when otherSeries is).
+ * The A/A control is resolved here (`auto` by what the run benchmarks), and
+ * a run id made when none is given.
+ */
+export function buildRunOptions(r: RunRequest = {}, d: RunDefaults = runDefaults()): RunOptions {
+  const modules = r.modules ?? d.modules;
+  const benchSet = r.benchSet ?? d.benchSet;
+  return {
+    source: r.source ?? { kind: 'debian' },
+    ...(r.bases ? { bases: r.bases } : {}),
+    seriesDir: r.seriesDir ?? d.seriesDir,
+    ...(r.otherSeries !== undefined ? { otherSeries: r.otherSeries } : {}),
+    sides: r.sides ?? sidesFromVariants(r.otherSeries === undefined ? DEFAULT_VARIANTS : [...DEFAULT_VARIANTS, 'other']),
+    aaControl: resolveAaControl(r.aaControl ?? d.aaControl, { benchSet, modules, net: (r.net?.scenarios.length ?? 0) > 0 }),
+    backends: r.backends ?? d.backends,
+    smp: r.smp ?? d.smp,
+    memoryMB: r.memoryMB ?? d.memoryMB,
+    ...(r.numaNodes !== undefined && r.numaNodes !== d.numaNodes ? { numaNodes: r.numaNodes } : {}),
+    bootTimeoutS: r.bootTimeoutS ?? d.bootTimeoutS,
+    silenceTimeoutS: r.silenceTimeoutS ?? d.silenceTimeoutS,
+    boots: r.boots ?? d.boots,
+    jobs: r.jobs ?? d.jobs,
+    outputDir: r.outputDir ?? d.outputDir,
+    workDir: r.workDir ?? d.workDir,
+    runId: r.runId ?? newRunId(),
+    profile: r.profile ?? d.profile,
+    flavors: r.flavors ?? d.flavors,
+    extraFragments: r.extraFragments ?? [],
+    extraCmdline: r.extraCmdline ?? [],
+    modules,
+    benchSet,
+    ...(r.net ? { net: r.net } : {}),
+    provoke: r.provoke,
+    ...(r.tcgThreads ? { tcgThreads: r.tcgThreads } : {}),
+    ...(r.umlCpu !== undefined ? { umlCpu: r.umlCpu } : {}),
+    qemu: r.qemu ?? d.qemu,
+    lockWaitS: r.lockWaitS ?? d.lockWaitS,
+    allowInstall: r.allowInstall ?? d.allowInstall,
+    ...(r.stopAfter ? { stopAfter: r.stopAfter } : {}),
+    argv: r.argv ?? [],
+  };
+}

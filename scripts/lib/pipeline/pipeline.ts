@@ -17,12 +17,12 @@ import { REPO_ROOT } from '../plumbing/paths.ts';
 import { buildDir, buildKernel, buildModules, configBase, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
 import { fetchDebianConfig } from './distro.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
-import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT } from './net.ts';
-import { boot, type BootRequest } from './boot.ts';
+import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
+import { boot, type BenchSet, type BootRequest, type Provoke } from './boot.ts';
 import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type TcgThreads } from './qemu.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
-import type { RunOptions } from './options.ts';
+import type { BackendChoice, RunOptions, StopAfter } from './options.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { headlineSummary } from '../analysis/benchreport.ts';
 import { acquireLock } from '../plumbing/lock.ts';
@@ -122,7 +122,7 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
       const others = opts.backends.filter((b) => b !== 'uml').join(', ');
       if (head.length > 0) log.info(`first results, uml (the run goes on with ${others}; report.md is written again at the end):\n${head.join('\n')}`);
       const built = await buildKernels(ctx, (k) => !isUml(k));
-      const { backends, emulator } = await resolveBackends(opts, built, rec, log, signal);
+      const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
       const rest = backends.filter((b) => b !== 'uml');
       await bootAll(opts, plan, built, rest, emulator, rec, log, signal, { controlOn: controlBackends(opts.aaControl ?? 'none', backends).filter((b) => b !== 'uml'), seqBase: umlSteps });
     } else {
@@ -130,7 +130,7 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
       if (opts.stopAfter) {
         log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
       } else {
-        const { backends, emulator } = await resolveBackends(opts, built, rec, log, signal);
+        const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
         await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
       }
     }
@@ -278,9 +278,19 @@ export function umlFirst(opts: Pick<RunOptions, 'backends' | 'stopAfter'>, plan:
   return plan.kernels.some((k) => k.target.arch === 'um') && plan.kernels.some((k) => k.target.arch !== 'um');
 }
 
+/** What every kernel build of a run shares, from its options. */
+export interface BuildSettings {
+  readonly profile: ConfigProfile;
+  /** --config fragments, merged after the series'. */
+  readonly extraFragments: readonly string[];
+  readonly jobs: number;
+  readonly workDir: string;
+}
+
 /** What building needs once the host is checked and the trees are prepared; buildKernels() adds the kernels. */
 interface BuildContext {
-  readonly opts: RunOptions;
+  readonly build: BuildSettings;
+  readonly stopAfter: StopAfter | undefined;
   readonly plan: RunPlan;
   readonly rec: Recorder;
   readonly log: Logger;
@@ -362,7 +372,8 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
     trees.push(tree);
     m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
   }
-  const ctx: BuildContext = { opts, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels: [], buildKeys: [] };
+  const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir };
+  const ctx: BuildContext = { build, stopAfter: opts.stopAfter, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels: [], buildKeys: [] };
   // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
   if (opts.stopAfter === 'apply') await rec.save();
   return ctx;
@@ -370,17 +381,17 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
 
 /** Config, build, modules and image of the planned kernels `which` selects that are not built yet; returns every kernel built so far. */
 async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean): Promise<Built> {
-  const { opts, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels, buildKeys } = ctx;
+  const { build, stopAfter, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels, buildKeys } = ctx;
   const m = rec.manifest;
-  if (opts.stopAfter === 'apply') return { kernels: [], qemu };
+  if (stopAfter === 'apply') return { kernels: [], qemu };
   for (const k of plan.kernels) {
     if (!which(k) || kernels.some((x) => x.plan === k)) continue;
     const tree = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
     if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
     const series = seriesByBase.get(k.base)!;
     const own = seriesOf(k.variant, series);
-    if (opts.stopAfter === 'config') {
-      await configureFor(k, tree, own, { opts, rec, log, signal, logFile: buildLogOf(k, rec) });
+    if (stopAfter === 'config') {
+      await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLogOf(k, rec) });
       continue;
     }
     const seriesFragments = own?.configFragments ?? [];
@@ -395,7 +406,7 @@ async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean
     } else {
       // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
       const seedFrom = k.variant === 'baseline' ? undefined : kernels.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && targetName(x.plan.target) === targetName(k.target));
-      kernel = { ...(await buildKernelFor(k, tree, own, { opts, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
+      kernel = { ...(await buildKernelFor(k, tree, own, { build, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
@@ -422,14 +433,14 @@ function buildLogOf(k: KernelPlan, rec: Pick<Recorder, 'logs'>): string {
 }
 
 /** The config stage of one kernel (with Debian's config first, for the distro and rt profiles). */
-async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string }): Promise<ConfigResult> {
-  const { opts, rec, log, signal, logFile } = c;
+async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string }): Promise<ConfigResult> {
+  const { build, rec, log, signal, logFile } = c;
   const tags = { variant: treeId(k), arch: targetName(k.target) };
-  const flavour = configBase(k.target, opts.profile).debian;
+  const flavour = configBase(k.target, build.profile).debian;
   const debianConfig = flavour
-    ? await rec.stage('distro-config', tags, async () => fetchDebianConfig(parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8')), flavour, { workDir: opts.workDir, log, logFile }), () => false, signal)
+    ? await rec.stage('distro-config', tags, async () => fetchDebianConfig(parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8')), flavour, { workDir: build.workDir, log, logFile }), () => false, signal)
     : undefined;
-  return rec.stage('config', tags, () => configure(tree, k.target, { profile: opts.profile, seriesFragments: own?.configFragments ?? [], extraFragments: opts.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
+  return rec.stage('config', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
 }
 
 /** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
@@ -437,20 +448,20 @@ async function buildKernelFor(
   k: KernelPlan,
   tree: VariantTree,
   own: Series | undefined,
-  c: { opts: RunOptions; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Kernel },
+  c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Kernel },
 ): Promise<Omit<Kernel, 'series'>> {
-  const { opts, rec, log, signal } = c;
+  const { build, rec, log, signal } = c;
   const tname = targetName(k.target);
   const buildLog = buildLogOf(k, rec);
   const tags = { variant: treeId(k), arch: tname };
-  if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: opts.profile });
-  const cfg = await configureFor(k, tree, own, { ...c, logFile: buildLog });
-  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: opts.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
+  if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
+  const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
+  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
   const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
   const all = [...mods.modules, ...kunit, ...net];
-  const netHelper = await buildQkNet(opts.workDir, buildLog);
+  const netHelper = await buildQkNet(build.workDir, buildLog);
   const files = [{ name: 'net.sh', source: NET_SCRIPT }, { name: 'qk-net', source: netHelper }];
   const imageDir = join(tree.root, `image-${tname}`);
   const image = await rec.stage('image', tags, () =>
@@ -505,6 +516,19 @@ export const PROBE_LIMITS: ProbeLimits = { silenceMs: 20_000, timeoutMs: 60_000 
  */
 export const PROBE_QEMU_ENV = 'QK_KVM_PROBE_QEMU';
 
+/** What resolving the backends takes from a run's options: the backends asked for, the side whose kernel the KVM probe boots, and --tcg-threads. */
+export interface BackendRequest {
+  readonly runId: string;
+  readonly backends: readonly BackendChoice[];
+  readonly probeSide: Pick<Side, 'variant' | 'base'>;
+  readonly tcgThreads?: TcgThreads | undefined;
+}
+
+/** The probe boots the first side's normal kernel. */
+function backendRequest(opts: RunOptions): BackendRequest {
+  return { runId: opts.runId, backends: opts.backends, probeSide: opts.sides[0] ?? { variant: 'baseline' }, tcgThreads: opts.tcgThreads };
+}
+
 /**
  * "auto" becomes kvm only when a probe boot reaches userspace, else tcg; an
  * explicit "kvm" is probed the same way first, and a probe that fails or
@@ -512,16 +536,16 @@ export const PROBE_QEMU_ENV = 'QK_KVM_PROBE_QEMU';
  * no boot of the run). TCG's threading follows the QEMU unless
  * --tcg-threads says otherwise.
  */
-export async function resolveBackends(opts: RunOptions, built: Built, rec: Pick<Recorder, 'logs' | 'manifest' | 'stage' | 'save'>, log: Logger, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ backends: Backend[]; emulator: Emulator }> {
+export async function resolveBackends(req: BackendRequest, built: Built, rec: Pick<Recorder, 'logs' | 'manifest' | 'stage' | 'save'>, log: Logger, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ backends: Backend[]; emulator: Emulator }> {
   const resolved: Backend[] = [];
   let note: string | undefined;
   let probe: { ok: boolean; reason: string } | undefined;
   const consoleLog = join(rec.logs, 'console-kvm-probe.log');
-  for (const b of opts.backends) {
+  for (const b of req.backends) {
     let pick: Backend = b === 'auto' ? 'tcg' : b;
     if (b === 'auto' || b === 'kvm') {
-      const k = kernelFor(built, opts.sides[0] ?? { variant: 'baseline' }, { arch: 'x86_64', flavor: 'normal' });
-      probe ??= await rec.stage('kvm-probe', {}, () => probeKvm(k, opts, built.qemu, consoleLog, signal, limits), () => false, signal);
+      const k = kernelFor(built, req.probeSide, { arch: 'x86_64', flavor: 'normal' });
+      probe ??= await rec.stage('kvm-probe', {}, () => probeKvm(k, req.runId, built.qemu, consoleLog, signal, limits), () => false, signal);
     }
     if (b === 'kvm' && !probe?.ok) {
       throw new QkError('kvm-unusable', `--backend kvm: KVM is not usable on this host (${probe?.reason}); nothing was booted`, {
@@ -536,16 +560,16 @@ export async function resolveBackends(opts: RunOptions, built: Built, rec: Pick<
     }
     if (!resolved.includes(pick)) resolved.push(pick);
   }
-  const threading = tcgThreadsFor(built.qemu, opts.tcgThreads);
+  const threading = tcgThreadsFor(built.qemu, req.tcgThreads);
   // Said once, where it matters: a tcg backend that runs single-threaded only because of the QEMU.
   if (threading.why && resolved.includes('tcg')) log.info(threading.why);
-  rec.manifest.backends = { requested: opts.backends, resolved, tcgThreads: threading.threads, ...(threading.why ? { tcgThreadsWhy: threading.why } : {}), ...(note ? { note } : {}) };
+  rec.manifest.backends = { requested: req.backends, resolved, tcgThreads: threading.threads, ...(threading.why ? { tcgThreadsWhy: threading.why } : {}), ...(note ? { note } : {}) };
   await rec.save();
   return { backends: resolved, emulator: { qemu: built.qemu, tcgThreads: threading.threads } };
 }
 
 /** Boot the normal kernel under -enable-kvm once: usable when it reaches userspace and its init ends with status 0. */
-export async function probeKvm(k: Pick<Kernel, 'kb' | 'image'>, opts: Pick<RunOptions, 'runId'>, qemu: Qemu | undefined, consoleLog: string, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ ok: boolean; reason: string }> {
+export async function probeKvm(k: Pick<Kernel, 'kb' | 'image'>, runId: string, qemu: Qemu | undefined, consoleLog: string, signal: AbortSignal, limits: ProbeLimits = PROBE_LIMITS): Promise<{ ok: boolean; reason: string }> {
   const standIn = process.env[PROBE_QEMU_ENV];
   if (!standIn) {
     try {
@@ -560,7 +584,7 @@ export async function probeKvm(k: Pick<Kernel, 'kb' | 'image'>, opts: Pick<RunOp
     image: k.image,
     smp: 1,
     memoryMB: 512,
-    guest: { run: opts.runId, variant: 'probe', backend: 'kvm', modules: [] },
+    guest: { run: runId, variant: 'probe', backend: 'kvm', modules: [] },
     extraCmdline: [],
     tcgThreads: 'single',
     qemu: standIn ? { binary: standIn, firmware: [] } : qemuRun(qemu),
@@ -604,20 +628,21 @@ async function bootAll(
   const twin = plan.sides.find((s) => s.twinOf);
   if (twin && controlOn.length > 0) log.info(`A/A control: ${twin.name} boots the ${plan.sides[0]!.name} kernel again on ${controlOn.join(', ')}`);
   const steps = bootPlan(opts.boots, backends, plan.sides, opts.flavors, kunitVariants, controlOn).map((s) => ({ ...s, seq: s.seq + (part.seqBase ?? 0) }));
+  const settings = bootSettings(opts);
   for (const step of steps) {
     const kernel = kernelFor(built, step.side, { arch: step.backend === 'uml' ? 'um' : 'x86_64', flavor: step.flavor });
-    await bootStep(step, kernel, kernel.series, { opts, emulator, rec, log, signal });
+    await bootStep(step, kernel, kernel.series, { boot: settings, emulator, rec, log, signal });
   }
   return steps.length;
 }
 
 /** Boot one step; on tcg, boot again while a crash needs confirming (classify.ts). */
-async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts: RunOptions; emulator: Emulator; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
-  const { opts, rec, log, signal } = c;
+async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { boot: BootSettings; emulator: Emulator; rec: Recorder; log: Logger; signal: AbortSignal }): Promise<void> {
+  const { rec, log, signal } = c;
   const seen: AttemptVerdict[] = [];
   const label = `${step.side.name}${step.flavor === 'normal' ? '' : ` (${step.flavor})`} on ${step.backend}, ${step.purpose === 'kunit' ? 'KUnit' : 'benchmarks'}`;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const when = [...(inRounds(step) ? [`round ${step.round + 1}/${opts.boots}`] : []), ...(attempt > 1 ? [`attempt ${attempt}`] : [])];
+    const when = [...(inRounds(step) ? [`round ${step.round + 1}/${c.boot.rounds}`] : []), ...(attempt > 1 ? [`attempt ${attempt}`] : [])];
     log.info(`boot ${label}${when.length > 0 ? ` (${when.join(', ')})` : ''} ...`);
     const req = bootRequest(step, k, series, attempt, c);
     const run = await rec.stage('boot', { variant: step.side.name, backend: step.backend, ...(step.flavor === 'normal' ? {} : { arch: targetName(k.plan.target) }) }, () => boot(req), () => false, signal);
@@ -649,28 +674,54 @@ async function bootStep(step: BootStep, k: Kernel, series: TreeSeries, c: { opts
   }
 }
 
+/** What every boot of a run shares, from its options: the guest's size and time limits, what a benchmark boot runs, the run's own kernel arguments. */
+export interface BootSettings {
+  readonly runId: string;
+  /** Benchmark rounds (--boots), for the log. */
+  readonly rounds: number;
+  readonly smp: number;
+  readonly memoryMB: number;
+  /** --numa: QEMU guests' nodes; absent: one. */
+  readonly numaNodes?: number | undefined;
+  readonly silenceTimeoutS: number;
+  readonly bootTimeoutS: number;
+  readonly modules: readonly string[];
+  readonly benchSet: BenchSet;
+  readonly net?: NetSpec | undefined;
+  readonly provoke?: Provoke | undefined;
+  /** --append: after the series' and the side's arguments, so they win. */
+  readonly extraCmdline: readonly string[];
+  /** --tcg-threads, when the emulator (the resolved backends) has not said. */
+  readonly tcgThreads?: TcgThreads | undefined;
+}
+
+export function bootSettings(opts: RunOptions): BootSettings {
+  const { runId, smp, memoryMB, numaNodes, silenceTimeoutS, bootTimeoutS, modules, benchSet, net, provoke, extraCmdline, tcgThreads } = opts;
+  return { runId, rounds: opts.boots, smp, memoryMB, numaNodes, silenceTimeoutS, bootTimeoutS, modules, benchSet, net, provoke, extraCmdline, tcgThreads };
+}
+
 /** What one boot attempt of a step boots: the side's kernel with its series' command line, then the side's, then --append. */
 export function bootRequest(
   step: BootStep,
   k: Pick<Kernel, 'kb' | 'image' | 'kunit' | 'netHelper'>,
   series: TreeSeries,
   attempt: number,
-  c: { opts: RunOptions; emulator?: Emulator; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
+  c: { boot: BootSettings; emulator?: Emulator; rec: Pick<Recorder, 'logs'>; signal: AbortSignal },
 ): BootRequest {
-  const { opts } = c;
+  const b = c.boot;
   // NUMA is QEMU's: a UML guest has one node whatever --numa says.
-  const numaNodes = step.backend !== 'uml' && (opts.numaNodes ?? 1) > 1 ? opts.numaNodes : undefined;
+  const numaNodes = step.backend !== 'uml' && (b.numaNodes ?? 1) > 1 ? b.numaNodes : undefined;
   const params = {
-    run: opts.runId,
+    run: b.runId,
     variant: step.side.variant,
     side: step.side.name,
     backend: step.backend,
     flavor: step.flavor,
     kunit: step.purpose === 'kunit' ? k.kunit : [],
-    modules: step.purpose === 'bench' ? opts.modules : [],
-    ...(step.purpose === 'bench' ? { benchSet: opts.benchSet, ...(opts.net ? { net: opts.net } : {}) } : {}),
+    modules: step.purpose === 'bench' ? b.modules : [],
+    ...(step.purpose === 'bench' ? { benchSet: b.benchSet, ...(b.net ? { net: b.net } : {}) } : {}),
     attempt,
-    ...(opts.provoke ? { provoke: opts.provoke } : {}),
+    ...(b.provoke ? { provoke: b.provoke } : {}),
     ...(numaNodes ? { numaNodes } : {}),
   };
   const what = inRounds(step) ? `r${step.round}` : 'kunit';
@@ -679,20 +730,20 @@ export function bootRequest(
     backend: step.backend,
     kernel: k.kb.image,
     image: k.image,
-    smp: opts.smp,
-    memoryMB: opts.memoryMB,
+    smp: b.smp,
+    memoryMB: b.memoryMB,
     ...(numaNodes ? { numaNodes } : {}),
     guest: params,
-    extraCmdline: [...(seriesOf(step.side.variant, series)?.cmdline ?? []), ...step.side.cmdline, ...opts.extraCmdline],
+    extraCmdline: [...(seriesOf(step.side.variant, series)?.cmdline ?? []), ...step.side.cmdline, ...b.extraCmdline],
     // Checker kernels need no true parallelism, and a crash there must never be an emulator's.
-    tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? opts.tcgThreads ?? 'single') : 'single',
+    tcgThreads: step.flavor === 'normal' ? (c.emulator?.tcgThreads ?? b.tcgThreads ?? 'single') : 'single',
     qemu: qemuRun(c.emulator?.qemu),
     ...(step.backend === 'uml' && c.emulator?.umlTmpDir !== undefined ? { umlTmpDir: c.emulator.umlTmpDir } : {}),
     ...(step.backend === 'uml' && c.emulator?.umlCpu !== undefined ? { umlCpu: c.emulator.umlCpu } : {}),
     consoleLog: join(c.rec.logs, name),
     ...(k.netHelper ? { netHelper: k.netHelper } : {}),
-    silenceMs: opts.silenceTimeoutS * 1000,
-    timeoutMs: opts.bootTimeoutS * 1000,
+    silenceMs: b.silenceTimeoutS * 1000,
+    timeoutMs: b.bootTimeoutS * 1000,
     signal: c.signal,
   };
 }

@@ -7,7 +7,7 @@
 import { QkError } from '../plumbing/errors.ts';
 import { targetName, type Arch, type Flavor, type Target } from './kbuild.ts';
 import { VARIANTS, type Backend, type Side, type VariantName } from '../analysis/results.ts';
-import type { AaControl, BackendChoice, RunOptions } from './options.ts';
+import type { AaControl, BackendChoice, StopAfter } from './options.ts';
 import { parseSourceSpec, sourceLabel } from './source.ts';
 
 export interface KernelPlan {
@@ -104,10 +104,7 @@ export function controlBackends(mode: Exclude<AaControl, 'auto'>, backends: read
   return cheapest ? [cheapest] : [];
 }
 
-/** The default sides: one per variant, its series' own command line only. */
-export function sidesFromVariants(variants: readonly VariantName[]): Side[] {
-  return variants.map((v) => ({ name: v, variant: v, cmdline: [] }));
-}
+export { sidesFromVariants } from './options.ts';
 
 /**
  * Parse `--side 'NAME=TREE[@BASE] [KERNEL ARGS...]'`: a side is a kernel
@@ -194,13 +191,26 @@ export function checkOtherSeries(sides: readonly Side[], otherSeries: string | u
   }
 }
 
+/** What a plan is made from: the sides, where and how they run, and where the run writes. */
+export interface PlanRequest {
+  readonly sides: readonly Side[];
+  readonly otherSeries?: string | undefined;
+  readonly backends: readonly BackendChoice[];
+  readonly flavors: readonly Flavor[];
+  readonly workDir: string;
+  readonly outputDir: string;
+  readonly stopAfter?: StopAfter | undefined;
+  /** Resolved (options.ts resolveAaControl); absent: none. */
+  readonly aaControl?: Exclude<AaControl, 'auto'> | undefined;
+}
+
 /**
  * Make and check the plan. Throws a usage error for what cannot work. With
  * an A/A control the plan's sides end with the twin of the first side: on
  * the same tree, so it needs no tree or build of its own (the kernels are
  * made per tree, and every side of a tree boots that tree's build).
  */
-export function planRun(o: Pick<RunOptions, 'sides' | 'otherSeries' | 'backends' | 'flavors' | 'workDir' | 'outputDir' | 'runId' | 'stopAfter' | 'aaControl'>): RunPlan {
+export function planRun(o: PlanRequest): RunPlan {
   if (o.sides.length === 0) throw new QkError('usage-error', 'nothing to run: no side (--variants or --side) given');
   checkOtherSeries(o.sides, o.otherSeries);
   // Last in the order, so the sides compared for real keep their places (and neighbours) in each round.

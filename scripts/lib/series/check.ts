@@ -10,13 +10,12 @@ import { EXIT_CODE, QkError } from '../plumbing/errors.ts';
 import type { Logger } from '../plumbing/log.ts';
 import { writeJsonAtomic, sha256 } from '../plumbing/fsutil.ts';
 import { capture, spawn } from '../plumbing/proc.ts';
-import { DEFAULT_LOCK_WAIT_MS } from '../plumbing/lock.ts';
 import { newRunId } from '../plumbing/paths.ts';
 import { prepareTree, prepareVariant } from '../pipeline/variants.ts';
 import { DEFAULT_PROFILE, buildKernel, configure, type Flavor } from '../pipeline/kbuild.ts';
 import { hostCheck } from '../pipeline/hostcheck.ts';
 import { runPipeline, toolchainVersions } from '../pipeline/pipeline.ts';
-import type { BackendChoice } from '../pipeline/options.ts';
+import { buildRunOptions, sidesFromVariants, type BackendChoice } from '../pipeline/options.ts';
 import { baseOf, setup, type Common } from './edit.ts';
 
 export interface PatchCheck {
@@ -95,36 +94,28 @@ export async function seriesCheck(
   const dirty = checks.filter((x) => x.checkpatch.errors + x.checkpatch.warnings + x.checkpatch.checks > 0 || x.w1Warnings.length > 0 || x.build === 'failed');
   let code = dirty.length > 0 ? EXIT_CODE['test-failure'] : 0;
   if (c.kunit) {
-    const out = await runPipeline(
-      {
-        source: spec,
-        seriesDir: series.dir,
-        sides: [{ name: 'patched', variant: 'patched', cmdline: [] }],
-        backends: c.backends,
-        smp: 2,
-        memoryMB: 2048,
-        bootTimeoutS: 1800,
-        silenceTimeoutS: 300,
-        boots: 1,
-        jobs: c.jobs,
-        outputDir: c.output,
-        workDir: c.workDir,
-        runId: `${runId}-kunit`,
-        profile: DEFAULT_PROFILE,
-        flavors: c.flavors,
-        extraFragments: [],
-        extraCmdline: [],
-        modules: [],
-        benchSet: 'headline',
-        provoke: undefined,
-        tcgThreads: 'single',
-        lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,
-        allowInstall: true,
-        argv: ['series.mjs', 'check'],
-      },
-      log,
-      signal,
-    );
+    // The patched tree's KUnit suites only: no benchmark module, one round. Checker kernels
+    // (KASAN, KCSAN) need more memory and time than run.mjs's defaults give, and single-threaded
+    // TCG, as checker boots always get, keeps a crash the kernel's, never the emulator's.
+    const opts = buildRunOptions({
+      source: spec,
+      seriesDir: series.dir,
+      sides: sidesFromVariants(['patched']),
+      backends: c.backends,
+      flavors: c.flavors,
+      modules: [],
+      boots: 1,
+      memoryMB: 2048,
+      bootTimeoutS: 1800,
+      silenceTimeoutS: 300,
+      tcgThreads: 'single',
+      jobs: c.jobs,
+      outputDir: c.output,
+      workDir: c.workDir,
+      runId: `${runId}-kunit`,
+      argv: ['series.mjs', 'check'],
+    });
+    const out = await runPipeline(opts, log, signal);
     log.info(`KUnit run: ${out.class} (${join(out.runDir, 'report.md')})`);
     if (out.exitCode !== 0) code = out.exitCode;
   }

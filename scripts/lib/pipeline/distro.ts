@@ -17,6 +17,7 @@ import type { Logger } from '../plumbing/log.ts';
 import { exists } from '../plumbing/fsutil.ts';
 import type { RegistryVersion } from './debian.ts';
 import { debianRegistry } from './source.ts';
+import { parseKconfig } from './kconfig.ts';
 
 /** Debian's kernel flavours we build from: the cloud kernel (virtual machines) and the realtime kernel. */
 export const DEBIAN_FLAVOURS = ['cloud-amd64', 'rt-amd64'] as const;
@@ -127,24 +128,20 @@ export const SERIES_OPTIONS = [
   'NUMA', 'PREEMPT_RT', 'PREEMPT_DYNAMIC', 'PREEMPT_LAZY', 'PREEMPT_VOLUNTARY', 'PREEMPT', 'HZ', 'KASAN', 'KCSAN', 'LOCKDEP',
 ] as const;
 
+/** A config's options without their CONFIG_ prefix, as kconfig.ts reads them (`n` for `is not set`). */
+function configValues(text: string): Map<string, string> {
+  return new Map(parseKconfig(text, 'config').map((e) => [e.option.replace(/^CONFIG_/, ''), e.value]));
+}
+
 /** SERIES_OPTIONS as a config has them: `y`, a value, or `n` when off or absent. */
 export function seriesOptions(config: string): Record<string, string> {
-  const set = builtInOrModule(config);
+  const set = configValues(config);
   return Object.fromEntries(SERIES_OPTIONS.map((o) => [o, set.get(o) ?? 'n']));
 }
 
-function builtInOrModule(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of text.matchAll(/^CONFIG_(\w+)=(.*)$/gm)) out.set(m[1]!, m[2]!);
-  return out;
-}
-
+/** The options a config builds in: neither modules nor off. */
 function builtIn(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of text.matchAll(/^CONFIG_(\w+)=(.*)$/gm)) {
-    if (m[2] !== 'm') out.set(m[1]!, m[2]!);
-  }
-  return out;
+  return new Map([...configValues(text)].filter(([, v]) => v !== 'm' && v !== 'n'));
 }
 
 /**

@@ -127,8 +127,10 @@ fi
 # suites do this; they run no benchmarks.
 cg=/sys/fs/cgroup
 kunit_cg=0
-if [ -n "$(param kunit)" ] && $BB grep -q '^memory[[:space:]]' /proc/cgroups 2>/dev/null &&
+# (/proc/cgroups lists only cgroup v1 controllers: ask cgroup2 itself.)
+if [ -n "$(param kunit)" ] && [ -d $cg ] &&
 	$BB mount -t cgroup2 cgroup2 $cg 2>/dev/null &&
+	$BB grep -qw memory $cg/cgroup.controllers &&
 	echo +memory >$cg/cgroup.subtree_control && $BB mkdir -p $cg/qk-kunit &&
 	echo $$ >$cg/qk-kunit/cgroup.procs; then
 	kunit_cg=1

@@ -130,9 +130,27 @@ if [ "$debugfs" = 1 ] && [ -d "$fs" ] && [ -n "$(param kunit)" ]; then
 		echo "qk-init: could not arm failslab"
 fi
 
+# On a kernel with memory cgroups, the KUnit suites are loaded from a child
+# cgroup with the memory controller on: the qmempool suite charges objects
+# to the cgroup of the task that loaded it (its __GFP_ACCOUNT cases), and
+# the root cgroup is charged for nothing.  Only boots that load KUnit
+# suites do this; they run no benchmarks.
+cg=/sys/fs/cgroup
+kunit_cg=0
+# (/proc/cgroups lists only cgroup v1 controllers: ask cgroup2 itself.)
+if [ -n "$(param kunit)" ] && [ -d $cg ] &&
+	$BB mount -t cgroup2 cgroup2 $cg 2>/dev/null &&
+	$BB grep -qw memory $cg/cgroup.controllers &&
+	echo +memory >$cg/cgroup.subtree_control && $BB mkdir -p $cg/qk-kunit &&
+	echo $$ >$cg/qk-kunit/cgroup.procs; then
+	kunit_cg=1
+	echo "qk-init: KUnit suites load in memory cgroup qk-kunit"
+fi
+
 # In-tree KUnit suites built as modules first (KTAP is printed as each
 # loads), then the bench modules.
 load_modules "$(param kunit)"
+[ "$kunit_cg" = 1 ] && echo $$ >$cg/cgroup.procs
 load_modules "$(param modules)"
 
 # Packet scenarios (qk_net=drop,forward,...): qemu/net/net.sh, beside the

@@ -61,6 +61,22 @@ net_fail() {
 	return 1
 }
 
+# raw_rule CASE RULE...: add a raw-table PREROUTING rule. A kernel without
+# legacy iptables (on 7.x, NETFILTER_XTABLES_LEGACY depends on !PREEMPT_RT,
+# so Debian's RT kernel has none) skips CASE and says why; any other
+# failure is an error.
+raw_rule() {
+	rcase=$1
+	shift
+	$IPT -t raw -A PREROUTING "$@" 2>/tmp/ipt.err && return 0
+	if [ ! -e /proc/net/ip_tables_names ]; then
+		echo "QK-BENCH {\"suite\":\"net\",\"case\":\"$rcase\",\"status\":\"skip\",\"reason\":\"this kernel has no legacy iptables (no /proc/net/ip_tables_names; on 7.x NETFILTER_XTABLES_LEGACY depends on !PREEMPT_RT)\"}"
+		return 1
+	fi
+	net_emit "$rcase" "" "" "{}" "[]" "{}" "cannot add the raw-table rule with $IPT: $($BB head -n 1 /tmp/ipt.err | $BB tr -d '\\"')"
+	return 1
+}
+
 # snmp PROTO FIELD: one counter of /proc/net/snmp.
 snmp() {
 	$BB awk -v p="$1:" -v f="$2" '$1 == p {
@@ -245,8 +261,7 @@ udp_check() {
 net_drop() {
 	# -d keeps the rule to the test's packets.
 	if [ "$net_break" != drop ] &&
-		! $IPT -t raw -A PREROUTING -i dummy0 -d $NET_LOCAL -p udp --dport $NET_UDP_PORT -j DROP; then
-		net_emit pktgen_drop "" "" "{}" "[]" "{}" "cannot add the raw-table rule with $IPT"
+		! raw_rule pktgen_drop -i dummy0 -d $NET_LOCAL -p udp --dport $NET_UDP_PORT -j DROP; then
 		return
 	fi
 	path_before() { drop_before; }
@@ -334,8 +349,7 @@ net_virtio() {
 	vdst=$VIRTIO_ADDR
 	if [ "$1" = drop ]; then
 		[ "$net_break" = "$vcase" ] ||
-			$IPT -t raw -A PREROUTING -i eth0 -d $VIRTIO_ADDR -p udp --dport $NET_UDP_PORT -j DROP ||
-			{ net_emit "$vcase" "" "" "{}" "[]" "{}" "cannot add the raw-table rule with $IPT"; return; }
+			raw_rule "$vcase" -i eth0 -d $VIRTIO_ADDR -p udp --dport $NET_UDP_PORT -j DROP || return
 	else
 		vdst=$NET_FWD_DST
 		[ "$net_break" = "$vcase" ] || $BB sysctl -q -w net.ipv4.ip_forward=1 >/dev/null

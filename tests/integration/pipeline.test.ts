@@ -119,6 +119,19 @@ describe('pipeline on the default kernel source', () => {
     expect(m.state).toBe('failed');
     expect(m.class).toBe('apply-failure');
     expect((await r.results()).class).toBe('apply-failure');
+
+    // With a baseline: the patched tree is made while the baseline kernel is configured
+    // and built, and its failure stops the run then, not once the baseline is built.
+    // (A config of its own, so that the baseline is never a build kept from an earlier run.)
+    const fragment = join(series, 'fresh.config');
+    await writeFile(fragment, `CONFIG_LOCALVERSION="-qk${Date.now()}"\n`);
+    const both = await tool('apply-failure-2', ['--tree', await scratchTree(), '--series', series, '--backend', 'uml', '--config', fragment]);
+    expect(both.exitCode).toBe(2);
+    expect(both.output).toMatch(/error \(apply-failure\): patch 1\/1 0001-test-bump-version.patch does not apply/);
+    const m2 = await both.manifest();
+    expect(m2.class).toBe('apply-failure');
+    expect(m2.stages.find((x) => x.stage === 'variant' && x.variant === 'baseline')?.status).toBe('ok');
+    expect(m2.stages.some((x) => x.stage === 'build' && x.variant === 'baseline' && x.status === 'ok')).toBe(false);
   });
 
   it('the README command: builds, boots baseline and patched on kvm or tcg (as the probe decides) and uml, writes the run directory', async () => {

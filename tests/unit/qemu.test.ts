@@ -364,4 +364,16 @@ describe("the registry's QEMU and its libraries", () => {
     // The host's QEMU is wanted only when the run does not use the registry's.
     expect(requirements({ needDebianSource: false, needQemu: true }).some((r) => r.pkg === 'qemu-system-x86')).toBe(true);
   });
+
+  it("splits the host check: the base tools first, QEMU's part once its QEMU is chosen", () => {
+    const libs = { packages: ['libslirp0', 'libpmem1'], why: 'QEMU 10' };
+    const base = requirements({ needDebianSource: true, needQemu: false });
+    const qemuPart = requirements({ needDebianSource: false, needQemu: true, baseTools: false, qemuLibraries: libs });
+    expect(qemuPart.map((r) => r.pkg)).toEqual(['libslirp0', 'libpmem1']);
+    expect(requirements({ needDebianSource: false, needQemu: true, baseTools: false }).map((r) => r.pkg)).toEqual(['qemu-system-x86']);
+    // Together they are the one-call check: nothing lost in the split.
+    const whole = requirements({ needDebianSource: true, needQemu: true, qemuLibraries: libs });
+    expect([...base, ...qemuPart].map((r) => r.pkg).sort()).toEqual(whole.map((r) => r.pkg).sort());
+    expect(base.some((r) => r.pkg === 'linux-source-6.12')).toBe(true);
+  });
 });

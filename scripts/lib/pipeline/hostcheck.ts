@@ -19,13 +19,21 @@ export interface Requirement {
 
 export const DEBIAN_SOURCE_TARBALL = '/usr/src/linux-source-6.12.tar.xz';
 
+export interface HostNeeds {
+  readonly needDebianSource: boolean;
+  readonly needQemu: boolean;
+  readonly qemuLibraries?: { packages: readonly string[]; why: string } | undefined;
+  /** false: only QEMU's part (the run checks it once its QEMU is chosen, beside the source stage). */
+  readonly baseTools?: boolean;
+}
+
 /**
  * What the host check looks for. `needQemu` asks for the host's QEMU, unless
  * the run uses QEMU from the registry (`qemuLibraries`): then the Debian 12
  * packages of the libraries that binary needs (qemu.ts).
  */
-export function requirements(o: { needDebianSource: boolean; needQemu: boolean; qemuLibraries?: { packages: readonly string[]; why: string } | undefined }): Requirement[] {
-  const r: Requirement[] = [
+export function requirements(o: HostNeeds): Requirement[] {
+  const r: Requirement[] = o.baseTools === false ? [] : [
     { probe: { cmd: 'git' }, pkg: 'git', why: 'base trees and the series' },
     { probe: { cmd: 'make' }, pkg: 'make', why: 'kernel build' },
     { probe: { cmd: 'gcc' }, pkg: 'gcc', why: 'kernel build' },
@@ -129,10 +137,7 @@ export interface HostCheckResult {
   readonly installed: readonly string[];
 }
 
-export async function hostCheck(o: {
-  needDebianSource: boolean;
-  needQemu: boolean;
-  qemuLibraries?: { packages: readonly string[]; why: string } | undefined;
+export async function hostCheck(o: HostNeeds & {
   allowInstall: boolean;
   log: Logger;
   logFile: string;

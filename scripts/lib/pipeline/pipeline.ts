@@ -27,7 +27,7 @@ import { Recorder, type Manifest } from './recorder.ts';
 import { headlineSummary } from '../analysis/benchreport.ts';
 import { acquireLock } from '../plumbing/lock.ts';
 import { shellQuote } from '../plumbing/quote.ts';
-import { capture, tryCapture } from '../plumbing/proc.ts';
+import { capture, killAllChildren, tryCapture } from '../plumbing/proc.ts';
 import { exists } from '../plumbing/fsutil.ts';
 import { checkoutState } from '../plumbing/git.ts';
 import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
@@ -296,7 +296,10 @@ interface BuildContext {
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly qemu: Qemu | undefined;
-  readonly trees: readonly VariantTree[];
+  /** The variant trees in plan.trees' order; all but the first may still be in the making. */
+  readonly trees: readonly Promise<VariantTree>[];
+  /** Rejects as soon as a tree fails; never resolves otherwise. */
+  readonly treesFailed: Promise<never>;
   readonly seriesByBase: ReadonlyMap<string | undefined, TreeSeries>;
   readonly toolchainKey: string;
   readonly kernels: Kernel[];
@@ -307,21 +310,23 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
   const m = rec.manifest;
   // Before the host check (which may install packages): a bad --series or --other-series is the user's to fix first.
   const seriesDirs = await readSeriesDirs(opts, rec);
-  // The QEMU first (a registry QEMU's libraries are for the host check to install); none when nothing boots on QEMU.
   const needQemu = plan.arches.includes('x86_64') && opts.stopAfter === undefined;
-  const qemuLog = join(rec.logs, 'qemu.log');
-  const qemuPlan = needQemu
-    ? await rec.stage('qemu', {}, () => prepareQemu({ choice: opts.qemu ?? 'auto', workDir: opts.workDir, allowInstall: opts.allowInstall, log, logFile: qemuLog }), (p) => p.kind === 'host' || p.cached, signal)
-    : undefined;
-  await rec.stage('host-check', {}, () => hostCheck({
-    needDebianSource: [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release),
-    needQemu,
-    qemuLibraries: qemuPlan?.kind === 'registry' ? { packages: qemuPlan.install.libraries, why: `a library of the registry's QEMU (${qemuPlan.install.root})` } : undefined,
-    allowInstall: opts.allowInstall,
-    log,
-    logFile: join(rec.logs, 'host-check.log'),
-  }), (r) => r.installed.length === 0, signal);
-  const qemu = qemuPlan ? await finishQemu(qemuPlan, { logFile: qemuLog }) : undefined;
+  const needDebianSource = [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release);
+  // The tools the source and the builds need first: the source stage may need linux-source-6.12.
+  await rec.stage('host-check', {}, () => hostCheck({ needDebianSource, needQemu: false, allowInstall: opts.allowInstall, log, logFile: join(rec.logs, 'host-check.log') }), (r) => r.installed.length === 0, signal);
+  // QEMU (a registry lookup and download, then its libraries) goes on beside the
+  // source and the trees, which wait on the disk: about 40 s off a cold run.
+  // Whichever fails first fails the run, and stops the other's commands.
+  const inner = new AbortController();
+  const both = AbortSignal.any([signal, inner.signal]);
+  const failFast = <T>(p: Promise<T>) => p.catch((e: unknown) => {
+    inner.abort();
+    throw e;
+  });
+  const [qemu, prepared] = await Promise.all([
+    failFast(needQemu ? prepareRunQemu(opts, rec, log, both) : Promise.resolve(undefined)),
+    failFast(prepareTrees(opts, plan, rec, seriesDirs, releases, log, both)),
+  ]);
   if (qemu) {
     const { parsed: _, ...record } = qemu;
     m.qemu = record;
@@ -329,7 +334,36 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
   }
   m.toolchain = await toolchainVersions(qemu?.version);
   const toolchainKey = [m.toolchain['gcc'], m.toolchain['ld']].join('|');
+  return { ...prepared, signal, qemu, toolchainKey };
+}
 
+/** The run's QEMU: the registry's (downloaded once) or the host's, and the host packages it needs. */
+async function prepareRunQemu(opts: RunOptions, rec: Recorder, log: Logger, signal: AbortSignal): Promise<Qemu> {
+  const logFile = join(rec.logs, 'qemu.log');
+  const qemuPlan = await rec.stage('qemu', {}, () => prepareQemu({ choice: opts.qemu ?? 'auto', workDir: opts.workDir, allowInstall: opts.allowInstall, log, logFile }), (p) => p.kind === 'host' || p.cached, signal);
+  await rec.stage('host-check', { variant: 'qemu' }, () => hostCheck({
+    needDebianSource: false,
+    needQemu: true,
+    baseTools: false,
+    qemuLibraries: qemuPlan.kind === 'registry' ? { packages: qemuPlan.install.libraries, why: `a library of the registry's QEMU (${qemuPlan.install.root})` } : undefined,
+    allowInstall: opts.allowInstall,
+    log,
+    logFile: join(rec.logs, 'host-check.log'),
+  }), (r) => r.installed.length === 0, signal);
+  return finishQemu(qemuPlan, { logFile });
+}
+
+/** Each base's pristine source, then the variant trees the plan builds. */
+async function prepareTrees(
+  opts: RunOptions,
+  plan: RunPlan,
+  rec: Recorder,
+  seriesDirs: SeriesDirs,
+  releases: Array<() => Promise<void>>,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<Omit<BuildContext, 'qemu' | 'toolchainKey' | 'signal'>> {
+  const m = rec.manifest;
   const lock = (path: string, what: string) => acquireLock(path, { what, owner: `run ${opts.runId}`, log, signal, waitMs: opts.lockWaitS * 1000 });
   // The run's source, then every other base a side names: each a pristine repository of its own.
   const sources = new Map<string | undefined, SourceResult>();
@@ -342,7 +376,7 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
     try {
       const tags = base ? { variant: base } : {};
       const logFile = join(rec.logs, base ? `source-${base.replace(/[^\w.-]/g, '_')}.log` : 'source.log');
-      sources.set(base, await rec.stage('source', tags, () => prepareSource(spec, { workDir: opts.workDir, log, logFile }), (r) => r.cached, signal));
+      sources.set(base, await rec.stage('source', tags, () => prepareSource(spec, { workDir: opts.workDir, log, logFile, signal }), (r) => r.cached, signal));
     } finally {
       await releaseSource();
     }
@@ -361,33 +395,58 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
     }
   }
 
-  const trees: VariantTree[] = [];
-  for (const t of plan.trees) {
-    const source = sources.get(t.base)!;
-    const id = treeId(t);
-    // Held until the run ends: its boots read the images in the tree.
-    releases.push(await lock(join(treesDir(opts.workDir, source), `${t.variant}.lock`), `the ${t.variant} tree of ${source.key}`));
-    const series = seriesByBase.get(t.base)!;
-    const tree = await rec.stage('variant', { variant: id }, () => prepareVariant(t.variant, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${id.replace(/[^\w.-]/g, '_')}.log`) }), (r) => r.cached, signal);
-    trees.push(tree);
-    m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
-  }
+  // The first tree now; the others one after another behind it, while the first kernel
+  // builds (a worktree waits on the disk, a build on the CPUs). buildKernels() waits
+  // for each tree it needs; a tree that fails (a patch that does not apply) fails the
+  // run at once, through treesFailed.
+  let chain: Promise<unknown> = Promise.resolve();
+  const trees = plan.trees.map((t) => {
+    const job = chain.then(async () => {
+      const source = sources.get(t.base)!;
+      const id = treeId(t);
+      // Held until the run ends: its boots read the images in the tree.
+      releases.push(await lock(join(treesDir(opts.workDir, source), `${t.variant}.lock`), `the ${t.variant} tree of ${source.key}`));
+      const series = seriesByBase.get(t.base)!;
+      const tree = await rec.stage('variant', { variant: id }, () => prepareVariant(t.variant, { source, series, workDir: opts.workDir, log, logFile: join(rec.logs, `variant-${id.replace(/[^\w.-]/g, '_')}.log`), signal }), (r) => r.cached, signal);
+      m.variants[id] = { head: tree.head, treeHash: tree.treeHash, patches: tree.applied, builds: {}, ...(t.base ? { base: t.base } : {}) };
+      return tree;
+    });
+    chain = job;
+    return job;
+  });
+  // Marked handled here; each is awaited where it is used.
+  for (const j of trees) j.catch(() => undefined);
+  const treesFailed = Promise.all(trees).then(() => new Promise<never>(() => undefined));
+  treesFailed.catch(() => undefined);
+  if (trees[0]) await trees[0];
+  if (opts.stopAfter === 'apply') await Promise.all(trees);
   const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir };
-  const ctx: BuildContext = { build, stopAfter: opts.stopAfter, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels: [], buildKeys: [] };
+  const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [] };
   // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
   if (opts.stopAfter === 'apply') await rec.save();
   return ctx;
 }
 
 /** Config, build, modules and image of the planned kernels `which` selects that are not built yet; returns every kernel built so far. */
-async function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean): Promise<Built> {
+function buildKernels(ctx: BuildContext, which: (k: KernelPlan) => boolean): Promise<Built> {
+  // A tree still in the making that fails stops the run now, not when its kernel's turn
+  // comes: the build under way is killed (the run is over; its kernel would go unused).
+  const stopped = ctx.treesFailed.catch((e: unknown) => {
+    killAllChildren();
+    throw e;
+  });
+  return Promise.race([buildSelected(ctx, which), stopped]);
+}
+
+async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolean): Promise<Built> {
   const { build, stopAfter, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels, buildKeys } = ctx;
   const m = rec.manifest;
   if (stopAfter === 'apply') return { kernels: [], qemu };
   for (const k of plan.kernels) {
     if (!which(k) || kernels.some((x) => x.plan === k)) continue;
-    const tree = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
-    if (!tree) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
+    const job = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
+    if (!job) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
+    const tree = await job;
     const series = seriesByBase.get(k.base)!;
     const own = seriesOf(k.variant, series);
     if (stopAfter === 'config') {

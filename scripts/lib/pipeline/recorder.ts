@@ -310,6 +310,7 @@ const serialize = (r: Results): string => JSON.stringify(r, null, 2) + '\n';
 export class Recorder {
   private readonly attempts: Attempt[] = [];
   private errorClass: RunClass | undefined;
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly runDir: string,
@@ -337,8 +338,11 @@ export class Recorder {
     return r;
   }
 
+  /** Write manifest.json; saves run one after another (stages may run side by side), each writing the manifest as it is then. */
   save(): Promise<void> {
-    return writeJsonAtomic(join(this.runDir, 'manifest.json'), this.manifest);
+    const next = this.saving.then(() => writeJsonAtomic(join(this.runDir, 'manifest.json'), this.manifest));
+    this.saving = next.catch(() => undefined);
+    return next;
   }
 
   /** Run one stage, timing it and recording it in the manifest. */

@@ -119,7 +119,7 @@ export async function sourceKey(spec: SourceSpec): Promise<string> {
   return shortHash(sha256(await sourceIdentity(spec)));
 }
 
-export async function prepareSource(spec: SourceSpec, o: { workDir: string; log: Logger; logFile: string }): Promise<SourceResult> {
+export async function prepareSource(spec: SourceSpec, o: { workDir: string; log: Logger; logFile: string; signal?: AbortSignal | undefined }): Promise<SourceResult> {
   const identity = await sourceIdentity(spec);
   const key = shortHash(sha256(identity));
   const dir = join(o.workDir, 'bases', key);
@@ -146,7 +146,7 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const git = (args: string[], what: string, cwd = repo) =>
-    spawn('git', args, { what, cwd, logFile: o.logFile, env: { ...GIT_IDENTITY, ...FIXED_DATE }, timeoutMs: 30 * 60_000 });
+    spawn('git', args, { what, cwd, logFile: o.logFile, env: { ...GIT_IDENTITY, ...FIXED_DATE }, timeoutMs: 30 * 60_000, signal: o.signal });
 
   let baseCommit: string;
   let fetched: SourceResult['package'];
@@ -160,7 +160,7 @@ export async function prepareSource(spec: SourceSpec, o: { workDir: string; log:
     o.log.info(`source: extracting ${tarball}`);
     const tmp = join(dir, 'extract');
     await mkdir(tmp);
-    await spawn('tar', ['-xf', tarball, '-C', tmp], { what: `extracting ${tarball}`, logFile: o.logFile, timeoutMs: 20 * 60_000, failClass: 'usage-error' });
+    await spawn('tar', ['-xf', tarball, '-C', tmp], { what: `extracting ${tarball}`, logFile: o.logFile, timeoutMs: 20 * 60_000, failClass: 'usage-error', signal: o.signal });
     const top = await readdir(tmp);
     const root = top.length === 1 && (await stat(join(tmp, top[0]!))).isDirectory() ? join(tmp, top[0]!) : tmp;
     if (!(await exists(join(root, 'Makefile'))) || !(await exists(join(root, 'Kconfig')))) {

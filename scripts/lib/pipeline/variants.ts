@@ -57,7 +57,7 @@ export function seriesOf(variant: VariantName, s: TreeSeries): Series | undefine
 
 export async function prepareVariant(
   name: VariantName,
-  o: { source: SourceResult; series: TreeSeries; workDir: string; log: Logger; logFile: string },
+  o: { source: SourceResult; series: TreeSeries; workDir: string; log: Logger; logFile: string; signal?: AbortSignal | undefined },
 ): Promise<VariantTree> {
   const own = seriesOf(name, o.series);
   return prepareTree(name, { ...o, series: own ?? o.series.patched, patches: own?.patches ?? [], seriesHash: own?.hash ?? 'none' });
@@ -66,7 +66,7 @@ export async function prepareVariant(
 /** A worktree of the base with these patches applied, reused when it already is. */
 export async function prepareTree(
   name: VariantTree['name'],
-  o: { source: SourceResult; series: Series; patches: Series['patches']; seriesHash: string; workDir: string; log: Logger; logFile: string },
+  o: { source: SourceResult; series: Series; patches: Series['patches']; seriesHash: string; workDir: string; log: Logger; logFile: string; signal?: AbortSignal | undefined },
 ): Promise<VariantTree> {
   const root = join(treesDir(o.workDir, o.source), name);
   const src = join(root, 'src');
@@ -74,7 +74,7 @@ export async function prepareTree(
   const { patches, seriesHash } = o;
   await mkdir(root, { recursive: true });
   const git = (args: string[], what: string, cwd = src) =>
-    spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000 });
+    spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000, signal: o.signal });
 
   const state = await readJson(stateFile, TreeState, { what: 'tree record' });
   if (await exists(join(src, '.git'))) {
@@ -94,13 +94,14 @@ export async function prepareTree(
       cwd: o.source.repo,
       logFile: o.logFile,
       timeoutMs: 30 * 60_000,
+      signal: o.signal,
     });
   }
 
   // The tree is about to change: until the new state is written, it is unknown.
   await rm(stateFile, { force: true });
   // English messages: failedFilesFromAm and amSummary parse them.
-  const amOptions = { cwd: src, logFile: o.logFile, env: { LC_ALL: 'C', ...GIT_IDENTITY }, allowFailure: true, timeoutMs: 10 * 60_000 } as const;
+  const amOptions = { cwd: src, logFile: o.logFile, env: { LC_ALL: 'C', ...GIT_IDENTITY }, allowFailure: true, timeoutMs: 10 * 60_000, signal: o.signal } as const;
   for (const [i, p] of patches.entries()) {
     const am = await spawn('git', ['am', '--3way', '--keep-non-patch', p.path], { what: `applying ${p.name}`, ...amOptions });
     if (am.exitCode === 0 && !am.timedOut) continue;

@@ -52,7 +52,7 @@ export interface SpawnOptions {
   readonly input?: string;
   readonly tailLines?: number;
   /** On abort the process group is killed and QkError('interrupted') thrown. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface SpawnResult {
@@ -236,7 +236,7 @@ export interface CaptureOptions {
   /** Append the command line and its output (stdout and stderr) to this file. */
   readonly logFile?: string;
   /** On abort the process group is killed and QkError('interrupted') thrown. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The outcome of a short command, output buffered. */

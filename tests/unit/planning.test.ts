@@ -73,6 +73,25 @@ describe('planning', () => {
     expect(bootPlan(2, ['uml'], sides).map((s) => `${s.round}:${s.side.name}`)).toEqual(['0:s612', '0:s73', '0:s73i', '0:p', '1:p', '1:s73i', '1:s73', '1:s612']);
   });
 
+  it('builds a kernel per profile its sides ask for, on the same tree', () => {
+    expect(parseSide('don=patched@debian:7.3/distro skb_qmempool=on')).toEqual({ name: 'don', variant: 'patched', cmdline: ['skb_qmempool=on'], base: 'debian:7.3', profile: 'distro' });
+    expect(parseSide('t=baseline/trimmed')).toEqual({ name: 't', variant: 'baseline', cmdline: [], profile: 'trimmed' });
+    expect(() => parseSide('x=patched/tiny')).toThrow(/unknown config profile 'tiny'/);
+    const base = { backends: ['uml', 'tcg'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r', profile: 'trimmed' as const };
+    const sides = ['b=baseline@debian:7.3', 'on=patched@debian:7.3 skb_qmempool=on', 'db=baseline@debian:7.3/distro', 'don=patched@debian:7.3/distro skb_qmempool=on', 'same=patched@debian:7.3/trimmed'].map(parseSide);
+    const p = planRun({ ...base, sides });
+    expect(p.trees).toEqual([{ variant: 'baseline', base: 'debian:7.3' }, { variant: 'patched', base: 'debian:7.3' }]);
+    expect(p.kernels.map(kernelName)).toEqual([
+      'baseline@debian:7.3/x86_64', 'baseline@debian:7.3/x86_64/distro', 'patched@debian:7.3/x86_64', 'patched@debian:7.3/x86_64/distro',
+      'baseline@debian:7.3/um', 'baseline@debian:7.3/um/distro', 'patched@debian:7.3/um', 'patched@debian:7.3/um/distro',
+    ]);
+    // The run's own profile named on a side is no profile of its own.
+    expect(p.sides.find((s) => s.name === 'same')?.profile).toBeUndefined();
+    // A profile a backend's arch cannot build is refused before anything is built.
+    expect(() => planRun({ ...base, sides: [parseSide('rt=patched/rt')] })).toThrow(/--side rt: the rt profile cannot be built for um/);
+    expect(planRun({ ...base, backends: ['tcg'], sides: [parseSide('rt=patched/rt')] }).kernels.map(kernelName)).toEqual(['patched/x86_64/rt']);
+  });
+
   it('checks flag combinations before anything is built', () => {
     const base = { sides: sidesFromVariants(['baseline']), backends: ['tcg'] as const, flavors: ['normal'] as const, workDir: '/w', outputDir: '/o', runId: 'r' };
     expect(planRun(base).kernels.map((k) => `${k.variant}/${k.target.arch}`)).toEqual(['baseline/x86_64']);

@@ -22,6 +22,7 @@ const everything: Required<Omit<RunOptions, 'bases'>> = {
     { name: 'old', variant: 'other', cmdline: [] },
     { name: 'on', variant: 'patched', cmdline: ['skb_qmempool=on', 'init_on_alloc=1'] },
     { name: 's73', variant: 'baseline', cmdline: [], base: 'debian:7.3' },
+    { name: 'd73', variant: 'patched', cmdline: ['skb_qmempool=on'], base: 'debian:7.3', profile: 'distro' },
   ],
   aaControl: 'all',
   backends: ['tcg', 'uml'],

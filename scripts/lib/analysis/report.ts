@@ -69,7 +69,7 @@ export function renderReport(r: Results, ctx: ReportContext): string {
     const bases = r.sides.some((s) => s.base);
     const baseCell = (s: Side) => (bases ? ` ${s.base ?? (ctx.source ? `${ctx.source.version} (the run's source)` : "the run's source")} |` : '');
     L.push('## Sides', '', `| side | kernel tree |${bases ? ' base |' : ''} series | extra command line |`, `|---|---|${bases ? '---|' : ''}---|---|`);
-    for (const s of r.sides) L.push(`| ${s.name}${s.twinOf ? ` (A/A control: ${s.twinOf} again)` : ''} | ${s.variant} |${baseCell(s)} ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
+    for (const s of r.sides) L.push(`| ${s.name}${s.twinOf ? ` (A/A control: ${s.twinOf} again)` : ''} | ${s.variant}${s.profile ? ` (${s.profile} profile)` : ''} |${baseCell(s)} ${seriesCell(r, s.variant)} | ${s.cmdline.length ? cellEsc(s.cmdline.join(' ')) : '–'} |`);
   }
   L.push('');
   L.push('## Boots', '', '| side | backend | flavor | purpose | round | pos | class | attempts | KUnit pass/fail/skip/crashed | wall s | reason |', '|---|---|---|---|---|---|---|---|---|---|---|');

@@ -31,6 +31,8 @@ export const Side = z.object({
   cmdline: z.array(z.string()),
   /** The base the side's tree is built from, as spelled (`debian:7.3`); absent: the run's source. */
   base: z.string().optional(),
+  /** The config profile of the side's kernel (`distro`), when not the run's --config-profile. */
+  profile: z.string().optional(),
   /**
    * An A/A control: this side boots the same kernel image and command line
    * as the side named here, in the same rounds, so any difference between

@@ -33,15 +33,15 @@ export function sourceArgv(s: SourceSpec): string[] {
   }
 }
 
-/** A side as --side spells it: `NAME=TREE[@BASE] [KERNEL ARGS...]` (plan.ts parseSide). */
+/** A side as --side spells it: `NAME=TREE[@BASE][/PROFILE] [KERNEL ARGS...]` (plan.ts parseSide). */
 function sideSpec(s: Side): string {
   if (s.twinOf !== undefined) throw new QkError('infra-error', `internal: side ${s.name} is an A/A twin, which the plan makes (--aa-control), not a flag`);
-  return [`${s.name}=${s.variant}${s.base ? `@${s.base}` : ''}`, ...s.cmdline].join(' ');
+  return [`${s.name}=${s.variant}${s.base ? `@${s.base}` : ''}${s.profile ? `/${s.profile}` : ''}`, ...s.cmdline].join(' ');
 }
 
 /** The sides as flags: --variants when each is a plain tree (named after it, no arguments, the run's base), else one --side each. */
 function sidesArgv(sides: readonly Side[]): string[] {
-  const plain = sides.every((s) => s.name === s.variant && s.cmdline.length === 0 && s.base === undefined && s.twinOf === undefined);
+  const plain = sides.every((s) => s.name === s.variant && s.cmdline.length === 0 && s.base === undefined && s.profile === undefined && s.twinOf === undefined);
   return plain ? ['--variants', sides.map((s) => s.variant).join(',')] : sides.flatMap((s) => ['--side', sideSpec(s)]);
 }
 

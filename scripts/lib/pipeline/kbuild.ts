@@ -505,7 +505,8 @@ export async function buildModules(
   o: { log: Logger; logFile: string; moduleDir?: string },
 ): Promise<ModuleResult> {
   const srcDir = o.moduleDir ?? MODULE_DIR;
-  const dir = join(tree.root, `module-${targetName(kb.target)}`);
+  // Per build directory: two profiles of one tree each have their own modules.
+  const dir = join(tree.root, basename(kb.buildDir).replace(/^build-/, 'module-'));
   const files = (await readdir(srcDir)).filter((f) => /\.(c|h)$|^Kbuild$|^Makefile$/.test(f)).sort();
   const hashes = await Promise.all(files.map((f) => sha256File(join(srcDir, f))));
   for (const f of files) await syncFile(join(srcDir, f), join(dir, f));

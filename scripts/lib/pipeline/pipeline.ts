@@ -21,7 +21,7 @@ import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.
 import { boot, type BenchSet, type BootRequest, type Provoke } from './boot.ts';
 import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type TcgThreads } from './qemu.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
-import { planRun, bootPlan, controlBackends, inRounds, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
+import { planRun, bootPlan, controlBackends, inRounds, kernelId, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import type { BackendChoice, RunOptions, StopAfter } from './options.ts';
 import { Recorder, type Manifest } from './recorder.ts';
 import { headlineSummary } from '../analysis/benchreport.ts';
@@ -449,28 +449,30 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
     const tree = await job;
     const series = seriesByBase.get(k.base)!;
     const own = seriesOf(k.variant, series);
+    // A side's own profile (`patched/distro`) builds that kernel with it.
+    const settings = k.profile ? { ...build, profile: k.profile } : build;
     if (stopAfter === 'config') {
-      await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLogOf(k, rec) });
+      await configureFor(k, tree, own, { build: settings, rec, log, signal, logFile: buildLogOf(k, rec) });
       continue;
     }
     const seriesFragments = own?.configFragments ?? [];
     // Variants with identical trees and fragments (an empty series) share one build.
-    const buildKey = `${tree.treeHash}:${targetName(k.target)}:${seriesFragments.join(',')}`;
+    const buildKey = `${tree.treeHash}:${targetName(k.target)}:${k.profile ?? ''}:${seriesFragments.join(',')}`;
     const twin = kernels[buildKeys.indexOf(buildKey)];
     let kernel: Kernel;
     if (twin) {
       log.info(`  ${kernelName(k)}: same tree as ${treeId(twin.plan)}, sharing its build`);
-      m.stages.push({ stage: 'build', variant: k.variant, arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
+      m.stages.push({ stage: 'build', variant: kernelId(k), arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
       kernel = { ...twin, plan: k };
     } else {
       // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
-      const seedFrom = k.variant === 'baseline' ? undefined : kernels.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && targetName(x.plan.target) === targetName(k.target));
-      kernel = { ...(await buildKernelFor(k, tree, own, { build, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
+      const seedFrom = k.variant === 'baseline' ? undefined : kernels.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && x.plan.profile === k.profile && targetName(x.plan.target) === targetName(k.target));
+      kernel = { ...(await buildKernelFor(k, tree, own, { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
     }
     buildKeys.push(buildKey);
     kernels.push(kernel);
     const builds = m.variants[treeId(k)]?.builds;
-    if (builds) builds[targetName(k.target)] = {
+    if (builds) builds[k.profile ? `${targetName(k.target)}/${k.profile}` : targetName(k.target)] = {
       configHash: kernel.cfg.configHash,
       optionsSet: kernel.cfg.optionsSet,
       buildKey: kernel.kb.key,
@@ -488,13 +490,13 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
 }
 
 function buildLogOf(k: KernelPlan, rec: Pick<Recorder, 'logs'>): string {
-  return join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${targetName(k.target)}.log`);
+  return join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${targetName(k.target)}${k.profile ? `-${k.profile}` : ''}.log`);
 }
 
 /** The config stage of one kernel (with Debian's config first, for the distro and rt profiles). */
 async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string }): Promise<ConfigResult> {
   const { build, rec, log, signal, logFile } = c;
-  const tags = { variant: treeId(k), arch: targetName(k.target) };
+  const tags = { variant: kernelId(k), arch: targetName(k.target) };
   const flavour = configBase(k.target, build.profile).debian;
   const debianConfig = flavour
     ? await rec.stage('distro-config', tags, async () => fetchDebianConfig(parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8')), flavour, { workDir: build.workDir, log, logFile }), () => false, signal)
@@ -512,7 +514,7 @@ async function buildKernelFor(
   const { build, rec, log, signal } = c;
   const tname = targetName(k.target);
   const buildLog = buildLogOf(k, rec);
-  const tags = { variant: treeId(k), arch: tname };
+  const tags = { variant: kernelId(k), arch: tname };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
   const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
@@ -522,7 +524,8 @@ async function buildKernelFor(
   const all = [...mods.modules, ...kunit, ...net];
   const netHelper = await buildQkNet(build.workDir, buildLog);
   const files = [{ name: 'net.sh', source: NET_SCRIPT }, { name: 'qk-net', source: netHelper }];
-  const imageDir = join(tree.root, `image-${tname}`);
+  // Per build directory: two profiles of one tree each have their own image.
+  const imageDir = join(tree.root, basename(kb.buildDir).replace(/^build-/, 'image-'));
   const image = await rec.stage('image', tags, () =>
     k.target.arch === 'x86_64'
       ? buildInitramfs({ dir: imageDir, modules: all, files, genInitCpio: join(kb.buildDir, 'usr', 'gen_init_cpio'), logFile: buildLog })
@@ -552,9 +555,11 @@ async function seedBuild(k: KernelPlan, tree: VariantTree, from: Kernel, c: { re
   c.log.info(`  ${kernelName(k)}: build directory seeded from ${r.label}'s (${r.copiedFiles} files, ${r.rewritten} of them rewritten to this tree; ${r.touched} file(s) of the series touched)`);
 }
 
-function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base'>, target: Target): Kernel {
-  const k = built.kernels.find((x) => x.plan.variant === side.variant && x.plan.base === side.base && targetName(x.plan.target) === targetName(target));
-  if (!k) throw new QkError('infra-error', `internal: no kernel was built for ${treeId(side)}/${targetName(target)}`);
+function kernelFor(built: Built, side: Pick<Side, 'variant' | 'base' | 'profile'>, target: Target): Kernel {
+  // Checker kernels have one config whatever the profile.
+  const profile = target.flavor === 'normal' ? side.profile : undefined;
+  const k = built.kernels.find((x) => x.plan.variant === side.variant && x.plan.base === side.base && x.plan.profile === profile && targetName(x.plan.target) === targetName(target));
+  if (!k) throw new QkError('infra-error', `internal: no kernel was built for ${kernelId({ ...side, profile })}/${targetName(target)}`);
   return k;
 }
 

@@ -5,7 +5,7 @@
  * refused here, not after twenty minutes of compiling.
  */
 import { QkError } from '../plumbing/errors.ts';
-import { targetName, type Arch, type Flavor, type Target } from './kbuild.ts';
+import { CONFIG_PROFILES, DEFAULT_PROFILE, configBase, targetName, type Arch, type ConfigProfile, type Flavor, type Target } from './kbuild.ts';
 import { VARIANTS, type Backend, type Side, type VariantName } from '../analysis/results.ts';
 import type { AaControl, BackendChoice, StopAfter } from './options.ts';
 import { parseSourceSpec, sourceLabel } from './source.ts';
@@ -15,6 +15,8 @@ export interface KernelPlan {
   /** The base's spelling (`debian:7.3`); absent: the run's source. */
   readonly base?: string;
   readonly target: Target;
+  /** A config profile other than the run's (a side's `/distro`); absent: the run's. */
+  readonly profile?: ConfigProfile;
 }
 
 /** A kernel tree: a variant of a base. */
@@ -107,16 +109,19 @@ export function controlBackends(mode: Exclude<AaControl, 'auto'>, backends: read
 export { sidesFromVariants } from './options.ts';
 
 /**
- * Parse `--side 'NAME=TREE[@BASE] [KERNEL ARGS...]'`: a side is a kernel
- * (a tree of a base) plus a command line. The kernel is one word; the
- * kernel arguments follow it after white space, as on a kernel command
- * line. BASE is a base's spelling (`debian:7.3`, `debian`); without it the
- * side is built from the run's source. Examples: `off=patched skb_qmempool=off`,
- * `new=baseline@debian:7.3`, `on73=patched@debian:7.3 skb_qmempool=on init_on_alloc=1`.
+ * Parse `--side 'NAME=TREE[@BASE][/PROFILE] [KERNEL ARGS...]'`: a side is a
+ * kernel (a tree of a base, built with a config profile) plus a command
+ * line. The kernel is one word; the kernel arguments follow it after white
+ * space, as on a kernel command line. BASE is a base's spelling
+ * (`debian:7.3`, `debian`); without it the side is built from the run's
+ * source. PROFILE is a --config-profile (`distro`); without it, the run's.
+ * Examples: `off=patched skb_qmempool=off`, `new=baseline@debian:7.3`,
+ * `on73=patched@debian:7.3 skb_qmempool=on init_on_alloc=1`,
+ * `don=patched@debian:7.3/distro skb_qmempool=on`.
  */
 export function parseSide(spec: string): Side {
   const text = spec.trim();
-  const m = /^([\w.-]+)=([^\s@:]*)(@\S*)?(?:\s+(.*))?$/s.exec(text);
+  const m = /^([\w.-]+)=([^\s@:/]*)(@[^\s/]*)?(\/\S*)?(?:\s+(.*))?$/s.exec(text);
   const old = /^([\w.-]+)=(\w+):(.*)$/s.exec(text);
   if (old && !text.includes('@') && (VARIANTS as readonly string[]).includes(old[2]!)) {
     // The spelling before bases existed: a ':' after the tree started the arguments.
@@ -124,16 +129,25 @@ export function parseSide(spec: string): Side {
       hint: `write --side '${old[1]}=${old[2]} ${old[3]!.trim()}' (a ':' belongs to a base, as in ${old[1]}=${old[2]}@debian:7.3)`,
     });
   }
-  if (!m || m[2] === '') throw new QkError('usage-error', `--side '${spec}': expected 'NAME=TREE[@BASE] [KERNEL ARGS]', e.g. 'off=patched skb_qmempool=off' or 'new=baseline@debian:7.3'`);
+  if (!m || m[2] === '') throw new QkError('usage-error', `--side '${spec}': expected 'NAME=TREE[@BASE][/PROFILE] [KERNEL ARGS]', e.g. 'off=patched skb_qmempool=off', 'new=baseline@debian:7.3' or 'd=patched/distro'`);
   const variant = m[2]!;
   if (!(VARIANTS as readonly string[]).includes(variant)) throw new QkError('usage-error', `--side '${spec}': unknown kernel tree '${variant}' (choose from ${VARIANTS.join(', ')})`);
   const base = m[3] === undefined ? undefined : sourceLabel(parseSourceSpec(m[3].slice(1), `--side ${m[1]}: base`));
-  return { name: m[1]!, variant: variant as VariantName, cmdline: (m[4] ?? '').split(/\s+/).filter(Boolean), ...(base ? { base } : {}) };
+  const profile = m[4]?.slice(1);
+  if (profile !== undefined && !(CONFIG_PROFILES as readonly string[]).includes(profile)) {
+    throw new QkError('usage-error', `--side '${spec}': unknown config profile '${profile}' (choose from ${CONFIG_PROFILES.join(', ')})`);
+  }
+  return { name: m[1]!, variant: variant as VariantName, cmdline: (m[5] ?? '').split(/\s+/).filter(Boolean), ...(base ? { base } : {}), ...(profile ? { profile } : {}) };
 }
 
 /** How a side's kernel is written: `patched`, `baseline@debian:7.3`. */
 export function treeId(t: { readonly variant: VariantName; readonly base?: string | undefined }): string {
   return t.base ? `${t.variant}@${t.base}` : t.variant;
+}
+
+/** How a kernel is written: its tree, then its profile where it is not the run's (`patched@debian:7.3/distro`). */
+export function kernelId(k: { readonly variant: VariantName; readonly base?: string | undefined; readonly profile?: string | undefined }): string {
+  return k.profile ? `${treeId(k)}/${k.profile}` : treeId(k);
 }
 
 /**
@@ -202,6 +216,8 @@ export interface PlanRequest {
   readonly stopAfter?: StopAfter | undefined;
   /** Resolved (options.ts resolveAaControl); absent: none. */
   readonly aaControl?: Exclude<AaControl, 'auto'> | undefined;
+  /** The run's --config-profile; a side's own profile that equals it is the run's. */
+  readonly profile?: ConfigProfile | undefined;
 }
 
 /**
@@ -215,7 +231,9 @@ export function planRun(o: PlanRequest): RunPlan {
   checkOtherSeries(o.sides, o.otherSeries);
   // Last in the order, so the sides compared for real keep their places (and neighbours) in each round.
   const wantTwin = (o.aaControl ?? 'none') !== 'none' && !o.stopAfter && o.flavors.includes('normal') && (o.aaControl === 'all' || o.backends.some((b) => b !== 'icount'));
-  const sides = wantTwin ? [...o.sides, aaTwin(o.sides[0]!, o.sides.map((s) => s.name))] : o.sides;
+  // A side's profile that is the run's is no profile of its own.
+  const given: Side[] = o.sides.map(({ profile, ...s }) => (profile === undefined || profile === (o.profile ?? DEFAULT_PROFILE) ? s : { ...s, profile }));
+  const sides = wantTwin ? [...given, aaTwin(given[0]!, given.map((s) => s.name))] : given;
   const names = new Set<string>();
   for (const s of o.sides) {
     if (names.has(s.name)) throw new QkError('usage-error', `side '${s.name}' is given twice`);
@@ -234,7 +252,22 @@ export function planRun(o: PlanRequest): RunPlan {
   const trees: TreePlan[] = [undefined, ...bases].flatMap((base) =>
     VARIANTS.filter((v) => o.sides.some((s) => s.variant === v && s.base === base)).map((variant) => ({ variant, ...(base ? { base } : {}) })),
   );
-  const kernels = targetsFor(arches, o.flavors).flatMap((target) => trees.map((t) => ({ ...t, target })));
+  // One kernel per tree, target and profile its sides ask for (checker flavors have one
+  // config whatever the profile).
+  const ownProfile = (s: Side): ConfigProfile | undefined => s.profile as ConfigProfile | undefined;
+  const kernels = targetsFor(arches, o.flavors).flatMap((target) =>
+    trees.flatMap((t) => {
+      const onTree = given.filter((s) => s.variant === t.variant && s.base === t.base);
+      const profiles = target.flavor === 'normal' ? [...new Set(onTree.map(ownProfile))] : [undefined];
+      return profiles.map((profile) => ({ ...t, target, ...(profile ? { profile } : {}) }));
+    }),
+  );
+  for (const k of kernels) {
+    if (!k.profile) continue;
+    const why = configBase(k.target, k.profile).unsupported;
+    const side = given.find((s) => s.variant === k.variant && s.base === k.base && s.profile === k.profile)!;
+    if (why) throw new QkError('usage-error', `--side ${side.name}: the ${k.profile} profile cannot be built for ${targetName(k.target)}: ${why}`, { hint: 'leave that backend out of --backend, or the profile out of the side' });
+  }
   const notRun: RunPlan['notRun'][number][] = [];
   for (const f of o.flavors) {
     if (f === 'normal' || !o.backends.includes('uml')) continue;
@@ -249,5 +282,5 @@ export function planRun(o: PlanRequest): RunPlan {
 }
 
 export function kernelName(k: KernelPlan): string {
-  return `${treeId(k)}/${targetName(k.target)}`;
+  return k.profile ? `${treeId(k)}/${targetName(k.target)}/${k.profile}` : `${treeId(k)}/${targetName(k.target)}`;
 }

@@ -47,6 +47,8 @@ describe('crash report patterns', () => {
     ['Oops: general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP', 'oops'],
     ['BUG: sleeping function called from invalid context at mm/slub.c:4123', 'bug'],
     ['kernel BUG at lib/alf_queue.c:42!', 'bug'],
+    ['[    1.702150] BUG qmempool_kunit (Tainted: G                 N): Objects remaining on __kmem_cache_shutdown()', 'slub'],
+    ['BUG kmalloc-64 (Not tainted): Redzone overwritten', 'slub'],
     ['kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)', 'kmemleak'],
     ['UBSAN: shift-out-of-bounds in lib/alf_queue.c:10:5', 'ubsan'],
     ['WARNING: CPU: 1 PID: 73 at mm/slub.c:100 kmem_cache_free+0x1/0x2', 'warning'],

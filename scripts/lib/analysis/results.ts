@@ -61,6 +61,7 @@ export const FINDING_KINDS = [
   'kasan',
   'kcsan',
   'kfence',
+  'slub',
   'ubsan',
   'lockdep',
   'kmemleak',

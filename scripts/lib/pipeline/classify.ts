@@ -147,7 +147,7 @@ export function crashSignature(lines: readonly string[], v: Pick<Verdict, 'class
 /* ---- confirmation of crashes on emulated backends ---------------------- */
 
 /** Reports of the kernel's checkers: always a result, never retried away. */
-export const SANITIZER_KINDS: ReadonlySet<FindingKind> = new Set(['kasan', 'kcsan', 'kfence', 'ubsan', 'lockdep', 'kmemleak']);
+export const SANITIZER_KINDS: ReadonlySet<FindingKind> = new Set(['kasan', 'kcsan', 'kfence', 'slub', 'ubsan', 'lockdep', 'kmemleak']);
 
 /** Boots in all, counting the first: a crash gets up to two more tries. */
 export const MAX_ATTEMPTS = 3;

@@ -33,6 +33,9 @@ const FINDING_PATTERNS: ReadonlyArray<readonly [FindingKind, RegExp]> = [
   ['kfence', /^BUG: KFENCE: /],
   ['lockdep', /^WARNING: (possible circular locking dependency|possible recursive locking|inconsistent lock state|suspicious RCU usage|bad unlock balance|lock held when returning|held lock freed|possible irq lock inversion|HARDIRQ-safe -> HARDIRQ-unsafe|SOFTIRQ-safe -> SOFTIRQ-unsafe|nested lock was not taken|lock held at task exit)/],
   ['oops', /^Oops: /],
+  // slub_debug's reports name the cache, not "BUG:": a redzone or poison
+  // overwritten, objects left in a cache that is destroyed (mm/slub.c).
+  ['slub', /^BUG \S+ \((?:Not tainted|Tainted: [^)]*)\): /],
   ['bug', /^(BUG: |kernel BUG at )/],
   ['ubsan', /^UBSAN: /],
   ['kmemleak', /^kmemleak: \d+ new suspected memory leaks/],
@@ -56,6 +59,7 @@ export const FINDING_CLASS = {
   kasan: 'oops',
   kcsan: 'oops',
   kfence: 'oops',
+  slub: 'oops',
   ubsan: 'warning',
   lockdep: 'warning',
   kmemleak: 'warning',

@@ -93,6 +93,7 @@ export async function seriesCheck(
 
   const dirty = checks.filter((x) => x.checkpatch.errors + x.checkpatch.warnings + x.checkpatch.checks > 0 || x.w1Warnings.length > 0 || x.build === 'failed');
   let code = dirty.length > 0 ? EXIT_CODE['test-failure'] : 0;
+  let kunitClass: string | undefined;
   if (c.kunit) {
     // The patched tree's KUnit suites only: no benchmark module, one round. Checker kernels
     // (KASAN, KCSAN) need more memory and time than run.mjs's defaults give, and single-threaded
@@ -118,7 +119,12 @@ export async function seriesCheck(
     const out = await runPipeline(opts, log, signal);
     log.info(`KUnit run: ${out.class} (${join(out.runDir, 'report.md')})`);
     if (out.exitCode !== 0) code = out.exitCode;
+    kunitClass = out.class;
   }
-  log.info(`series check: ${dirty.length === 0 ? 'clean' : `${dirty.length} patch(es) need work: ${dirty.map((d) => d.patch).join(', ')}`} (${join(runDir, 'series-check.json')})`);
+  // "clean" only when the guests had nothing to say either.
+  const patchesPart = dirty.length === 0 ? 'patches clean' : `${dirty.length} patch(es) need work: ${dirty.map((d) => d.patch).join(', ')}`;
+  const kunitPart = kunitClass === undefined || kunitClass === 'ok' ? '' : `; KUnit run: ${kunitClass}`;
+  const verdict = dirty.length === 0 && kunitPart === '' ? 'clean' : `${patchesPart}${kunitPart}`;
+  log.info(`series check: ${verdict} (${join(runDir, 'series-check.json')})`);
   return code;
 }

@@ -82,7 +82,7 @@ export function buildCommand(): Command {
     .option('-o, --output <dir>', 'results directory', d.outputDir)
     .option('--work-dir <dir>', 'base trees, variant trees and build directories (reused across runs)', d.workDir)
     .option('--run-id <id>', 'name of the run directory (default: UTC time + random suffix)')
-    .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug; kcsan = KCSAN (x86_64/QEMU only)`).default(d.flavors.join(',')))
+    .addOption(new Option('--flavors <list>', `kernel flavors: ${FLAVORS.join(', ')}; debug = KASAN, lockdep, DEBUG_PREEMPT, kmemleak, slub_debug, KFENCE, memcg, allocation profiling; kcsan = KCSAN (x86_64/QEMU only)`).default(d.flavors.join(',')))
     .addOption(new Option('--config-profile <name>', 'benchmark kernels: small = tinyconfig (x86_64) or defconfig without the block layer (UML), plus every defconfig option the series\' paths feel (qemu/config/x86_64-small.config); trimmed = defconfig minus drivers a guest never uses; full = defconfig; distro = Debian\'s own config of the base (cloud-amd64, from linux-config-X.Y) without its modules, for UML the distribution options it can take (qemu/config/um-distro.config); rt = Debian\'s PREEMPT_RT config (QEMU backends only)').choices(CONFIG_PROFILES).default(d.profile))
     .option('--config <fragment...>', 'extra Kconfig fragment(s), merged last and checked like the others')
     .option('--append <args>', 'extra kernel command-line arguments')

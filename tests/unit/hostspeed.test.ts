@@ -86,4 +86,22 @@ describe('samples taken while the host ran the guest slow', () => {
     const section = md.slice(md.indexOf('## Samples taken while'));
     expect(section, section).toMatch(/\| uml \| 5 of 30 \| 1 \| 2 of 2 \|/);
   });
+
+  it('judges each kernel\'s walk by its own level: one tree built with two profiles is two kernels', () => {
+    // Run 20261207-114709-cnzt (7.3, uml): the patched tree's distro kernel walked 390-406 ps at full speed where its
+    // trimmed kernel walked 328; one level for both read every distro boot as slow.
+    const side = (name: string, profile?: string) => ({ name, variant: 'patched' as const, cmdline: [], ...(profile ? { profile } : {}) });
+    const at = (seq: number, name: string, mref: number) => ({
+      facts: { ...facts(seq, seq >> 1), side: name, variant: 'patched' as const },
+      lines: boot(fill(15, 13.5), fill(16, 280), fill(16, mref)),
+    });
+    const attempts = [at(0, 'on', 328), at(1, 'don', 400), at(2, 'on', 328), at(3, 'don', 406)];
+    const r = assembleResults({ runId: 'r', errorClass: undefined, sides: [side('on'), side('don', 'distro')], notRun: [], attempts });
+    expect(r.metrics.map((m) => [m.side, m.samples.length])).toEqual([['on', 15], ['don', 15], ['on', 15], ['don', 15]]);
+    expect(r.benchStatus).toEqual([]);
+    // The same boots, both sides the same kernel: the distro walks are over 1.1x the trimmed level.
+    const one = assembleResults({ runId: 'r', errorClass: undefined, sides: [side('on'), side('don')], notRun: [], attempts });
+    expect(one.metrics.map((m) => m.side)).toEqual(['on', 'on']);
+    expect(one.benchStatus.map((b) => [b.side, b.status])).toEqual([['don', 'slowed'], ['don', 'slowed']]);
+  });
 });

@@ -50,15 +50,24 @@ export function referenceReadings(guest: Readonly<Record<string, unknown>> | und
   return out as Readings;
 }
 
+/** What tells one kernel from another beside its variant: the base and config profile a side names (results.ts Side). */
+export interface KernelOf {
+  readonly base?: string | undefined;
+  readonly profile?: string | undefined;
+}
+
 /**
  * Where readings are comparable. The empty loop touches no memory: one
  * level per backend and flavor. The buffer a module walks sits where that
  * module was loaded, and that placement alone was seen to make one module's
  * walk 24% slower than another's in the same boot: its level is one
- * backend's, kernel's and module's (suite's).
+ * backend's, kernel's and module's (suite's). A kernel is its variant, base
+ * and profile: the patched tree built with the distro profile walked
+ * 390-406 ps where the same tree's trimmed kernel walked 328, and judged by
+ * one level every distro boot read as slow.
  */
-export function levelKeys(m: { backend: string; variant: string; flavor: string; suite: string }): Record<ReadingKind, string> {
-  return { ref_ps: [m.backend, m.flavor].join('\0'), mref_ps: [m.backend, m.variant, m.flavor, m.suite].join('\0') };
+export function levelKeys(m: { backend: string; variant: string; flavor: string; suite: string }, kernel: KernelOf = {}): Record<ReadingKind, string> {
+  return { ref_ps: [m.backend, m.flavor].join('\0'), mref_ps: [m.backend, m.variant, kernel.base ?? '', kernel.profile ?? '', m.flavor, m.suite].join('\0') };
 }
 
 /** The fast level of each kind of reading under each of its keys (levelKeys): LEVEL_QUANTILE of every such reading under that key in the run. */

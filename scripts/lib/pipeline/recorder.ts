@@ -236,7 +236,7 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
       notRun.push({ side: f.side, variant: f.variant, backend: f.backend, reason: `round ${f.round}${f.flavor === 'normal' ? '' : ` (${f.flavor})`}: the guest did not finish (${cls}); what it had not run yet did not run` });
     }
   }
-  const kept = leaveOutSlowed(metrics, benchStatus);
+  const kept = leaveOutSlowed(metrics, benchStatus, input.sides);
   const cls = input.errorClass ?? worstClass(boots.map((b) => b.class));
   const r = Results.parse({ schemaVersion: RESULTS_SCHEMA_VERSION, runId: input.runId, class: cls, sides: input.sides, ...(input.series ? { series: input.series } : {}), boots, tests, metrics: kept, stress, benchStatus, notRun });
   const j = judged(r);
@@ -258,12 +258,14 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
  * (hostspeed.ts) leave the figures: kept aside in the metric, or, when too
  * few are left, the boot's case becomes a "slowed" status line instead.
  */
-function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[]): Metric[] {
+function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[], sides: readonly Side[]): Metric[] {
+  const kernelOf = new Map(sides.map((s) => [s.name, { base: s.base, profile: s.profile }]));
+  const keysOf = (m: Metric) => levelKeys(m, kernelOf.get(m.side));
   const refs = metrics.map((m) => (FILTERED_BACKENDS.includes(m.backend) ? referenceReadings(m.guest, m.samples.length) : undefined));
-  const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ keys: levelKeys(m), ref: refs[i] }] : [])));
+  const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ keys: keysOf(m), ref: refs[i] }] : [])));
   const out: Metric[] = [];
   metrics.forEach((m, i) => {
-    const level = levelsFor(levels, levelKeys(m));
+    const level = levelsFor(levels, keysOf(m));
     const { kept, slowed } = splitSlowed(m.samples, refs[i], level);
     if (slowed.length === 0) return out.push(m);
     if (kept.length >= MIN_KEPT_SAMPLES) return out.push({ ...m, samples: kept, slowed });

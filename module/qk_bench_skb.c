@@ -54,10 +54,15 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
  *
  * The pool is switched on or off at boot (skb_qmempool=on|off) with a
  * static key that modules cannot read, so look at what one alloc_skb()
- * does: through the pool it takes an object from the pool's cache or
- * refills it, and either changes the counters; past the pool it does not.
+ * and kfree_skb() in this task do together.  The allocation alone is not
+ * enough: on 7.x (not 6.12) alloc_skb() in a task takes a head from the
+ * NAPI skb cache when that has one, and the pool sees nothing.  The free
+ * of a head in a task always goes through skb_head_free(): with the pool
+ * on, it caches the head or hands it back to the slab through the pool,
+ * and either changes the counters; with the pool off, nothing does.
  *
- * Return: true if alloc_skb() left the pool's counters alone.
+ * Return: true if alloc_skb() and kfree_skb() left the pool's counters
+ * alone.
  */
 static bool skb_pool_bypassed(struct qmempool *pool)
 {
@@ -66,8 +71,8 @@ static bool skb_pool_bypassed(struct qmempool *pool)
 
 	qmempool_get_stats(pool, &before);
 	skb = alloc_skb(QK_SKB_LEN, GFP_KERNEL);
-	qmempool_get_stats(pool, &after);
 	kfree_skb(skb);
+	qmempool_get_stats(pool, &after);
 	return !memcmp(&before, &after, sizeof(before));
 }
 #endif
@@ -80,7 +85,7 @@ static int skb_setup(struct qk_run *r)
 		r->pool_note = "skb_qmempool_get() returned NULL: the pool was not created at boot";
 	} else if (skb_pool_bypassed(r->pool)) {
 		r->pool_bypassed = true;
-		r->pool_note = "alloc_skb() does not use the pool: booted with skb_qmempool=off";
+		r->pool_note = "sk_buff heads do not use the pool: booted with skb_qmempool=off";
 	}
 #elif IS_ENABLED(CONFIG_SKB_QMEMPOOL)
 	r->pool_note = "skb_qmempool_get() is exported only with CONFIG_KUNIT";

@@ -21,6 +21,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/skbuff.h>
+#include <linux/slab.h>
 
 #include "qk_bench.h"
 
@@ -48,31 +49,44 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #endif
 
 #if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)
+/*
+ * More heads than the NAPI skb cache holds (128 on 7.x, 64 before), so
+ * that some of them are allocated and freed past it.
+ */
+#define QK_POOL_PROBE		256
+
 /**
  * skb_pool_bypassed() - whether sk_buff heads bypass the pool
  * @pool: the sk_buff head pool
  *
  * The pool is switched on or off at boot (skb_qmempool=on|off) with a
- * static key that modules cannot read, so look at what one alloc_skb()
- * and kfree_skb() in this task do together.  The allocation alone is not
- * enough: on 7.x (not 6.12) alloc_skb() in a task takes a head from the
- * NAPI skb cache when that has one, and the pool sees nothing.  The free
- * of a head in a task always goes through skb_head_free(): with the pool
- * on, it caches the head or hands it back to the slab through the pool,
- * and either changes the counters; with the pool off, nothing does.
+ * static key that modules cannot read, so look at what allocating and
+ * freeing heads in this task does to its counters.  On 7.x (not 6.12)
+ * alloc_skb() and kfree_skb() in a task go through the NAPI skb cache
+ * first, and one head may never reach the pool: hold more heads at once
+ * than that cache can hold.
  *
- * Return: true if alloc_skb() and kfree_skb() left the pool's counters
- * alone.
+ * Return: true if the heads left the pool's counters alone.
  */
 static bool skb_pool_bypassed(struct qmempool *pool)
 {
 	struct qmempool_stats before, after;
-	struct sk_buff *skb;
+	struct sk_buff **skbs;
+	unsigned int i, n;
 
+	skbs = kmalloc_array(QK_POOL_PROBE, sizeof(*skbs), GFP_KERNEL);
+	if (!skbs)
+		return false;
 	qmempool_get_stats(pool, &before);
-	skb = alloc_skb(QK_SKB_LEN, GFP_KERNEL);
-	kfree_skb(skb);
+	for (n = 0; n < QK_POOL_PROBE; n++) {
+		skbs[n] = alloc_skb(QK_SKB_LEN, GFP_KERNEL);
+		if (!skbs[n])
+			break;
+	}
+	for (i = 0; i < n; i++)
+		kfree_skb(skbs[i]);
 	qmempool_get_stats(pool, &after);
+	kfree(skbs);
 	return !memcmp(&before, &after, sizeof(before));
 }
 #endif

@@ -9,8 +9,9 @@
  *
  * "absent": the kernel has no pool (no CONFIG_SKB_QMEMPOOL, or it was not
  * created at boot); "unknown": the pool's accessor is exported only with
- * CONFIG_KUNIT.  "on" or "off" is what one alloc_skb() does, as in
- * qk_bench_skb: through the pool it changes the counters, past it not.  The
+ * CONFIG_KUNIT.  "on" or "off" is what allocating and freeing more heads
+ * than the NAPI skb cache holds does, as in qk_bench_skb: through the pool
+ * it changes the counters, past it not.  The
  * scenarios read the file before and after a run, so the deltas show how
  * many sk_buff heads the pool took from and gave back to the slab.
  */
@@ -20,6 +21,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/skbuff.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/version.h>
 
@@ -35,15 +37,36 @@ MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #endif
 
+/*
+ * More heads than the NAPI skb cache holds (128 on 7.x, 64 before), so
+ * that some of them are allocated and freed past it.
+ */
+#define QK_POOL_PROBE	256
+
 static const char *pool_state(struct qmempool *pool)
 {
 	struct qmempool_stats before, after;
-	struct sk_buff *skb;
+	struct sk_buff **skbs;
+	unsigned int i, n;
 
+	skbs = kmalloc_array(QK_POOL_PROBE, sizeof(*skbs), GFP_KERNEL);
+	if (!skbs)
+		return "unknown";
+	/*
+	 * On 7.x alloc_skb() and kfree_skb() in a task go through the NAPI
+	 * skb cache first, so one of each may never reach the pool: hold
+	 * more heads at once than that cache can hold.
+	 */
 	qmempool_get_stats(pool, &before);
-	skb = alloc_skb(64, GFP_KERNEL);
+	for (n = 0; n < QK_POOL_PROBE; n++) {
+		skbs[n] = alloc_skb(64, GFP_KERNEL);
+		if (!skbs[n])
+			break;
+	}
+	for (i = 0; i < n; i++)
+		kfree_skb(skbs[i]);
 	qmempool_get_stats(pool, &after);
-	kfree_skb(skb);
+	kfree(skbs);
 	return memcmp(&before, &after, sizeof(before)) ? "on" : "off";
 }
 

@@ -21,7 +21,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/skbuff.h>
-#include <linux/slab.h>
 
 #include "qk_bench.h"
 
@@ -35,60 +34,7 @@
 				 SKB_DATA_ALIGN(sizeof(struct skb_shared_info)))
 
 #if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)
-/*
- * Declared in net/core/skb_qmempool.h, which is not in include/; exported
- * with EXPORT_SYMBOL_IF_KUNIT(), i.e. only when CONFIG_KUNIT is enabled.
- */
-struct qmempool *skb_qmempool_get(void);
-/* The namespace is an identifier before 6.13 and a string literal since. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
-#else
-MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
-#endif
-#endif
-
-#if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)
-/*
- * More heads than the NAPI skb cache holds (128 on 7.x, 64 before), so
- * that some of them are allocated and freed past it.
- */
-#define QK_POOL_PROBE		256
-
-/**
- * skb_pool_bypassed() - whether sk_buff heads bypass the pool
- * @pool: the sk_buff head pool
- *
- * The pool is switched on or off at boot (skb_qmempool=on|off) with a
- * static key that modules cannot read, so look at what allocating and
- * freeing heads in this task does to its counters.  On 7.x (not 6.12)
- * alloc_skb() and kfree_skb() in a task go through the NAPI skb cache
- * first, and one head may never reach the pool: hold more heads at once
- * than that cache can hold.
- *
- * Return: true if the heads left the pool's counters alone.
- */
-static bool skb_pool_bypassed(struct qmempool *pool)
-{
-	struct qmempool_stats before, after;
-	struct sk_buff **skbs;
-	unsigned int i, n;
-
-	skbs = kmalloc_array(QK_POOL_PROBE, sizeof(*skbs), GFP_KERNEL);
-	if (!skbs)
-		return false;
-	qmempool_get_stats(pool, &before);
-	for (n = 0; n < QK_POOL_PROBE; n++) {
-		skbs[n] = alloc_skb(QK_SKB_LEN, GFP_KERNEL);
-		if (!skbs[n])
-			break;
-	}
-	for (i = 0; i < n; i++)
-		kfree_skb(skbs[i]);
-	qmempool_get_stats(pool, &after);
-	kfree(skbs);
-	return !memcmp(&before, &after, sizeof(before));
-}
+#include "qk_skbprobe.h"
 #endif
 
 static int skb_setup(struct qk_run *r)
@@ -97,7 +43,7 @@ static int skb_setup(struct qk_run *r)
 	r->pool = skb_qmempool_get();
 	if (!r->pool) {
 		r->pool_note = "skb_qmempool_get() returned NULL: the pool was not created at boot";
-	} else if (skb_pool_bypassed(r->pool)) {
+	} else if (qk_skb_pool_used(r->pool) == 0) {
 		r->pool_bypassed = true;
 		r->pool_note = "sk_buff heads do not use the pool: booted with skb_qmempool=off";
 	}

@@ -21,53 +21,17 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/skbuff.h>
-#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/version.h>
 
 #if IS_ENABLED(CONFIG_SKB_QMEMPOOL) && IS_ENABLED(CONFIG_KUNIT)
-#include <linux/qmempool.h>
-
-/* Declared in net/core/skb_qmempool.h, which is not in include/. */
-struct qmempool *skb_qmempool_get(void);
-/* The namespace is an identifier before 6.13 and a string literal since. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
-#else
-MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
-#endif
-
-/*
- * More heads than the NAPI skb cache holds (128 on 7.x, 64 before), so
- * that some of them are allocated and freed past it.
- */
-#define QK_POOL_PROBE	256
+#include "qk_skbprobe.h"
 
 static const char *pool_state(struct qmempool *pool)
 {
-	struct qmempool_stats before, after;
-	struct sk_buff **skbs;
-	unsigned int i, n;
+	int used = qk_skb_pool_used(pool);
 
-	skbs = kmalloc_array(QK_POOL_PROBE, sizeof(*skbs), GFP_KERNEL);
-	if (!skbs)
-		return "unknown";
-	/*
-	 * On 7.x alloc_skb() and kfree_skb() in a task go through the NAPI
-	 * skb cache first, so one of each may never reach the pool: hold
-	 * more heads at once than that cache can hold.
-	 */
-	qmempool_get_stats(pool, &before);
-	for (n = 0; n < QK_POOL_PROBE; n++) {
-		skbs[n] = alloc_skb(64, GFP_KERNEL);
-		if (!skbs[n])
-			break;
-	}
-	for (i = 0; i < n; i++)
-		kfree_skb(skbs[i]);
-	qmempool_get_stats(pool, &after);
-	kfree(skbs);
-	return memcmp(&before, &after, sizeof(before)) ? "on" : "off";
+	return used < 0 ? "unknown" : used ? "on" : "off";
 }
 
 static int qk_skbpool_show(struct seq_file *m, void *v)

@@ -259,8 +259,8 @@ export function assembleResults(input: { runId: string; errorClass: RunClass | u
  * few are left, the boot's case becomes a "slowed" status line instead.
  */
 function leaveOutSlowed(metrics: readonly Metric[], benchStatus: BenchStatus[], sides: readonly Side[]): Metric[] {
-  const kernelOf = new Map(sides.map((s) => [s.name, { base: s.base, profile: s.profile }]));
-  const keysOf = (m: Metric) => levelKeys(m, kernelOf.get(m.side));
+  const sideOf = new Map(sides.map((s) => [s.name, s]));
+  const keysOf = (m: Metric) => levelKeys(m, sideOf.get(m.side));
   const refs = metrics.map((m) => (FILTERED_BACKENDS.includes(m.backend) ? referenceReadings(m.guest, m.samples.length) : undefined));
   const levels = fastLevels(metrics.flatMap((m, i) => (refs[i] ? [{ keys: keysOf(m), ref: refs[i] }] : [])));
   const out: Metric[] = [];

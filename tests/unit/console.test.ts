@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { matchFinding, parseProtoLine, stripPrintkPrefix, worstClass } from '../../scripts/lib/pipeline/console.ts';
+import { ConsoleWatcher, matchFinding, parseProtoLine, stripPrintkPrefix, worstClass } from '../../scripts/lib/pipeline/console.ts';
 import { classify } from '../../scripts/lib/pipeline/classify.ts';
 import { parseConsoleLog } from '../../scripts/lib/commands/parsecmd.ts';
 
@@ -94,6 +94,43 @@ describe('guest protocol', () => {
     expect(parseProtoLine(line, 7)).toEqual({ kind: 'begin', line: 7, data: { proto: 1, run: 'full-mx4qhfev', variant: 'patched', side: 'patched', backend: 'tcg', attempt: '1' } });
     // A payload cut short stays an error even with a kernel message after it.
     expect(parseProtoLine('QK-BENCH {"suite":"s","case"[    2.110735] tsc: x', 7)).toMatchObject({ error: expect.stringContaining('not valid JSON') });
+  });
+
+  it('joins a protocol line a kernel record cut in two, and still sees a crash report inside a line', () => {
+    // Recorded on tcg (CI, run it-numa-mxdcczwu6): the record came between two halves of init's echo.
+    const lines = [
+      '[    1.231897] Run /init as init process',
+      'QK-BEGIN {"proto[    1.486808] input: ImExPS/2 Generic Explorer Mouse as /devices/platform/i8042/serio1/input/input2',
+      '":1,"run":"it-numa-mxdcczwu6","variant":"baseline","side":"baseline","backend":"tcg","attempt":"1"}',
+      '[    1.491449] input: AT Translated Set 2 keyboard as /devices/platform/i8042/serio0/input/input3',
+      'QK-END {"status":0}',
+    ];
+    const c = classify(lines, 'exited');
+    expect(c.protocolErrors).toEqual([]);
+    expect(c.verdict.class).toBe('ok');
+    // Kernel lines may come between the halves.
+    const w = new ConsoleWatcher();
+    for (const l of [lines[1]!, lines[3]!, lines[0]!, lines[2]!]) w.push(l);
+    expect(w.proto).toEqual([{ kind: 'begin', line: 1, data: { proto: 1, run: 'it-numa-mxdcczwu6', variant: 'baseline', side: 'baseline', backend: 'tcg', attempt: '1' } }]);
+    // A cut line whose rest never comes is an error at its own line.
+    const lost = new ConsoleWatcher();
+    lost.push('QK-BENCH {"suite":"s","ca[    2.000000] x');
+    lost.push('[    2.100000] y');
+    // Waiting for its rest, it counts as an error (a log that ends here has lost it).
+    expect(lost.protoErrors).toMatchObject([{ line: 1 }]);
+    lost.push('QK-BENCH {"suite":"s","case"[    2.110735] tsc: x');
+    // Another protocol line instead of the rest: the first is lost (an error), the second waits.
+    expect(lost.protoErrors).toMatchObject([{ line: 1 }, { line: 3, error: expect.stringContaining('not valid JSON') }]);
+    const lost2 = new ConsoleWatcher();
+    lost2.push('QK-END {"sta[    2.110735] tsc: x');
+    expect(lost2.protoErrors).toMatchObject([{ line: 1 }]);
+    lost2.push('garbage');
+    expect(lost2.protoErrors).toMatchObject([{ line: 1 }]);
+    expect(lost2.proto).toEqual([]);
+    // A WARNING whose record cut into a protocol line is still a finding.
+    const warn = new ConsoleWatcher();
+    warn.push('QK-BENCH {"su[   3.000001] WARNING: CPU: 0 PID: 1 at mm/slub.c:1 f+0x1/0x2');
+    expect(warn.findings).toMatchObject([{ kind: 'warning', line: 1, text: expect.stringMatching(/^WARNING: CPU: 0/) }]);
   });
 
   it('a guest without the sentinel is a boot failure, a non-zero status a test failure', () => {

@@ -110,6 +110,17 @@ export interface ProtoLine {
  */
 const PROTO_RE = /\b(QK-(BEGIN|BENCH|INFO|END|NET)) (.*?)\s*$/;
 
+/** A printk record's time prefix anywhere on a line. */
+const RECORD_RE = /\[\s*\d+\.\d{6}\] /;
+
+/** A protocol line's error; `head` is set when a kernel record cut into its payload. */
+export interface ProtoError {
+  readonly error: string;
+  readonly line: number;
+  /** The protocol text before the kernel record: its rest may follow on a later line. */
+  readonly head?: string;
+}
+
 /**
  * A userspace line and a kernel message share the console: an init's echo can
  * get a printk record ("[    2.110735] tsc: ...") between its text and its
@@ -119,7 +130,7 @@ function parsePayload(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const at = text.search(/\[\s*\d+\.\d{6}\] /);
+    const at = text.search(RECORD_RE);
     if (at > 0) {
       try {
         return JSON.parse(text.slice(0, at));
@@ -131,8 +142,9 @@ function parsePayload(text: string): unknown {
   }
 }
 
-export function parseProtoLine(line: string, lineNo: number): ProtoLine | { error: string; line: number } | undefined {
-  const m = PROTO_RE.exec(stripPrintkPrefix(line));
+export function parseProtoLine(line: string, lineNo: number): ProtoLine | ProtoError | undefined {
+  const text = stripPrintkPrefix(line);
+  const m = PROTO_RE.exec(text);
   if (!m) return undefined;
   const kind = m[2]!.toLowerCase() as ProtoKind;
   try {
@@ -142,9 +154,23 @@ export function parseProtoLine(line: string, lineNo: number): ProtoLine | { erro
     }
     return { kind, line: lineNo, data: data as Record<string, unknown> };
   } catch (e) {
-    return { error: `${m[1]} payload is not valid JSON: ${(e as Error).message}`, line: lineNo };
+    const error = `${m[1]} payload is not valid JSON: ${(e as Error).message}`;
+    const at = m[3]!.search(RECORD_RE);
+    return at > 0 ? { error, line: lineNo, head: text.slice(m.index, m.index + m[1]!.length + 1) + m[3]!.slice(0, at) } : { error, line: lineNo };
   }
 }
+
+/**
+ * Where a line holds userspace text and then a kernel record (the record cut
+ * into the text), the record: it may be a crash report's first line.
+ */
+export function embeddedRecord(line: string): string | undefined {
+  const at = stripPrintkPrefix(line).search(RECORD_RE);
+  return at > 0 ? stripPrintkPrefix(line).slice(at) : undefined;
+}
+
+/** How many kernel lines may come between a cut protocol line and its rest. */
+const CUT_LINES = 64;
 
 /* ---- streaming classifier -------------------------------------------- */
 
@@ -163,24 +189,55 @@ export class ConsoleWatcher {
   private lineNo = 0;
   readonly findings: Finding[] = [];
   readonly proto: ProtoLine[] = [];
-  readonly protoErrors: { error: string; line: number }[] = [];
+  private readonly errors: ProtoError[] = [];
+  /** A protocol line a kernel record cut into, waiting for its rest. */
+  private cut: { head: string; error: ProtoError; waited: number } | undefined;
   readonly lines: string[] = [];
   reachedUserspace = false;
   endStatus: number | undefined;
+
+  /** Protocol lines that could not be read (a cut line still waiting for its rest counts). */
+  get protoErrors(): readonly ProtoError[] {
+    return this.cut ? [...this.errors, this.cut.error] : this.errors;
+  }
 
   push(raw: string): WatchEvent[] {
     this.lineNo++;
     this.lines.push(raw);
     const events: WatchEvent[] = [];
-    const kind = matchFinding(raw);
+    const record = embeddedRecord(raw);
+    const own = matchFinding(raw);
+    const kind = own ?? (record === undefined ? undefined : matchFinding(record));
     if (kind) {
-      const finding: Finding = { kind, line: this.lineNo, text: stripPrintkPrefix(raw).trim() };
+      const finding: Finding = { kind, line: this.lineNo, text: stripPrintkPrefix(own ? raw : record!).trim() };
       this.findings.push(finding);
       events.push({ type: 'finding', finding, fatal: true });
     }
-    const p = parseProtoLine(raw, this.lineNo);
-    if (p && 'error' in p) this.protoErrors.push(p);
-    else if (p) {
+    let p: ProtoLine | ProtoError | undefined;
+    if (this.cut && raw.search(RECORD_RE) === 0) {
+      // Kernel lines between a cut protocol line and its rest.
+      if (++this.cut.waited > CUT_LINES) {
+        this.errors.push(this.cut.error);
+        this.cut = undefined;
+      }
+    } else if (this.cut && PROTO_RE.test(stripPrintkPrefix(raw))) {
+      // Another protocol line instead of the rest: the cut one is lost.
+      this.errors.push(this.cut.error);
+      this.cut = undefined;
+      p = parseProtoLine(raw, this.lineNo);
+    } else if (this.cut) {
+      // The userspace text goes on where the kernel record cut in.
+      const { head, error } = this.cut;
+      this.cut = undefined;
+      const joined = parseProtoLine(head + raw.replace(/\r$/, ''), error.line);
+      p = joined && 'error' in joined && joined.head === undefined ? error : joined;
+    } else {
+      p = parseProtoLine(raw, this.lineNo);
+    }
+    if (p && 'error' in p) {
+      if (p.head !== undefined) this.cut = { head: p.head, error: { error: p.error, line: p.line }, waited: 0 };
+      else this.errors.push(p);
+    } else if (p) {
       this.proto.push(p);
       if (p.kind === 'begin') {
         this.reachedUserspace = true;

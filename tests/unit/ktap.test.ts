@@ -46,6 +46,21 @@ describe('KTAP parser', () => {
     expect(r.counts).toEqual({ pass: 3, fail: 1, skip: 1, crashed: 0 });
   });
 
+  it('reads a result line that came after userspace text on the same console line', () => {
+    const r = parseKtap([
+      '[    0.500000] KTAP version 1',
+      '[    0.500001] 1..1',
+      '[    0.500002]     # Subtest: alpha',
+      '[    0.500003]     1..2',
+      'qk-init: loading qk_te[    0.500004]     not ok 1 alpha_one',
+      'st',
+      '[    0.500005]     ok 2 alpha_two',
+      '[    0.500006] not ok 1 alpha',
+    ]);
+    expect(r.cases.map((c) => `${c.name}:${c.status}`)).toEqual(['alpha_one:fail', 'alpha_two:pass']);
+    expect(r.counts).toEqual({ pass: 1, fail: 1, skip: 0, crashed: 0 });
+  });
+
   it('marks a suite cut short by a crash as crashed, counting the missing cases', () => {
     const r = parseKtap([
       'KTAP version 1',

@@ -8,7 +8,7 @@
  * appears is "crashed"; a plan promising more tests than seen counts the
  * missing ones as crashed too. Nothing here throws on bad input.
  */
-import { stripPrintkPrefix } from './console.ts';
+import { embeddedRecord, stripPrintkPrefix } from './console.ts';
 
 export type KtapStatus = 'pass' | 'fail' | 'skip' | 'crashed';
 
@@ -100,7 +100,7 @@ export function parseKtap(lines: readonly string[]): KtapResult {
 
   lines.forEach((raw, i) => {
     const lineNo = i + 1;
-    const text = stripPrintkPrefix(raw);
+    const text = stripPrintkPrefix(embeddedRecord(raw) ?? raw);
     let m: RegExpExecArray | null;
     if ((m = VERSION_RE.exec(text))) {
       const indent = m[1]!.length;
@@ -215,7 +215,7 @@ const STRESS_RE = /^\s*# ([\w.-]+): stress: (.*)$/;
 export function parseStressDiagnostics(lines: readonly string[]): StressDiagnostic[] {
   const out: StressDiagnostic[] = [];
   lines.forEach((raw, i) => {
-    const m = STRESS_RE.exec(stripPrintkPrefix(raw));
+    const m = STRESS_RE.exec(stripPrintkPrefix(embeddedRecord(raw) ?? raw));
     if (!m) return;
     const values: Record<string, number> = {};
     for (const kv of m[2]!.trim().split(/\s+/)) {

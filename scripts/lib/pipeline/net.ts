@@ -62,7 +62,20 @@ export function netCmdline(n: NetSpec): string[] {
  * The guest's helper (UDP sink, TCP stream, clock), linked statically so
  * that it runs in the initramfs and in UML alike; built once per source.
  */
-export async function buildQkNet(workDir: string, logFile: string): Promise<string> {
+/** One build per work directory at a time: kernels of a run finish side by side. */
+const qkNetBuilds = new Map<string, Promise<string>>();
+
+export function buildQkNet(workDir: string, logFile: string): Promise<string> {
+  let p = qkNetBuilds.get(workDir);
+  if (!p) {
+    p = buildQkNetOnce(workDir, logFile);
+    qkNetBuilds.set(workDir, p);
+    p.catch(() => qkNetBuilds.delete(workDir));
+  }
+  return p;
+}
+
+async function buildQkNetOnce(workDir: string, logFile: string): Promise<string> {
   const dir = join(workDir, 'tools');
   const out = join(dir, `qk-net-${shortHash(sha256('qk-net-v1', await sha256File(QK_NET_SOURCE)))}`);
   if (await exists(out)) return out;

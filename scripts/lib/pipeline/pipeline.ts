@@ -442,35 +442,61 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
   const { build, stopAfter, plan, rec, log, signal, qemu, trees, seriesByBase, toolchainKey, kernels, buildKeys } = ctx;
   const m = rec.manifest;
   if (stopAfter === 'apply') return { kernels: [], qemu };
-  for (const k of plan.kernels) {
-    if (!which(k) || kernels.some((x) => x.plan === k)) continue;
-    const job = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
-    if (!job) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
-    const tree = await job;
-    const series = seriesByBase.get(k.base)!;
-    const own = seriesOf(k.variant, series);
-    // A side's own profile (`patched/distro`) builds that kernel with it.
-    const settings = k.profile ? { ...build, profile: k.profile } : build;
-    if (stopAfter === 'config') {
-      await configureFor(k, tree, own, { build: settings, rec, log, signal, logFile: buildLogOf(k, rec) });
-      continue;
+  // A kernel's modules and image (small, mostly serial jobs) are made beside
+  // the next kernel's seed, config and build; the kernels are recorded in
+  // plan order once all are done.
+  const finishing: Array<{ k: KernelPlan; buildKey: string; kernel: Promise<Kernel> }> = [];
+  const compiled: Array<Pick<Kernel, 'plan' | 'tree' | 'kb'>> = [];
+  const settle = async (): Promise<void> => {
+    const done = await Promise.allSettled(finishing.map((f) => f.kernel));
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  try {
+    for (const k of plan.kernels) {
+      if (!which(k) || kernels.some((x) => x.plan === k)) continue;
+      const job = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
+      if (!job) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
+      const tree = await job;
+      const series = seriesByBase.get(k.base)!;
+      const own = seriesOf(k.variant, series);
+      // A side's own profile (`patched/distro`) builds that kernel with it.
+      const settings = k.profile ? { ...build, profile: k.profile } : build;
+      if (stopAfter === 'config') {
+        await configureFor(k, tree, own, { build: settings, rec, log, signal, logFile: buildLogOf(k, rec) });
+        continue;
+      }
+      const seriesFragments = own?.configFragments ?? [];
+      // Variants with identical trees and fragments (an empty series) share one build.
+      const buildKey = `${tree.treeHash}:${targetName(k.target)}:${k.profile ?? ''}:${seriesFragments.join(',')}`;
+      const twin = [...kernels.map((x, i) => ({ key: buildKeys[i], plan: x.plan, kernel: Promise.resolve(x) })), ...finishing.map((f) => ({ key: f.buildKey, plan: f.k, kernel: f.kernel }))].find((x) => x.key === buildKey);
+      let kernel: Promise<Kernel>;
+      if (twin) {
+        log.info(`  ${kernelName(k)}: same tree as ${treeId(twin.plan)}, sharing its build`);
+        m.stages.push({ stage: 'build', variant: kernelId(k), arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
+        kernel = twin.kernel.then((t) => ({ ...t, plan: k }));
+      } else {
+        // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
+        const known = [...kernels, ...compiled];
+        const seedFrom = k.variant === 'baseline' ? undefined : known.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && x.plan.profile === k.profile && targetName(x.plan.target) === targetName(k.target));
+        const c = { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) };
+        const built = await compileKernelFor(k, tree, own, c);
+        compiled.push({ plan: k, tree, kb: built.kb });
+        kernel = finishKernelFor(k, tree, own, built, c).then((x) => ({ ...x, series }));
+      }
+      kernel.catch(() => undefined); // awaited by settle()
+      finishing.push({ k, buildKey, kernel });
     }
-    const seriesFragments = own?.configFragments ?? [];
-    // Variants with identical trees and fragments (an empty series) share one build.
-    const buildKey = `${tree.treeHash}:${targetName(k.target)}:${k.profile ?? ''}:${seriesFragments.join(',')}`;
-    const twin = kernels[buildKeys.indexOf(buildKey)];
-    let kernel: Kernel;
-    if (twin) {
-      log.info(`  ${kernelName(k)}: same tree as ${treeId(twin.plan)}, sharing its build`);
-      m.stages.push({ stage: 'build', variant: kernelId(k), arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
-      kernel = { ...twin, plan: k };
-    } else {
-      // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
-      const seedFrom = k.variant === 'baseline' ? undefined : kernels.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && x.plan.profile === k.profile && targetName(x.plan.target) === targetName(k.target));
-      kernel = { ...(await buildKernelFor(k, tree, own, { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) })), series };
-    }
-    buildKeys.push(buildKey);
+  } catch (e) {
+    await Promise.allSettled(finishing.map((f) => f.kernel));
+    throw e;
+  }
+  await settle();
+  for (const f of finishing) {
+    const kernel = await f.kernel;
+    buildKeys.push(f.buildKey);
     kernels.push(kernel);
+    const k = f.k;
     const builds = m.variants[treeId(k)]?.builds;
     if (builds) builds[k.profile ? `${targetName(k.target)}/${k.profile}` : targetName(k.target)] = {
       configHash: kernel.cfg.configHash,
@@ -504,21 +530,26 @@ async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | unde
   return rec.stage('config', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
 }
 
-/** Config, build, modules and image of one kernel; `own` is the series its tree carries. */
-async function buildKernelFor(
-  k: KernelPlan,
-  tree: VariantTree,
-  own: Series | undefined,
-  c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Kernel },
-): Promise<Omit<Kernel, 'series'>> {
+type KernelSettings = { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Pick<Kernel, 'plan' | 'tree' | 'kb'> };
+
+/** Seed, config and build of one kernel; `own` is the series its tree carries. */
+async function compileKernelFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: KernelSettings): Promise<Pick<Kernel, 'cfg' | 'kb'>> {
   const { build, rec, log, signal } = c;
-  const tname = targetName(k.target);
   const buildLog = buildLogOf(k, rec);
-  const tags = { variant: kernelId(k), arch: tname };
+  const tags = { variant: kernelId(k), arch: targetName(k.target) };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
   const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
+  return { cfg, kb };
+}
+
+/** Modules and image of a compiled kernel. */
+async function finishKernelFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, built: Pick<Kernel, 'cfg' | 'kb'>, c: KernelSettings): Promise<Omit<Kernel, 'series'>> {
+  const { build, rec, log, signal } = c;
+  const { cfg, kb } = built;
+  const buildLog = buildLogOf(k, rec);
+  const tags = { variant: kernelId(k), arch: targetName(k.target) };
   const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
   const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
   const all = [...mods.modules, ...kunit, ...net];
@@ -541,7 +572,7 @@ async function buildKernelFor(
  * changed; the build stage then checks that it did. Otherwise, or when the
  * copy cannot be trusted (seedRefusal), make builds as it always does.
  */
-async function seedBuild(k: KernelPlan, tree: VariantTree, from: Kernel, c: { rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; tags: { variant: string; arch: string }; profile: ConfigProfile }): Promise<void> {
+async function seedBuild(k: KernelPlan, tree: VariantTree, from: Pick<Kernel, 'plan' | 'tree' | 'kb'>, c: { rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; tags: { variant: string; arch: string }; profile: ConfigProfile }): Promise<void> {
   const target = { src: tree.src, buildDir: buildDir(tree, k.target, c.profile) };
   if (await exists(target.buildDir)) return;
   const source = { label: kernelName(from.plan), src: from.tree.src, buildDir: from.kb.buildDir, key: from.kb.key, image: from.kb.image };

@@ -165,8 +165,9 @@ export function parseProtoLine(line: string, lineNo: number): ProtoLine | ProtoE
  * into the text), the record: it may be a crash report's first line.
  */
 export function embeddedRecord(line: string): string | undefined {
-  const at = stripPrintkPrefix(line).search(RECORD_RE);
-  return at > 0 ? stripPrintkPrefix(line).slice(at) : undefined;
+  const text = stripPrintkPrefix(line);
+  const at = text.search(RECORD_RE);
+  return at > 0 ? text.slice(at) : undefined;
 }
 
 /** How many kernel lines may come between a cut protocol line and its rest. */

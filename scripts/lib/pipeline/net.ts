@@ -58,13 +58,13 @@ export function netCmdline(n: NetSpec): string[] {
   ];
 }
 
+/** One build per work directory at a time: kernels of a run finish side by side. */
+const qkNetBuilds = new Map<string, Promise<string>>();
+
 /**
  * The guest's helper (UDP sink, TCP stream, clock), linked statically so
  * that it runs in the initramfs and in UML alike; built once per source.
  */
-/** One build per work directory at a time: kernels of a run finish side by side. */
-const qkNetBuilds = new Map<string, Promise<string>>();
-
 export function buildQkNet(workDir: string, logFile: string): Promise<string> {
   let p = qkNetBuilds.get(workDir);
   if (!p) {

@@ -447,11 +447,6 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
   // plan order once all are done.
   const finishing: Array<{ k: KernelPlan; buildKey: string; kernel: Promise<Kernel> }> = [];
   const compiled: Array<Pick<Kernel, 'plan' | 'tree' | 'kb'>> = [];
-  const settle = async (): Promise<void> => {
-    const done = await Promise.allSettled(finishing.map((f) => f.kernel));
-    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
-    if (failed) throw failed.reason;
-  };
   try {
     for (const k of plan.kernels) {
       if (!which(k) || kernels.some((x) => x.plan === k)) continue;
@@ -484,16 +479,15 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
         compiled.push({ plan: k, tree, kb: built.kb });
         kernel = finishKernelFor(k, tree, own, built, c).then((x) => ({ ...x, series }));
       }
-      kernel.catch(() => undefined); // awaited by settle()
+      kernel.catch(() => undefined); // awaited below, once all have ended
       finishing.push({ k, buildKey, kernel });
     }
-  } catch (e) {
+  } finally {
+    // Nothing is left running when this returns or throws.
     await Promise.allSettled(finishing.map((f) => f.kernel));
-    throw e;
   }
-  await settle();
   for (const f of finishing) {
-    const kernel = await f.kernel;
+    const kernel = await f.kernel; // the first failure in plan order throws
     buildKeys.push(f.buildKey);
     kernels.push(kernel);
     const k = f.k;

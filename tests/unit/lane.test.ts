@@ -33,6 +33,11 @@ describe('lane', { timeout: 20_000 }, () => {
     while (kid === 0) await sleep(10);
     expect((await stat(pid))[16]).toBe('17');
     expect((await stat(kid))[16]).toBe('17');
+    // Where the kernel groups sessions (autogroups), the command's session has the lane's nice value too.
+    const autogroup = async () => readFile(`/proc/${pid}/autogroup`, 'utf8').catch(() => undefined);
+    for (let i = 0; i < 100 && (await autogroup())?.match(/ nice 17$/m) === null; i++) await sleep(20);
+    const ag = await autogroup();
+    if (ag !== undefined) expect(ag).toMatch(/ nice 17$/m);
     expect(lane.running).toBe(1);
 
     lane.pause();
@@ -49,6 +54,26 @@ describe('lane', { timeout: 20_000 }, () => {
     expect(lines.length).toBeGreaterThan(before + 3);
     await run;
     expect(lane.running).toBe(0);
+  });
+
+  it('takes only the CPU the foreground leaves: on one CPU beside a foreground command it gets little', async () => {
+    // Two busy loops on CPU 0, one in the lane, one not; each a session of its own, as every command is.
+    const pids: Record<string, number> = {};
+    const busy = (name: string, lane?: Lane) =>
+      spawn('taskset', ['-c', '0', 'sh', '-c', 'echo pid $$; while :; do :; done'], {
+        what: name,
+        allowFailure: true,
+        timeoutMs: 2500,
+        ...(lane ? { lane } : {}),
+        onLine: (l) => (l.startsWith('pid ') ? (pids[name] = Number(l.slice(4))) : undefined),
+      });
+    const runs = [busy('background', new Lane('test')), busy('foreground')];
+    await sleep(2000);
+    const cpu = async (name: string) => (await stat(pids[name]!)).slice(11, 13).reduce((a, b) => a + Number(b), 0);
+    const [bg, fg] = [await cpu('background'), await cpu('foreground')];
+    await Promise.all(runs);
+    expect(fg).toBeGreaterThan(20); // clock ticks (100 a second), whatever else shares CPU 0
+    expect(bg / fg).toBeLessThan(0.1);
   });
 
   it('a command started while the lane is paused waits for resume', async () => {

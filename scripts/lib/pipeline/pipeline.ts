@@ -119,7 +119,7 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
     const first = umlFirst(opts, plan);
     // UML first: the QEMU kernels' baselines configure and build beside the
     // UML kernels. Any run: the seeded kernels' configs are made ahead.
-    compileAhead(ctx, { compile: (k) => first && !isUml(k), configure: () => true }, lane, AbortSignal.any([signal, laneStop.signal]));
+    compileAhead(ctx, { compile: (k) => first && !isUml(k), configure: () => true, needed: (k) => (first && !isUml(k) ? 1 : 0) }, lane, AbortSignal.any([signal, laneStop.signal]));
     const ahead = [...[...ctx.ahead.keys()].map((k) => `${kernelName(k)}: config and build`), ...[...ctx.configAhead.keys()].map((k) => `${kernelName(k)}: config`)];
     if (ahead.length > 0) log.info(`in the background (nice ${lane.niceness}), stopped while boots measure: ${ahead.join('; ')}`);
     try {
@@ -557,7 +557,17 @@ async function whilePaused<T>(lane: Lane, fn: () => Promise<T>): Promise<T> {
  *   yet; the seeded directory adopts it (adoptConfig), so the config is
  *   off the path from baseline's build to the patched one's.
  */
-function compileAhead(ctx: BuildContext, select: { compile: (k: KernelPlan) => boolean; configure: (k: KernelPlan) => boolean }, lane: Lane, signal: AbortSignal): void {
+function compileAhead(
+  ctx: BuildContext,
+  select: {
+    compile: (k: KernelPlan) => boolean;
+    configure: (k: KernelPlan) => boolean;
+    /** When the foreground comes to a kernel (lower first; plan order within): the lane works in that order. */
+    needed: (k: KernelPlan) => number;
+  },
+  lane: Lane,
+  signal: AbortSignal,
+): void {
   const { build, plan, rec, log, trees, seriesByBase, toolchainKey } = ctx;
   if (ctx.stopAfter !== undefined) return;
   const pending = (k: KernelPlan) => !ctx.ahead.has(k) && !ctx.configAhead.has(k) && !ctx.kernels.some((x) => x.plan === k);
@@ -565,7 +575,8 @@ function compileAhead(ctx: BuildContext, select: { compile: (k: KernelPlan) => b
   const settingsOf = (k: KernelPlan) => (k.profile ? { ...build, profile: k.profile } : build);
   let compiling: Promise<unknown> = Promise.resolve();
   let configuring: Promise<unknown> = Promise.resolve();
-  for (const k of plan.kernels) {
+  const order = plan.kernels.map((k, i) => ({ k, i })).sort((a, b) => select.needed(a.k) - select.needed(b.k) || a.i - b.i);
+  for (const { k } of order) {
     const job = treeOf(k);
     if (!job || !pending(k)) continue;
     if (k.variant === 'baseline' && select.compile(k)) {

@@ -13,9 +13,18 @@
  *
  * A command runs under nice(1), so it and every child it forks have the
  * lane's priority from their first instruction (renicing it once started
- * would miss the children a shell forks at once). Timeouts of a lane's
- * commands do not count the time it was paused.
+ * would miss the children a shell forks at once). That is not enough where
+ * the kernel groups tasks by session (CONFIG_SCHED_AUTOGROUP, on in
+ * Debian's kernels): every command the kit starts is a session of its own
+ * (its own process group, to be killed whole), and autogroups share the
+ * CPU as equals whatever their tasks' nice values; a niced build beside
+ * the foreground's took half the CPU. So the lane also sets its command's
+ * autogroup to the same nice value (/proc/PID/autogroup; raising it needs
+ * no privilege). Timeouts of a lane's commands do not count the time it
+ * was paused.
  */
+import { writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QkError } from './errors.ts';
 
 export class Lane {
@@ -86,6 +95,25 @@ export class Lane {
     if (pid === undefined) return;
     this.groups.add(pid);
     if (this.pausedAt !== undefined) signalGroup(pid, 'SIGSTOP');
+    void this.niceAutogroup(pid);
+  }
+
+  /**
+   * Give the session `pid` leads the lane's nice value as an autogroup. An
+   * unprivileged process may change an autogroup's nice value once every
+   * 100 ms (EAGAIN otherwise): tried again for a second. A kernel without
+   * autogroups has no such file: the command's own nice value is what counts there.
+   */
+  private async niceAutogroup(pid: number): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      try {
+        await writeFile(`/proc/${pid}/autogroup`, String(this.niceness));
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        await sleep(110);
+      }
+    }
   }
 
   /** The command has ended. */

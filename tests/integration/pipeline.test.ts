@@ -146,15 +146,12 @@ describe('pipeline on the default kernel source', () => {
     expect(m.backends?.resolved).toEqual([qemuBackend, 'uml']);
     expect(m.backends?.note).toMatch(qemuBackend === 'kvm' ? /^auto: KVM probe reached userspace, using kvm$/ : /^auto: KVM not usable \(.+\), using tcg$/);
     expect(m.stages.filter((s) => s.stage === 'kvm-probe')).toHaveLength(1);
-    // UML first: the first headline comes in minutes. x86_64's baseline configures and builds in the
-    // background lane meanwhile; everything else of x86_64 comes after the last uml boot.
+    // UML first: every uml boot before the first x86_64 build stage, so the first headline comes in minutes.
     const at = (f: (s: (typeof m.stages)[number]) => boolean) => m.stages.findIndex(f);
     const lastUml = m.stages.map((s) => s.stage === 'boot' && s.backend === 'uml').lastIndexOf(true);
     expect(lastUml).toBeGreaterThan(0);
-    for (const stage of ['config', 'build']) expect(m.stages.find((s) => s.stage === stage && s.variant === 'baseline' && s.arch === 'x86_64')?.background, stage).toBe(true);
-    expect(at((s) => s.arch === 'x86_64' && s.variant === 'patched' && !s.background)).toBeGreaterThan(lastUml);
+    expect(at((s) => s.stage === 'build' && s.arch === 'x86_64')).toBeGreaterThan(lastUml);
     expect(at((s) => s.stage === 'boot' && s.backend !== 'uml')).toBeGreaterThan(lastUml);
-    expect(m.stages.filter((s) => s.background && !(s.arch === 'x86_64' && s.variant === 'baseline') && !(s.stage === 'config' && s.variant === 'patched'))).toEqual([]);
     // The QEMU the boots used is the manifest's, and TCG's threading follows its version (multi from QEMU 10).
     expect(m.qemu?.binary).toMatch(/\/qemu-system-x86_64$/);
     expect(m.toolchain['qemu']).toBe(m.qemu?.version);
@@ -190,11 +187,7 @@ describe('pipeline on the default kernel source', () => {
       // What the series changed (and what the config and release string reach), not the kernel: a cold build writes 1000-2200 objects.
       expect(build!.seed!.rebuilt).toBeGreaterThanOrEqual(build!.seed!.checked ?? 0);
       expect(build!.seed!.rebuilt).toBeLessThan(400);
-      // Its config was made ahead, in the background, and adopted after the seed: found current there, no make run.
-      const configs = m.stages.filter((s) => s.stage === 'config' && s.variant === 'patched' && s.arch === arch);
-      expect(configs.map((s) => [Boolean(s.background), s.status])).toEqual([[true, 'ok'], [false, 'ok']]);
-      expect(configs[1]!.cached).toBe(true);
-      expect(m.stages.findIndex((s) => s === seed)).toBeLessThan(m.stages.findIndex((s) => s === configs[1]));
+      expect(m.stages.findIndex((s) => s === seed)).toBeLessThan(m.stages.findIndex((s) => s.stage === 'config' && s.variant === 'patched' && s.arch === arch));
     }
     expect(m.stages.some((s) => s.stage === 'seed' && s.variant === 'baseline')).toBe(false);
     expect(await readFile(join(r.runDir, 'logs', 'build-patched-um.log'), 'utf8')).toMatch(/\$ cp -a --reflink=auto \S+\/baseline\/build-um |cached: kernel patched\/um/);

@@ -3,7 +3,7 @@
  * directory beside the variant's source tree; a stamp of the inputs lets a
  * re-run skip make entirely when nothing changed.
  */
-import { appendFile, cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative, dirname } from 'node:path';
 import { QkError } from '../plumbing/errors.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
@@ -14,7 +14,6 @@ import { parseKernelVersion } from './source.ts';
 import { BUILD_STAMP, BuildStamp, readSeedMarker, verifySeededBuild, type SeedMarker } from './seed.ts';
 import { capture, spawn } from '../plumbing/proc.ts';
 import type { Logger } from '../plumbing/log.ts';
-import type { Lane } from '../plumbing/lane.ts';
 import type { VariantTree } from './variants.ts';
 import { SERIES_OPTIONS, describeChange, seriesOptions, distroChanges, withoutModules, type DebianConfig, type DebianFlavour } from './distro.ts';
 
@@ -194,31 +193,6 @@ const ConfigStamp = z.object({
 type ConfigStamp = z.infer<typeof ConfigStamp>;
 /** The modules' stamp: the key of the sources and kernel build they were built from. */
 const ModuleStamp = z.object({ key: z.string() });
-/** The config stage's stamp in a build directory. */
-const CONFIG_STAMP = '.qk-config.json';
-
-/** Where a kernel's config is made ahead of its build directory (configure's outDir). */
-export function stagedConfigDir(buildDirectory: string): string {
-  return `${buildDirectory}.config-ahead`;
-}
-
-/**
- * Take a config made ahead in `staged` (configure with outDir) into the
- * build directory `out`, then remove `staged`. Its stamp and resolved
- * fragments come along, so configure() on `out` finds it current and runs
- * no make; its .config is written now, newer than whatever `out` holds,
- * so the build's make syncs include/config to it (as after any config
- * change). A seeded directory thus gets the config of its own tree.
- */
-export async function adoptConfig(staged: string, out: string): Promise<void> {
-  await mkdir(out, { recursive: true });
-  await rm(join(out, 'qk-fragments'), { recursive: true, force: true });
-  await cp(join(staged, 'qk-fragments'), join(out, 'qk-fragments'), { recursive: true });
-  await writeFile(join(out, '.config'), await readFile(join(staged, '.config')));
-  await writeFile(join(out, CONFIG_STAMP), await readFile(join(staged, CONFIG_STAMP)));
-  await rm(staged, { recursive: true, force: true });
-}
-
 /** How many make steps the last full build of a directory took (the progress bar's estimate). */
 const StepCount = z.object({ steps: z.number().int().nonnegative() });
 
@@ -255,10 +229,6 @@ export async function configure(
     allowUndefined?: boolean;
     /** distro and rt profiles: Debian's config (fetchDebianConfig) the .config starts from. */
     debianConfig?: DebianConfig;
-    /** Run make in this background lane. */
-    lane?: Lane;
-    /** Configure in this directory instead of the build directory (a config made ahead: adoptConfig). */
-    outDir?: string;
   },
 ): Promise<ConfigResult> {
   const arch = target.arch;
@@ -267,7 +237,7 @@ export async function configure(
   if (base.unsupported) throw new QkError('usage-error', `--config-profile ${o.profile}: ${base.unsupported}`);
   if (base.debian && o.debianConfig === undefined) throw new QkError('infra-error', `internal: the ${o.profile} profile needs Debian's config, and none was fetched`);
   const debian = base.debian ? o.debianConfig : undefined;
-  const out = o.outDir ?? buildDir(tree, target, o.profile);
+  const out = buildDir(tree, target, o.profile);
   const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
   const label = (p: string) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p);
   // Fragments as this kernel version reads them (their qk-if blocks resolved).
@@ -287,7 +257,7 @@ export async function configure(
   // The profile is in the inputs through its defconfig targets and fragments: a checker
   // kernel (one base whatever the profile) is not configured again when --config-profile changes.
   const inputs = sha256(arch, ...defconfig, ...frags.flatMap((f, i) => [basename(f), fragText[i]!]), ...(debian ? ['debian-config-v2', debian.file, debian.text] : []));
-  const stampFile = join(out, CONFIG_STAMP);
+  const stampFile = join(out, '.qk-config.json');
   const stamp = await readJson(stampFile, ConfigStamp, { what: 'config stamp' });
   const kconfigHash = await kconfigInputs(tree.src);
   if (stamp && stamp.kconfigHash === kconfigHash && stamp.inputs === inputs && (await exists(join(out, '.config')))) {
@@ -304,7 +274,6 @@ export async function configure(
       env: makeEnv(tree),
       timeoutMs: 10 * 60_000,
       failClass: 'config-failure',
-      lane: o.lane,
     });
   const where = `${tree.name}/${targetName(target)}`;
   let stages: { asIs: string; noModules: string } | undefined;
@@ -332,7 +301,6 @@ export async function configure(
     cwd: out,
     logFile: o.logFile,
     failClass: 'config-failure',
-    lane: o.lane,
   });
   await make(['olddefconfig'], `${where}: make olddefconfig`);
 
@@ -449,7 +417,7 @@ export function compilerErrors(lines: readonly string[], max = 5): string[] {
 export async function buildKernel(
   tree: VariantTree,
   cfg: ConfigResult,
-  o: { jobs: number; toolchain: string; log: Logger; logFile: string; lane?: Lane },
+  o: { jobs: number; toolchain: string; log: Logger; logFile: string },
 ): Promise<BuildResult> {
   const spec = ARCH_SPECS[cfg.arch];
   const out = cfg.buildDir;
@@ -479,7 +447,6 @@ export async function buildKernel(
         timeoutMs: 120 * 60_000,
         failClass: 'build-failure',
         tailLines: 60,
-        lane: o.lane,
         onLine: (line) => {
           if (errors.length < 5) errors.push(...compilerErrors([line]));
           const m = STEP_RE.exec(line);

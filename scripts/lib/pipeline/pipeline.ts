@@ -4,7 +4,7 @@
  * only wires them. The Recorder owns the run directory; builds and boots
  * come from the typed plan (plan.ts). It never exits the process.
  */
-import { access, constants, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from '../plumbing/errors.ts';
@@ -14,7 +14,7 @@ import { registryDir } from './debian.ts';
 import { findSeries, loadSeries, readSeries, readSeriesFor, requirePatches, type Series } from './series.ts';
 import { prepareVariant, seriesOf, treesDir, type TreeSeries, type VariantTree } from './variants.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
-import { adoptConfig, buildDir, buildKernel, buildModules, configBase, configure, stagedConfigDir, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
+import { buildDir, buildKernel, buildModules, configBase, configure, targetName, type BuildResult, type ConfigProfile, type ConfigResult, type ModuleResult, type Target } from './kbuild.ts';
 import { fetchDebianConfig } from './distro.ts';
 import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts';
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
@@ -28,7 +28,6 @@ import { headlineSummary } from '../analysis/benchreport.ts';
 import { acquireLock } from '../plumbing/lock.ts';
 import { shellQuote } from '../plumbing/quote.ts';
 import { capture, killAllChildren, tryCapture } from '../plumbing/proc.ts';
-import { Lane } from '../plumbing/lane.ts';
 import { exists } from '../plumbing/fsutil.ts';
 import { checkoutState } from '../plumbing/git.ts';
 import { seedBuildDir, seedRefusal, seriesFiles } from './seed.ts';
@@ -112,46 +111,28 @@ export async function runPipeline(given: RunOptions, log: Logger, signal: AbortS
   try {
     const ctx = await prepareAll(opts, plan, rec, releases, log, signal);
     const isUml = (k: KernelPlan) => k.target.arch === 'um';
-    // Work ahead of its turn goes to a background lane (lane.ts), on the CPU
-    // time the foreground leaves idle, and is stopped while boots measure.
-    const lane = new Lane('work ahead of its turn');
-    const laneStop = new AbortController();
-    const first = umlFirst(opts, plan);
-    // UML first: the QEMU kernels' baselines configure and build beside the
-    // UML kernels. Any run: the seeded kernels' configs are made ahead.
-    compileAhead(ctx, { compile: (k) => first && !isUml(k), configure: () => true, needed: (k) => (first && !isUml(k) ? 1 : 0) }, lane, AbortSignal.any([signal, laneStop.signal]));
-    const ahead = [...[...ctx.ahead.keys()].map((k) => `${kernelName(k)}: config and build`), ...[...ctx.configAhead.keys()].map((k) => `${kernelName(k)}: config`)];
-    if (ahead.length > 0) log.info(`in the background (nice ${lane.niceness}), stopped while boots measure: ${ahead.join('; ')}`);
-    try {
-      if (first) {
-        // UML kernels build and boot in minutes: their headline comes first,
-        // the QEMU kernels follow in the same run. Steps are numbered once
-        // across both parts (seq is the boot's identity in the results).
-        const early = await buildKernels(ctx, isUml);
-        const aa = controlBackends(opts.aaControl ?? 'none', opts.backends.map((b) => (b === 'auto' ? 'tcg' : b)));
-        const umlSteps = await whilePaused(lane, () => bootAll(opts, plan, early, ['uml'], { qemu: early.qemu, tcgThreads: 'single' }, rec, log, signal, { controlOn: aa.filter((b) => b === 'uml') }));
-        const head = headlineSummary(await rec.interim());
-        const others = opts.backends.filter((b) => b !== 'uml').join(', ');
-        if (head.length > 0) log.info(`first results, uml (the run goes on with ${others}; report.md is written again at the end):\n${head.join('\n')}`);
-        const built = await buildKernels(ctx, (k) => !isUml(k));
-        const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
-        const rest = backends.filter((b) => b !== 'uml');
-        await bootAll(opts, plan, built, rest, emulator, rec, log, signal, { controlOn: controlBackends(opts.aaControl ?? 'none', backends).filter((b) => b !== 'uml'), seqBase: umlSteps });
+    if (umlFirst(opts, plan)) {
+      // UML kernels build and boot in minutes: their headline comes first,
+      // the QEMU kernels follow in the same run. Steps are numbered once
+      // across both parts (seq is the boot's identity in the results).
+      const early = await buildKernels(ctx, isUml);
+      const aa = controlBackends(opts.aaControl ?? 'none', opts.backends.map((b) => (b === 'auto' ? 'tcg' : b)));
+      const umlSteps = await bootAll(opts, plan, early, ['uml'], { qemu: early.qemu, tcgThreads: 'single' }, rec, log, signal, { controlOn: aa.filter((b) => b === 'uml') });
+      const head = headlineSummary(await rec.interim());
+      const others = opts.backends.filter((b) => b !== 'uml').join(', ');
+      if (head.length > 0) log.info(`first results, uml (the run goes on with ${others}; report.md is written again at the end):\n${head.join('\n')}`);
+      const built = await buildKernels(ctx, (k) => !isUml(k));
+      const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
+      const rest = backends.filter((b) => b !== 'uml');
+      await bootAll(opts, plan, built, rest, emulator, rec, log, signal, { controlOn: controlBackends(opts.aaControl ?? 'none', backends).filter((b) => b !== 'uml'), seqBase: umlSteps });
+    } else {
+      const built = await buildKernels(ctx, () => true);
+      if (opts.stopAfter) {
+        log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
       } else {
-        const built = await buildKernels(ctx, () => true);
-        if (opts.stopAfter) {
-          log.info(`stopping after the ${opts.stopAfter} stage (--stop-after): no boots`);
-        } else {
-          const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
-          await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
-        }
+        const { backends, emulator } = await resolveBackends(backendRequest(opts), built, rec, log, signal);
+        await bootAll(opts, plan, built, backends, emulator, rec, log, signal);
       }
-    } finally {
-      // Nothing of the lane outlives the run (it is all taken by now, unless the run failed).
-      laneStop.abort();
-      await Promise.allSettled(ctx.ahead.values());
-      // A staged config no build adopted (a kernel that shared another's build, or a failed run) is removed.
-      for (const r of await Promise.allSettled(ctx.configAhead.values())) if (r.status === 'fulfilled' && r.value) await rm(r.value.buildDir, { recursive: true, force: true });
     }
     const done = await rec.complete(t0);
     return { runDir: rec.runDir, class: done.class, exitCode: done.exitCode, manifest: rec.manifest, results: done.results };
@@ -323,10 +304,6 @@ interface BuildContext {
   readonly toolchainKey: string;
   readonly kernels: Kernel[];
   readonly buildKeys: string[];
-  /** Kernels whose config and build compileAhead() started; buildKernels() takes them from here. */
-  readonly ahead: Map<KernelPlan, Promise<Pick<Kernel, 'cfg' | 'kb'>>>;
-  /** Seeded kernels whose config compileAhead() makes beside their build directory (undefined: their build directory existed, nothing staged). */
-  readonly configAhead: Map<KernelPlan, Promise<ConfigResult | undefined>>;
 }
 
 async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<BuildContext> {
@@ -444,7 +421,7 @@ async function prepareTrees(
   if (trees[0]) await trees[0];
   if (opts.stopAfter === 'apply') await Promise.all(trees);
   const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir };
-  const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [], ahead: new Map(), configAhead: new Map() };
+  const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [] };
   // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
   if (opts.stopAfter === 'apply') await rec.save();
   return ctx;
@@ -497,9 +474,8 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
         // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
         const known = [...kernels, ...compiled];
         const seedFrom = k.variant === 'baseline' ? undefined : known.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && x.plan.profile === k.profile && targetName(x.plan.target) === targetName(k.target));
-        const staged = ctx.configAhead.get(k);
-        const c = { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}), ...(staged ? { staged } : {}) };
-        const built = await (ctx.ahead.get(k) ?? compileKernelFor(k, tree, own, c));
+        const c = { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) };
+        const built = await compileKernelFor(k, tree, own, c);
         compiled.push({ plan: k, tree, kb: built.kb });
         kernel = finishKernelFor(k, tree, own, built, c).then((x) => ({ ...x, series }));
       }
@@ -533,113 +509,31 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
   return { kernels, qemu };
 }
 
-/** Run fn with the lane stopped. */
-async function whilePaused<T>(lane: Lane, fn: () => Promise<T>): Promise<T> {
-  lane.pause();
-  try {
-    return await fn();
-  } finally {
-    lane.resume();
-  }
-}
-
-/**
- * Work on kernels ahead of their turn, in a background lane, while the
- * foreground builds and boots others; buildKernels() takes the results
- * (and the errors, in plan order) when it comes to them.
- *
- * - `compile`: the config and build of the baseline kernels it selects,
- *   one after another. Only kernels that are not seeded from another build
- *   go there: a seed copies and rewrites a build directory in this
- *   process, which the lane could not stop during boots.
- * - `configure`: the config of the other (seeded) kernels it selects, made
- *   in a staging directory beside the build directory that does not exist
- *   yet; the seeded directory adopts it (adoptConfig), so the config is
- *   off the path from baseline's build to the patched one's.
- */
-function compileAhead(
-  ctx: BuildContext,
-  select: {
-    compile: (k: KernelPlan) => boolean;
-    configure: (k: KernelPlan) => boolean;
-    /** When the foreground comes to a kernel (lower first; plan order within): the lane works in that order. */
-    needed: (k: KernelPlan) => number;
-  },
-  lane: Lane,
-  signal: AbortSignal,
-): void {
-  const { build, plan, rec, log, trees, seriesByBase, toolchainKey } = ctx;
-  if (ctx.stopAfter !== undefined) return;
-  const pending = (k: KernelPlan) => !ctx.ahead.has(k) && !ctx.configAhead.has(k) && !ctx.kernels.some((x) => x.plan === k);
-  const treeOf = (k: KernelPlan) => trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
-  const settingsOf = (k: KernelPlan) => (k.profile ? { ...build, profile: k.profile } : build);
-  let compiling: Promise<unknown> = Promise.resolve();
-  let configuring: Promise<unknown> = Promise.resolve();
-  const order = plan.kernels.map((k, i) => ({ k, i })).sort((a, b) => select.needed(a.k) - select.needed(b.k) || a.i - b.i);
-  for (const { k } of order) {
-    const job = treeOf(k);
-    if (!job || !pending(k)) continue;
-    if (k.variant === 'baseline' && select.compile(k)) {
-      const compiled = compiling.then(async () => compileKernelFor(k, await job, seriesOf(k.variant, seriesByBase.get(k.base)!), { build: settingsOf(k), rec, log, signal, toolchainKey, lane }));
-      compiled.catch(() => undefined); // awaited by buildKernels()
-      compiling = compiled;
-      ctx.ahead.set(k, compiled);
-    } else if (k.variant !== 'baseline' && select.configure(k)) {
-      const staged = configuring.then(async () => {
-        const tree = await job;
-        const settings = settingsOf(k);
-        const out = buildDir(tree, k.target, settings.profile);
-        if (await exists(out)) return undefined;
-        return configureFor(k, tree, seriesOf(k.variant, seriesByBase.get(k.base)!), { build: settings, rec, log, signal, logFile: buildLogOf(k, rec), lane, outDir: stagedConfigDir(out) });
-      });
-      staged.catch(() => undefined); // awaited by compileKernelFor()
-      // A config that fails fails its kernel, not the others'.
-      configuring = staged.catch(() => undefined);
-      ctx.configAhead.set(k, staged);
-    }
-  }
-}
-
 function buildLogOf(k: KernelPlan, rec: Pick<Recorder, 'logs'>): string {
   return join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${targetName(k.target)}${k.profile ? `-${k.profile}` : ''}.log`);
 }
 
 /** The config stage of one kernel (with Debian's config first, for the distro and rt profiles). */
-async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string; lane?: Lane | undefined; outDir?: string }): Promise<ConfigResult> {
-  const { build, rec, log, signal, logFile, lane, outDir } = c;
-  const tags = { variant: kernelId(k), arch: targetName(k.target), ...(lane ? { background: true } : {}) };
+async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; logFile: string }): Promise<ConfigResult> {
+  const { build, rec, log, signal, logFile } = c;
+  const tags = { variant: kernelId(k), arch: targetName(k.target) };
   const flavour = configBase(k.target, build.profile).debian;
   const debianConfig = flavour
     ? await rec.stage('distro-config', tags, async () => fetchDebianConfig(parseKernelVersion(await readFile(join(tree.src, 'Makefile'), 'utf8')), flavour, { workDir: build.workDir, log, logFile }), () => false, signal)
     : undefined;
-  return rec.stage('config', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}), ...(lane ? { lane } : {}), ...(outDir ? { outDir } : {}) }), (r) => r.cached, signal);
+  return rec.stage('config', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
 }
 
-type KernelSettings = {
-  build: BuildSettings;
-  rec: Recorder;
-  log: Logger;
-  signal: AbortSignal;
-  toolchainKey: string;
-  seedFrom?: Pick<Kernel, 'plan' | 'tree' | 'kb'>;
-  /** Config and build in this background lane (never with seedFrom: a seed's copy and rewrite run in this process). */
-  lane?: Lane;
-  /** The kernel's config made ahead (compileAhead), adopted after the seed. */
-  staged?: Promise<ConfigResult | undefined>;
-};
+type KernelSettings = { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Pick<Kernel, 'plan' | 'tree' | 'kb'> };
 
 /** Seed, config and build of one kernel; `own` is the series its tree carries. */
 async function compileKernelFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: KernelSettings): Promise<Pick<Kernel, 'cfg' | 'kb'>> {
-  const { build, rec, log, signal, lane } = c;
+  const { build, rec, log, signal } = c;
   const buildLog = buildLogOf(k, rec);
   const tags = { variant: kernelId(k), arch: targetName(k.target) };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
-  const staged = await c.staged;
-  if (staged) await adoptConfig(staged.buildDir, buildDir(tree, k.target, build.profile));
-  const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog, lane });
-  // One progress bar at a time: a background build reports only its stages' ends.
-  const buildLogger = lane ? { ...log, progress: () => ({ update: () => undefined, stop: () => undefined }) } : log;
-  const kb = await rec.stage('build', { ...tags, ...(lane ? { background: true } : {}) }, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log: buildLogger, logFile: buildLog, ...(lane ? { lane } : {}) }), (r) => r.cached, signal, (r) =>
+  const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
+  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
   return { cfg, kb };
 }

@@ -58,12 +58,6 @@ export const StageRecord = z.object({
   cached: z.boolean(),
   status: z.enum(['ok', 'failed']),
   /**
-   * The stage ran in the background lane (lane.ts), beside the foreground's
-   * work at low CPU priority and stopped while boots measured: its wallMs
-   * counts that time too.
-   */
-  background: z.boolean().optional(),
-  /**
    * A kernel build directory started as a copy of another tree's build
    * (seed.ts): on the `seed` stage, what was copied and touched; on the
    * `build` stage, what the first build after the seed rebuilt and that the

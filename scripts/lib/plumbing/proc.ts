@@ -10,7 +10,6 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { QkError, type RunClass } from './errors.ts';
-import type { Lane } from './lane.ts';
 import { shellQuote } from './quote.ts';
 
 const live = new Set<number>();
@@ -54,8 +53,6 @@ export interface SpawnOptions {
   readonly tailLines?: number;
   /** On abort the process group is killed and QkError('interrupted') thrown. */
   readonly signal?: AbortSignal | undefined;
-  /** Run in this background lane (lane.ts): at its low priority, stopped while it is paused. */
-  readonly lane?: Lane | undefined;
 }
 
 export interface SpawnResult {
@@ -109,29 +106,19 @@ interface Guard {
  */
 function guard(
   child: Pick<ChildProcess, 'pid' | 'once' | 'off'>,
-  o: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; onKill?: (why: string) => void; lane?: Lane | undefined },
+  o: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; onKill?: (why: string) => void },
 ): Guard {
   const pid = child.pid;
   let timedOut = false;
   let aborted = false;
   if (pid !== undefined) live.add(pid);
-  o.lane?.adopt(pid);
-  const start = Date.now();
-  const limit = o.timeoutMs;
-  // In a lane, the time it was paused does not count: the timer is set again for what is left.
-  const arm = (ms: number): NodeJS.Timeout =>
-    setTimeout(() => {
-      const now = Date.now();
-      const left = (limit ?? 0) - (now - start - (o.lane?.pausedWithin(start, now) ?? 0));
-      if (left > 0) {
-        timer = arm(left);
-        return;
-      }
-      timedOut = true;
-      o.onKill?.(`timed out after ${seconds(limit ?? 0)} s`);
-      killGroup(pid);
-    }, ms);
-  let timer = limit ? arm(limit) : undefined;
+  const timer = o.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        o.onKill?.(`timed out after ${seconds(o.timeoutMs ?? 0)} s`);
+        killGroup(pid);
+      }, o.timeoutMs)
+    : undefined;
   const onAbort = () => {
     aborted = true;
     o.onKill?.('interrupted');
@@ -155,7 +142,6 @@ function guard(
       o.signal?.removeEventListener('abort', onAbort);
       child.off('exit', onExit);
       killGroup(pid);
-      o.lane?.release(pid);
       if (pid !== undefined) live.delete(pid);
     },
   };
@@ -167,16 +153,13 @@ function guard(
  * On timeout or abort the whole process group is killed; an abort throws
  * QkError('interrupted') even with allowFailure.
  */
-export async function spawn(given: string, givenArgs: readonly string[], o: SpawnOptions): Promise<SpawnResult> {
+export async function spawn(cmd: string, args: readonly string[], o: SpawnOptions): Promise<SpawnResult> {
   throwIfAborted(o.signal);
-  await o.lane?.ready(o.signal);
-  const cmd = given;
-  const [run, args] = o.lane ? o.lane.command(given, givenArgs) : [given, givenArgs];
   const log = await openLog(o.logFile);
-  log?.write(`\n$ ${commandLine(run, args)}\n`);
+  log?.write(`\n$ ${commandLine(cmd, args)}\n`);
   const tail = new Tail(o.tailLines ?? 40);
   let collected = '';
-  const child = execa(run, args, {
+  const child = execa(cmd, args, {
     ...placeAndEnv(o),
     extendEnv: true,
     all: true,
@@ -191,7 +174,6 @@ export async function spawn(given: string, givenArgs: readonly string[], o: Spaw
     timeoutMs: o.timeoutMs,
     signal: o.signal,
     onKill: (why) => log?.write(`qk: ${why}: killing process group ${child.pid ?? '?'}\n`),
-    lane: o.lane,
   });
   try {
     const rl = createInterface({ input: child.all! });
@@ -213,9 +195,7 @@ export async function spawn(given: string, givenArgs: readonly string[], o: Spaw
       tail: tail.get(),
       output: collected,
     };
-    // nice(1) says so and exits with 127 where the command itself would not start.
-    const niceMissing = o.lane !== undefined && res.exitCode === 127 && collected.split('\n').some((l) => l.startsWith('nice: ') && l.includes(cmd) && l.includes('No such file'));
-    if ((res.failed && res.exitCode === undefined && (res as { code?: string }).code === 'ENOENT') || niceMissing) {
+    if (res.failed && res.exitCode === undefined && (res as { code?: string }).code === 'ENOENT') {
       throw new QkError('missing-dependency', `${cmd} is not installed (needed for ${o.what})`, {
         hint: 'run the host check again: npx zx scripts/run.mjs (as root it installs what is missing)',
       });

@@ -4,14 +4,17 @@
  * crash report, the wait after the sentinel, and the process group kill.
  */
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { consoleFileOf, interactiveArgv, qemuArgs, runGuest, withConsoleFile } from '../../scripts/lib/pipeline/boot.ts';
 import { survivorsAfterAWhile } from './survivors.ts';
+import { useTempDir } from './tempdir.ts';
+
+// Each test's guests write below a directory removed after the test.
+const tmp = useTempDir('qk-boot-');
 
 async function guest(script: string, o: { silenceMs?: number; timeoutMs?: number; graceMs?: number; afterEndMs?: number } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'qk-boot-'));
+  const dir = await mkdtemp(join(tmp(), 'guest-'));
   const consoleLog = join(dir, 'console.log');
   const t0 = Date.now();
   const run = await runGuest({ cmd: 'sh', args: ['-c', script], consoleLog, silenceMs: o.silenceMs ?? 10_000, timeoutMs: o.timeoutMs ?? 20_000, graceMs: o.graceMs ?? 3000, afterEndMs: o.afterEndMs ?? 10_000 });
@@ -69,7 +72,7 @@ describe('boot stage timers', () => {
 
   describe('a console written to a file (QEMU: consoleFileOf)', () => {
     async function fileGuest(script: string, o: { silenceMs?: number } = {}) {
-      const dir = await mkdtemp(join(tmpdir(), 'qk-boot-file-'));
+      const dir = await mkdtemp(join(tmp(), 'file-'));
       const consoleLog = join(dir, 'console.log');
       const consoleFile = consoleFileOf(consoleLog);
       // The fake emulator gets the file as $1, as QEMU gets it in -chardev file,path=.

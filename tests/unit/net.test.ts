@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,10 +45,14 @@ describe('packet scenarios: what the guest is asked', () => {
 
   it('logs a malformed request instead of running the helper', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'qk-net-'));
-    const log = join(dir, 'host.log');
-    const h = new VirtioHost('/nonexistent/qk-net', { qemu: 1, host: 2 }, log);
-    h.request({ ...guestLine, count: 'lots' });
-    await h.stop();
-    expect(await readFile(log, 'utf8')).toMatch(/^malformed flood request, ignored: /);
+    try {
+      const log = join(dir, 'host.log');
+      const h = new VirtioHost('/nonexistent/qk-net', { qemu: 1, host: 2 }, log);
+      h.request({ ...guestLine, count: 'lots' });
+      await h.stop();
+      expect(await readFile(log, 'utf8')).toMatch(/^malformed flood request, ignored: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

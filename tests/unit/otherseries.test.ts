@@ -191,7 +191,7 @@ describe('which series each side used', () => {
 
 describe('one version of the series per base', () => {
   it('picks the version for the smallest release at or above the kernel, else the newest', async () => {
-    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
+    const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { readSeriesFor, seriesVersions, pickSeriesVersion } = await import('../../scripts/lib/pipeline/series.ts');
@@ -216,5 +216,6 @@ describe('one version of the series per base', () => {
     await patch(single, '0001-only.patch');
     expect((await readSeriesFor(single, '6.1.1')).dir).toBe(single);
     expect((await readSeriesFor(single, '7.3.4')).dir).toBe(single);
+    await Promise.all([dir, single].map((d) => rm(d, { recursive: true, force: true })));
   });
 });

@@ -3,15 +3,19 @@
  * laid out as <trees>/<variant>/src beside its build directories, so that
  * ccache (CCACHE_BASEDIR=<trees>) shares objects between variants. A tree is
  * reused as it is when it already holds the same base and series, so make
- * only rebuilds what changed.
+ * only rebuilds what changed. When the series changed, the tree is reset to
+ * the base and the new series applied; a file the new series leaves as the
+ * old one had it gets its old mtime back (keepTimes), so that editing one
+ * patch rebuilds what that patch changed, not every file of the series.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QkError } from '../plumbing/errors.ts';
 import { z } from 'zod';
 import { exists, readJson, writeJsonAtomic } from '../plumbing/fsutil.ts';
 import { spawn, capture } from '../plumbing/proc.ts';
 import { amSummary, failedFilesFromAm, type Series } from './series.ts';
+import { seriesFiles } from './seed.ts';
 import { GIT_IDENTITY, type SourceResult } from './source.ts';
 import type { VariantName } from '../analysis/results.ts';
 import type { Logger } from '../plumbing/log.ts';
@@ -77,12 +81,16 @@ export async function prepareTree(
     spawn('git', args, { what, cwd, logFile: o.logFile, env: GIT_IDENTITY, timeoutMs: 30 * 60_000, signal: o.signal });
 
   const state = await readJson(stateFile, TreeState, { what: 'tree record' });
+  let restore: { from: string; times: Map<string, FileTimes> } | undefined;
   if (await exists(join(src, '.git'))) {
     const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src }).catch(() => '');
     const dirty = await capture('git', ['status', '--porcelain', '--untracked-files=no'], { what: 'git status', cwd: src }).catch(() => 'unknown');
     if (state && state.baseCommit === o.source.baseCommit && state.seriesHash === seriesHash && state.head === head && dirty === '') {
       return { name, root, src, head, treeHash: await treeOf(src), applied: patches.map((p) => p.name), cached: true };
     }
+    // Only a clean tree's mtimes say when its files got the content HEAD has.
+    const times = head !== '' && dirty === '' ? await seriesTimes(src, o.source.baseCommit, head) : undefined;
+    restore = times && { from: head, times };
     o.log.info(`${name}: resetting ${src} to the base commit`);
     await spawn('git', ['am', '--abort'], { what: 'git am --abort', cwd: src, allowFailure: true, logFile: o.logFile });
     await git(['checkout', '-q', '-f', '--detach', o.source.baseCommit], 'checking out the base commit');
@@ -121,8 +129,49 @@ export async function prepareTree(
     );
   }
   const head = await capture('git', ['rev-parse', 'HEAD'], { what: 'git rev-parse', cwd: src });
+  if (restore) {
+    const kept = await keepTimes(src, restore.from, head, restore.times);
+    if (kept > 0) o.log.info(`${name}: ${kept} file(s) the new series leaves as they were keep their times (make keeps their objects)`);
+  }
   await writeJsonAtomic(stateFile, { baseCommit: o.source.baseCommit, seriesHash, head } satisfies TreeState);
   return { name, root, src, head, treeHash: await treeOf(src), applied: patches.map((p) => p.name), cached: false };
+}
+
+interface FileTimes {
+  readonly atime: Date;
+  readonly mtime: Date;
+}
+
+/** The times of the regular files the series (base..head) adds or changes, as the tree has them now. */
+async function seriesTimes(src: string, base: string, head: string): Promise<Map<string, FileTimes>> {
+  const times = new Map<string, FileTimes>();
+  for (const f of await seriesFiles(src, base, head)) {
+    const st = await lstat(join(src, f)).catch(() => undefined);
+    if (st?.isFile()) times.set(f, { atime: st.atime, mtime: st.mtime });
+  }
+  return times;
+}
+
+/**
+ * After the tree went from commit `from` to `to` (reset to the base, the
+ * new series applied), give each file in `times` whose content `to` has as
+ * `from` had it its old times back. make compares those with the objects:
+ * an object newer than the file was built from this same content (the
+ * tree had it since then), one older is rebuilt as before. Returns how
+ * many files kept their times.
+ */
+export async function keepTimes(src: string, from: string, to: string, times: ReadonlyMap<string, FileTimes>): Promise<number> {
+  const changed = new Set(await seriesFiles(src, from, to));
+  let kept = 0;
+  for (const [f, t] of times) {
+    if (changed.has(f)) continue;
+    const st = await lstat(join(src, f)).catch(() => undefined);
+    // Gone in `to` (the new series does not add it): nothing to keep.
+    if (!st?.isFile()) continue;
+    await utimes(join(src, f), t.atime, t.mtime);
+    kept++;
+  }
+  return kept;
 }
 
 async function treeOf(src: string): Promise<string> {

@@ -8,7 +8,7 @@
  * temporary directory is kept and printed) for a person to look at.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,7 +37,6 @@ describe('history page in a browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (history) await rm(history, { recursive: true, force: true });
   });
 
   it('renders every chart, marks the regression on its metric only, resolves every link, and fetches nothing', async () => {

@@ -89,8 +89,7 @@ export async function prepareTree(
       return { name, root, src, head, treeHash: await treeOf(src), applied: patches.map((p) => p.name), cached: true };
     }
     // Only a clean tree's mtimes say when its files got the content HEAD has.
-    const times = head !== '' && dirty === '' ? await seriesTimes(src, o.source.baseCommit, head) : undefined;
-    restore = times && { from: head, times };
+    if (head !== '' && dirty === '') restore = { from: head, times: await seriesTimes(src, o.source.baseCommit, head) };
     o.log.info(`${name}: resetting ${src} to the base commit`);
     await spawn('git', ['am', '--abort'], { what: 'git am --abort', cwd: src, allowFailure: true, logFile: o.logFile });
     await git(['checkout', '-q', '-f', '--detach', o.source.baseCommit], 'checking out the base commit');
@@ -160,7 +159,7 @@ async function seriesTimes(src: string, base: string, head: string): Promise<Map
  * tree had it since then), one older is rebuilt as before. Returns how
  * many files kept their times.
  */
-export async function keepTimes(src: string, from: string, to: string, times: ReadonlyMap<string, FileTimes>): Promise<number> {
+async function keepTimes(src: string, from: string, to: string, times: ReadonlyMap<string, FileTimes>): Promise<number> {
   const changed = new Set(await seriesFiles(src, from, to));
   let kept = 0;
   for (const [f, t] of times) {

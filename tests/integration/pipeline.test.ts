@@ -3,10 +3,10 @@
  * booted under QEMU TCG and UML, and every failure class provoked for real.
  * The global setup (setup.ts) runs the README command once into the suite's
  * own temporary directories; every test here reuses those builds and runs
- * on its own, in any order.
+ * on its own, in any order. What a test makes (series, patch repositories)
+ * goes under the suite's root, beside the results it explains.
  */
 import { cp, mkdtemp, readFile, rm, symlink, writeFile, mkdir, readdir, appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FILTERED_BACKENDS, MIN_KEPT_SAMPLES } from '../../scripts/lib/analysis/hostspeed.ts';
@@ -46,7 +46,7 @@ async function oneLinePatchSeries(file: string, edit: (text: string) => string, 
   const m = await fullRun().manifest();
   const base = join(qk.work, 'bases', m.source!.key, 'repo');
   const original = (await execa('git', ['-C', base, 'show', `${m.source!.baseCommit}:${file}`])).stdout + '\n';
-  const repo = await mkdtemp(join(tmpdir(), 'qk-patch-'));
+  const repo = await mkdtemp(join(qk.root, 'qk-patch-'));
   const git = (...a: string[]) => execa('git', ['-C', repo, ...a], { env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@localhost', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@localhost' } });
   await git('init', '-q');
   await mkdir(join(repo, file, '..'), { recursive: true });
@@ -55,7 +55,7 @@ async function oneLinePatchSeries(file: string, edit: (text: string) => string, 
   await git('commit', '-q', '-m', 'base');
   await writeFile(join(repo, file), edit(original));
   await git('commit', '-q', '-am', subject);
-  const series = await mkdtemp(join(tmpdir(), 'qk-series-'));
+  const series = await mkdtemp(join(qk.root, 'qk-series-'));
   await git('format-patch', '-q', '-1', '-o', series);
   const [patch] = (await readdir(series)).filter((f) => f.endsWith('.patch'));
   await writeFile(join(series, 'series'), `${patch}\n`);
@@ -67,7 +67,7 @@ describe('pipeline on the default kernel source', () => {
 
   it('names a missing tool and the apt-get command, exit 2', async () => {
     // A PATH with every tool the host check wants except QEMU.
-    const bin = await mkdtemp(join(tmpdir(), 'qk-path-'));
+    const bin = await mkdtemp(join(qk.root, 'qk-path-'));
     const cmds = new Set(['file', 'ldd', 'sh', 'bash', ...requirements({ needDebianSource: true, needQemu: false }).flatMap((r) => ('cmd' in r.probe ? [r.probe.cmd] : []))]);
     for (const c of cmds) {
       const p = await which(c);
@@ -83,7 +83,7 @@ describe('pipeline on the default kernel source', () => {
   });
 
   it('reports a patch that does not apply, naming the patch and the file, exit 2', async () => {
-    const series = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    const series = await mkdtemp(join(qk.root, 'qk-series-'));
     await writeFile(join(series, 'series'), '0001-test-bump-version.patch\n');
     await writeFile(
       join(series, '0001-test-bump-version.patch'),
@@ -280,7 +280,7 @@ describe('pipeline on the default kernel source', () => {
 
   it('parse.mjs --run rebuilds a stored run\'s results.json byte for byte', async () => {
     const r = fullRun();
-    const copy = await mkdtemp(join(tmpdir(), 'qk-regen-'));
+    const copy = await mkdtemp(join(qk.root, 'qk-regen-'));
     await cp(r.runDir, copy, { recursive: true });
     const stored = await readFile(join(copy, 'results.json'), 'utf8');
     await writeFile(join(copy, 'results.json'), '{}\n');
@@ -426,7 +426,7 @@ describe('pipeline on the default kernel source', () => {
   });
 
   it('names a Kconfig option the series needs that Kconfig drops, exit 2', async () => {
-    const series = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    const series = await mkdtemp(join(qk.root, 'qk-series-'));
     await cp(join(REPO, 'kernel-patches'), series, { recursive: true });
     // SLUB_CPU_PARTIAL depends on SMP, which UML 6.12 does not have; the scratch tree is 6.12, so its version of the series.
     await appendFile(join(series, 'for-6.12', 'kernel.config'), '\nCONFIG_SLUB_CPU_PARTIAL=y\n');

@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bootCommand } from '../../scripts/lib/pipeline/boot.ts';
 import { floodArgs, freeUdpPorts, netCmdline, NET_DEFAULTS, VirtioHost, virtioQemuArgs, wantsVirtio } from '../../scripts/lib/pipeline/net.ts';
 import type { ImageResult } from '../../scripts/lib/pipeline/image.ts';
+import { useTempDir } from './tempdir.ts';
 
 const image: ImageResult = { kind: 'initramfs', path: '/img/initramfs.cpio', init: '/init', moduleDir: '/qk/modules', key: 'k', cached: true };
 const spec = (scenarios: string[]) => ({ ...NET_DEFAULTS, scenarios: scenarios as never });
@@ -12,6 +12,8 @@ const request = { run: 'r', variant: 'baseline', backend: 'tcg', modules: [] } a
 const guestLine = { flood: 'virtio_drop', sample: 1, count: 20000, max_seconds: 2, src_mac: '52:54:00:00:00:01', dst_mac: '52:54:00:12:34:56', src: '203.0.113.7', dst: '10.99.1.1', port: 9, ctrl: '10.99.1.1', ctrl_port: 7 };
 
 describe('packet scenarios: what the guest is asked', () => {
+  const tmp = useTempDir('qk-net-');
+
   it('passes the virtio flood size only when a virtio scenario runs', () => {
     expect(netCmdline(spec(['drop']))).toEqual(['qk_net=drop', 'qk_net_count=100000', 'qk_net_samples=5', `qk_net_bytes=${128 << 20}`]);
     expect(netCmdline(spec(['drop', 'virtio_forward']))).toContain('qk_net_vcount=200000');
@@ -44,15 +46,10 @@ describe('packet scenarios: what the guest is asked', () => {
   });
 
   it('logs a malformed request instead of running the helper', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'qk-net-'));
-    try {
-      const log = join(dir, 'host.log');
-      const h = new VirtioHost('/nonexistent/qk-net', { qemu: 1, host: 2 }, log);
-      h.request({ ...guestLine, count: 'lots' });
-      await h.stop();
-      expect(await readFile(log, 'utf8')).toMatch(/^malformed flood request, ignored: /);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const log = join(tmp(), 'host.log');
+    const h = new VirtioHost('/nonexistent/qk-net', { qemu: 1, host: 2 }, log);
+    h.request({ ...guestLine, count: 'lots' });
+    await h.stop();
+    expect(await readFile(log, 'utf8')).toMatch(/^malformed flood request, ignored: /);
   });
 });

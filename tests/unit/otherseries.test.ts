@@ -190,12 +190,12 @@ describe('which series each side used', () => {
 });
 
 describe('one version of the series per base', () => {
+  const tmp = useTempDir('qk-series-');
+
   it('picks the version for the smallest release at or above the kernel, else the newest', async () => {
-    const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { readSeriesFor, seriesVersions, pickSeriesVersion } = await import('../../scripts/lib/pipeline/series.ts');
-    const dir = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    const dir = join(tmp(), 'versions');
+    await mkdir(dir);
     const patch = (d: string, name: string) => writeFile(join(d, name), `Subject: ${name}\n`);
     await writeFile(join(dir, 'base'), '7.3\n');
     await patch(dir, '0001-new.patch');
@@ -212,10 +212,10 @@ describe('one version of the series per base', () => {
     expect(old.base).toBe('6.12');
     expect((await readSeriesFor(dir, '7.3.4')).patches.map((p) => p.name)).toEqual(['0001-new.patch']);
     // A directory with one version (no base file, no for-X.Y/) serves every kernel.
-    const single = await mkdtemp(join(tmpdir(), 'qk-series-'));
+    const single = join(tmp(), 'single');
+    await mkdir(single);
     await patch(single, '0001-only.patch');
     expect((await readSeriesFor(single, '6.1.1')).dir).toBe(single);
     expect((await readSeriesFor(single, '7.3.4')).dir).toBe(single);
-    await Promise.all([dir, single].map((d) => rm(d, { recursive: true, force: true })));
   });
 });

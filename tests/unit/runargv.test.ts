@@ -47,6 +47,7 @@ const everything: Required<Omit<RunOptions, 'bases'>> = {
   tcgThreads: 'multi',
   umlCpu: 0,
   qemu: 'host',
+  buildHugepages: 'off',
   lockWaitS: 0,
   allowInstall: false,
   stopAfter: 'build',

@@ -93,6 +93,7 @@ export function runArgv(o: RunOptions, d: RunDefaults = runDefaults()): string[]
   flag('--tcg-threads', o.tcgThreads);
   flag('--uml-cpu', o.umlCpu);
   flag('--qemu', o.qemu ?? d.qemu, d.qemu);
+  flag('--build-hugepages', o.buildHugepages ?? d.buildHugepages, d.buildHugepages);
   flag('--stop-after', o.stopAfter);
   flag('--lock-wait', o.lockWaitS, d.lockWaitS);
   if (!o.allowInstall) a.push('--no-install');

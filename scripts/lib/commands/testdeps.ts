@@ -1,7 +1,8 @@
 /**
  * What `npm test` needs besides node_modules and what run.mjs installs for
- * its own runs: Debian's Chromium for the history page tests, and xmllint
- * (libxml2-utils) to check junit.xml against Jenkins xunit's JUnit schema. Run as npm's
+ * its own runs: Debian's Chromium for the history page tests, xmllint
+ * (libxml2-utils) to check junit.xml against Jenkins xunit's JUnit schema,
+ * and gcc for the unit tests of the huge-page preload. Run as npm's
  * pretest step: as root on Debian it installs what is missing (as run.mjs
  * does), otherwise it prints the exact command and exits 2.
  */
@@ -18,6 +19,8 @@ export function testRequirements(): Requirement[] {
   return [
     { probe: { file: CHROMIUM }, pkg: 'chromium', why: 'the history page tests run it headless' },
     { probe: { file: XMLLINT }, pkg: 'libxml2-utils', why: 'the JUnit tests validate junit.xml against Jenkins xunit junit-10.xsd with it' },
+    { probe: { cmd: 'gcc' }, pkg: 'gcc', why: "the unit tests build the compiler's huge-page preload and a probe it is loaded into" },
+    { probe: { file: '/usr/include/stdio.h' }, pkg: 'libc6-dev', why: "the unit tests build the compiler's huge-page preload and a probe it is loaded into" },
   ];
 }
 

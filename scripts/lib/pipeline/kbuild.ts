@@ -196,8 +196,10 @@ const ModuleStamp = z.object({ key: z.string() });
 /** How many make steps the last full build of a directory took (the progress bar's estimate). */
 const StepCount = z.object({ steps: z.number().int().nonnegative() });
 
-function makeEnv(tree: VariantTree): Record<string, string> {
+/** `compiler`: hugepages.ts's environment for the compiles (builds, not Kconfig's few probes). */
+function makeEnv(tree: VariantTree, compiler: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
+    ...compiler,
     // Paths relative to the common parent: the two variants share ccache objects.
     CCACHE_BASEDIR: dirname(tree.root),
     CCACHE_NOHASHDIR: '1',
@@ -417,7 +419,7 @@ export function compilerErrors(lines: readonly string[], max = 5): string[] {
 export async function buildKernel(
   tree: VariantTree,
   cfg: ConfigResult,
-  o: { jobs: number; toolchain: string; log: Logger; logFile: string },
+  o: { jobs: number; toolchain: string; log: Logger; logFile: string; compilerEnv?: Readonly<Record<string, string>> },
 ): Promise<BuildResult> {
   const spec = ARCH_SPECS[cfg.arch];
   const out = cfg.buildDir;
@@ -443,7 +445,7 @@ export async function buildKernel(
       {
         what: `${label}`,
         logFile: o.logFile,
-        env: makeEnv(tree),
+        env: makeEnv(tree, o.compilerEnv),
         timeoutMs: 120 * 60_000,
         failClass: 'build-failure',
         tailLines: 60,
@@ -507,7 +509,7 @@ export function kbuildModules(kbuild: string): string[] {
 export async function buildModules(
   tree: VariantTree,
   kb: BuildResult,
-  o: { log: Logger; logFile: string; moduleDir?: string },
+  o: { log: Logger; logFile: string; moduleDir?: string; compilerEnv?: Readonly<Record<string, string>> },
 ): Promise<ModuleResult> {
   const srcDir = o.moduleDir ?? MODULE_DIR;
   // Per build directory: two profiles of one tree each have their own modules.
@@ -527,7 +529,7 @@ export async function buildModules(
   await spawn('make', ['-C', kb.buildDir, `ARCH=${ARCH_SPECS[kb.arch].makeArch}`, `M=${dir}`, 'CC=ccache gcc', 'W=1', 'modules'], {
     what: `building module/ for ${tree.name}/${targetName(kb.target)}`,
     logFile: o.logFile,
-    env: makeEnv(tree),
+    env: makeEnv(tree, o.compilerEnv),
     timeoutMs: 10 * 60_000,
     failClass: 'build-failure',
   });

@@ -12,6 +12,7 @@ import { QkError } from '../plumbing/errors.ts';
 import { exists, sha256, sha256File, shortHash } from '../plumbing/fsutil.ts';
 import { spawn } from '../plumbing/proc.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
+import { oncePerKey } from '../plumbing/once.ts';
 
 export const NET_DIR = join(REPO_ROOT, 'qemu', 'net');
 export const NET_SCRIPT = join(NET_DIR, 'net.sh');
@@ -58,22 +59,12 @@ export function netCmdline(n: NetSpec): string[] {
   ];
 }
 
-/** One build per work directory at a time: kernels of a run finish side by side. */
-const qkNetBuilds = new Map<string, Promise<string>>();
-
 /**
  * The guest's helper (UDP sink, TCP stream, clock), linked statically so
- * that it runs in the initramfs and in UML alike; built once per source.
+ * that it runs in the initramfs and in UML alike; built once per source,
+ * one build per work directory at a time (kernels of a run finish side by side).
  */
-export function buildQkNet(workDir: string, logFile: string): Promise<string> {
-  let p = qkNetBuilds.get(workDir);
-  if (!p) {
-    p = buildQkNetOnce(workDir, logFile);
-    qkNetBuilds.set(workDir, p);
-    p.catch(() => qkNetBuilds.delete(workDir));
-  }
-  return p;
-}
+export const buildQkNet = oncePerKey(buildQkNetOnce);
 
 async function buildQkNetOnce(workDir: string, logFile: string): Promise<string> {
   const dir = join(workDir, 'tools');

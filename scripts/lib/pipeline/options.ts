@@ -15,6 +15,7 @@ import { DEFAULT_PROFILE, type ConfigProfile, type Flavor } from './kbuild.ts';
 import type { NetSpec } from './net.ts';
 import type { BenchSet, Provoke } from './boot.ts';
 import type { QemuChoice, TcgThreads } from './qemu.ts';
+import type { BuildHugepagesChoice } from './hugepages.ts';
 import type { Backend, Side, VariantName } from '../analysis/results.ts';
 
 /**
@@ -73,6 +74,8 @@ export interface RunOptions {
   readonly umlCpu?: number | undefined;
   /** Which QEMU runs the QEMU backends (qemu.ts); absent: auto. */
   readonly qemu?: QemuChoice | undefined;
+  /** The compiler's heap in huge pages (hugepages.ts); absent: auto. */
+  readonly buildHugepages?: BuildHugepagesChoice | undefined;
   /** How long to wait for another run's lock on a tree (0: refuse at once). */
   readonly lockWaitS: number;
   readonly allowInstall: boolean;
@@ -99,6 +102,7 @@ export type RunDefaults = Pick<RunOptions, 'seriesDir' | 'outputDir' | 'workDir'
   /** Before it is resolved (resolveAaControl). */
   readonly aaControl: AaControl;
   readonly qemu: QemuChoice;
+  readonly buildHugepages: BuildHugepagesChoice;
   /** One node: RunOptions.numaNodes is then absent. */
   readonly numaNodes: number;
 };
@@ -128,6 +132,7 @@ export function runDefaults(env: Readonly<Record<string, string | undefined>> = 
     benchSet: 'headline',
     aaControl: 'auto',
     qemu: 'auto',
+    buildHugepages: 'auto',
     lockWaitS: DEFAULT_LOCK_WAIT_MS / 1000,
     allowInstall: true,
   };
@@ -181,6 +186,7 @@ export function buildRunOptions(r: RunRequest = {}, d: RunDefaults = runDefaults
     ...(r.tcgThreads ? { tcgThreads: r.tcgThreads } : {}),
     ...(r.umlCpu !== undefined ? { umlCpu: r.umlCpu } : {}),
     qemu: r.qemu ?? d.qemu,
+    buildHugepages: r.buildHugepages ?? d.buildHugepages,
     lockWaitS: r.lockWaitS ?? d.lockWaitS,
     allowInstall: r.allowInstall ?? d.allowInstall,
     ...(r.stopAfter ? { stopAfter: r.stopAfter } : {}),

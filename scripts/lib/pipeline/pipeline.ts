@@ -20,6 +20,7 @@ import { buildInitramfs, prepareHostfsImage, type ImageResult } from './image.ts
 import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.ts';
 import { boot, type BenchSet, type BootRequest, type Provoke } from './boot.ts';
 import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type TcgThreads } from './qemu.ts';
+import { compilerHugepages, type CompilerHugepages } from './hugepages.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, controlBackends, inRounds, kernelId, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import type { BackendChoice, RunOptions, StopAfter } from './options.ts';
@@ -285,6 +286,8 @@ export interface BuildSettings {
   readonly extraFragments: readonly string[];
   readonly jobs: number;
   readonly workDir: string;
+  /** For make and what it runs (hugepages.ts): the compiler's huge-page preload, or nothing. */
+  readonly compilerEnv: Readonly<Record<string, string>>;
 }
 
 /** What building needs once the host is checked and the trees are prepared; buildKernels() adds the kernels. */
@@ -314,6 +317,10 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
   const needDebianSource = [opts.source, ...Object.values(opts.bases ?? {})].some((b) => b.kind === 'debian' && !b.release);
   // The tools the source and the builds need first: the source stage may need linux-source-6.12.
   await rec.stage('host-check', {}, () => hostCheck({ needDebianSource, needQemu: false, allowInstall: opts.allowInstall, log, logFile: join(rec.logs, 'host-check.log') }), (r) => r.installed.length === 0, signal);
+  // gcc is there now: its huge-page preload is built (once) before anything compiles.
+  const compiler = await compilerHugepages({ choice: opts.buildHugepages ?? 'auto', workDir: opts.workDir, log, logFile: join(rec.logs, 'host-check.log') });
+  m.compiler = { thp: compiler.thp, ...(compiler.preload ? { preload: compiler.preload } : {}), note: compiler.note };
+  log.info(`compiler: ${compiler.note}`);
   // QEMU (a registry lookup and download, then its libraries) goes on beside the
   // source and the trees, which wait on the disk: about 40 s off a cold run.
   // Whichever fails first fails the run, and stops the other's commands.
@@ -325,7 +332,7 @@ async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releas
   });
   const [qemu, prepared] = await Promise.all([
     failFast(needQemu ? prepareRunQemu(opts, rec, log, both) : Promise.resolve(undefined)),
-    failFast(prepareTrees(opts, plan, rec, seriesDirs, releases, log, both)),
+    failFast(prepareTrees(opts, plan, rec, seriesDirs, releases, compiler, log, both)),
   ]);
   if (qemu) {
     const { parsed: _, ...record } = qemu;
@@ -360,6 +367,7 @@ async function prepareTrees(
   rec: Recorder,
   seriesDirs: SeriesDirs,
   releases: Array<() => Promise<void>>,
+  compiler: CompilerHugepages,
   log: Logger,
   signal: AbortSignal,
 ): Promise<Omit<BuildContext, 'qemu' | 'toolchainKey' | 'signal'>> {
@@ -420,7 +428,7 @@ async function prepareTrees(
   treesFailed.catch(() => undefined);
   if (trees[0]) await trees[0];
   if (opts.stopAfter === 'apply') await Promise.all(trees);
-  const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir };
+  const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir, compilerEnv: compiler.env };
   const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [] };
   // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
   if (opts.stopAfter === 'apply') await rec.save();
@@ -533,7 +541,7 @@ async function compileKernelFor(k: KernelPlan, tree: VariantTree, own: Series | 
   const tags = { variant: kernelId(k), arch: targetName(k.target) };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
   const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
-  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog }), (r) => r.cached, signal, (r) =>
+  const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog, compilerEnv: build.compilerEnv }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});
   return { cfg, kb };
 }
@@ -544,7 +552,7 @@ async function finishKernelFor(k: KernelPlan, tree: VariantTree, own: Series | u
   const { cfg, kb } = built;
   const buildLog = buildLogOf(k, rec);
   const tags = { variant: kernelId(k), arch: targetName(k.target) };
-  const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog }), (r) => r.cached, signal);
+  const mods = await rec.stage('modules', tags, () => buildModules(tree, kb, { log, logFile: buildLog, compilerEnv: build.compilerEnv }), (r) => r.cached, signal);
   const { kunit, net } = await findBuiltModules(kb.buildDir, { kunit: own?.kunitModules ?? [], net: NET_KERNEL_MODULES });
   const all = [...mods.modules, ...kunit, ...net];
   const netHelper = await buildQkNet(build.workDir, buildLog);

@@ -111,6 +111,8 @@ export const Manifest = z.object({
   tool: z.object({ version: z.string(), commit: z.string().optional(), dirty: z.boolean().optional() }),
   host: z.object({ hostname: z.string(), os: z.string(), kernel: z.string(), cpus: z.number(), memoryGiB: z.number(), kvm: z.boolean() }),
   toolchain: z.record(z.string(), z.string().optional()),
+  /** The compiler's heap in huge pages (hugepages.ts): the host's THP mode, the preload if any, and why. */
+  compiler: z.object({ thp: z.string(), preload: z.string().optional(), note: z.string() }).optional(),
   options: z.record(z.string(), z.unknown()),
   sides: z.array(Side).readonly(),
   source: BaseRecord.optional(),

@@ -14,6 +14,7 @@ import { newRunId } from '../plumbing/paths.ts';
 import { prepareTree, prepareVariant } from '../pipeline/variants.ts';
 import { DEFAULT_PROFILE, buildKernel, configure, type Flavor } from '../pipeline/kbuild.ts';
 import { hostCheck } from '../pipeline/hostcheck.ts';
+import { compilerHugepages } from '../pipeline/hugepages.ts';
 import { runPipeline, toolchainVersions } from '../pipeline/pipeline.ts';
 import { buildRunOptions, sidesFromVariants, type BackendChoice } from '../pipeline/options.ts';
 import { baseOf, setup, type Common } from './edit.ts';
@@ -64,6 +65,8 @@ export async function seriesCheck(
 
   if (c.build) {
     const toolchain = await toolchainVersions();
+    const compiler = await compilerHugepages({ choice: 'auto', workDir: c.workDir, log, logFile: join(logs, 'compiler.log') });
+    log.info(`compiler: ${compiler.note}`);
     for (const [i, p] of series.patches.entries()) {
       if (signal.aborted) throw new QkError('interrupted', 'interrupted');
       const patches = series.patches.slice(0, i + 1);
@@ -72,7 +75,7 @@ export async function seriesCheck(
       try {
         const target = { arch: 'x86_64', flavor: 'normal' } as const;
         const cfg = await configure(tree, target, { profile: DEFAULT_PROFILE, seriesFragments: series.configFragments, extraFragments: [], log, logFile, allowUndefined: true });
-        const kb = await buildKernel(tree, cfg, { jobs: c.jobs, toolchain: [toolchain['gcc'], toolchain['ld']].join('|'), log, logFile });
+        const kb = await buildKernel(tree, cfg, { jobs: c.jobs, toolchain: [toolchain['gcc'], toolchain['ld']].join('|'), log, logFile, compilerEnv: compiler.env });
         // W=1 on the C files this patch touches: no new warnings.
         const changed = (await capture('git', ['diff', '--name-only', '--diff-filter=AM', 'HEAD~1', 'HEAD', '--', '*.c'], { what: 'files of the patch', cwd: tree.src })).split('\n').filter(Boolean);
         const objs = changed.map((f) => f.replace(/\.c$/, '.o'));

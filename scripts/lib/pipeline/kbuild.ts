@@ -231,8 +231,6 @@ export async function configure(
     allowUndefined?: boolean;
     /** distro and rt profiles: Debian's config (fetchDebianConfig) the .config starts from. */
     debianConfig?: DebianConfig;
-    /** Make the .config here instead of in the build directory (ahead.ts: a config made ahead of its build). */
-    outDir?: string;
   },
 ): Promise<ConfigResult> {
   const arch = target.arch;
@@ -241,7 +239,7 @@ export async function configure(
   if (base.unsupported) throw new QkError('usage-error', `--config-profile ${o.profile}: ${base.unsupported}`);
   if (base.debian && o.debianConfig === undefined) throw new QkError('infra-error', `internal: the ${o.profile} profile needs Debian's config, and none was fetched`);
   const debian = base.debian ? o.debianConfig : undefined;
-  const out = o.outDir ?? buildDir(tree, target, o.profile);
+  const out = buildDir(tree, target, o.profile);
   const frags = fragmentPaths(target, o.profile, { series: o.seriesFragments, extra: o.extraFragments });
   const label = (p: string) => (p.startsWith(REPO_ROOT) ? relative(REPO_ROOT, p) : p);
   // Fragments as this kernel version reads them (their qk-if blocks resolved).

@@ -4,7 +4,7 @@
  * only wires them. The Recorder owns the run directory; builds and boots
  * come from the typed plan (plan.ts). It never exits the process.
  */
-import { access, constants, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, readFile, stat } from 'node:fs/promises';
 import { hostname, cpus, totalmem, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { QkError } from '../plumbing/errors.ts';
@@ -21,7 +21,6 @@ import { buildQkNet, NET_KERNEL_MODULES, NET_SCRIPT, type NetSpec } from './net.
 import { boot, type BenchSet, type BootRequest, type Provoke } from './boot.ts';
 import { finishQemu, prepareQemu, qemuRun, tcgThreadsFor, type Qemu, type TcgThreads } from './qemu.ts';
 import { compilerHugepages, type CompilerHugepages } from './hugepages.ts';
-import { adoptAheadConfig, aheadDir } from './ahead.ts';
 import { classify, needsConfirmation, MAX_ATTEMPTS, type AttemptVerdict } from './classify.ts';
 import { planRun, bootPlan, controlBackends, inRounds, kernelId, kernelName, treeId, type BootStep, type KernelPlan, type RunPlan } from './plan.ts';
 import type { BackendChoice, RunOptions, StopAfter } from './options.ts';
@@ -308,8 +307,6 @@ interface BuildContext {
   readonly toolchainKey: string;
   readonly kernels: Kernel[];
   readonly buildKeys: string[];
-  /** Configs made ahead (ahead.ts), by kernel: the directory holding one, or undefined when there is none to adopt. */
-  readonly ahead: Map<KernelPlan, Promise<string | undefined>>;
 }
 
 async function prepareAll(opts: RunOptions, plan: RunPlan, rec: Recorder, releases: Array<() => Promise<void>>, log: Logger, signal: AbortSignal): Promise<BuildContext> {
@@ -432,7 +429,7 @@ async function prepareTrees(
   if (trees[0]) await trees[0];
   if (opts.stopAfter === 'apply') await Promise.all(trees);
   const build = { profile: opts.profile, extraFragments: opts.extraFragments, jobs: opts.jobs, workDir: opts.workDir, compilerEnv: compiler.env };
-  const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [], ahead: new Map() };
+  const ctx = { build, stopAfter: opts.stopAfter, plan, rec, log, trees, treesFailed, seriesByBase, kernels: [], buildKeys: [] };
   // --stop-after apply: no kernel is built (buildKernels() then builds nothing).
   if (opts.stopAfter === 'apply') await rec.save();
   return ctx;
@@ -458,11 +455,12 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
   // plan order once all are done.
   const finishing: Array<{ k: KernelPlan; buildKey: string; kernel: Promise<Kernel> }> = [];
   const compiled: Array<Pick<Kernel, 'plan' | 'tree' | 'kb'>> = [];
-  if (stopAfter !== 'config') startAheadConfigs(ctx, which);
   try {
     for (const k of plan.kernels) {
       if (!which(k) || kernels.some((x) => x.plan === k)) continue;
-      const tree = await treeOf(ctx, k);
+      const job = trees[plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
+      if (!job) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
+      const tree = await job;
       const series = seriesByBase.get(k.base)!;
       const own = seriesOf(k.variant, series);
       // A side's own profile (`patched/distro`) builds that kernel with it.
@@ -478,16 +476,13 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
       let kernel: Promise<Kernel>;
       if (twin) {
         log.info(`  ${kernelName(k)}: same tree as ${treeId(twin.plan)}, sharing its build`);
-        const unused = await ctx.ahead.get(k);
-        if (unused) await rm(unused, { recursive: true, force: true });
         m.stages.push({ stage: 'build', variant: kernelId(k), arch: targetName(k.target), wallMs: 0, cached: true, status: 'ok' });
         kernel = twin.kernel.then((t) => ({ ...t, plan: k }));
       } else {
         // Baseline of the same base and target, built earlier in this run (the run holds its tree's lock): a new tree's build starts from a copy of it.
         const known = [...kernels, ...compiled];
         const seedFrom = k.variant === 'baseline' ? undefined : known.find((x) => x.plan.variant === 'baseline' && x.plan.base === k.base && x.plan.profile === k.profile && targetName(x.plan.target) === targetName(k.target));
-        const ahead = ctx.ahead.get(k);
-        const c = { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}), ...(ahead ? { ahead } : {}) };
+        const c = { build: settings, rec, log, signal, toolchainKey, ...(seedFrom ? { seedFrom } : {}) };
         const built = await compileKernelFor(k, tree, own, c);
         compiled.push({ plan: k, tree, kb: built.kb });
         kernel = finishKernelFor(k, tree, own, built, c).then((x) => ({ ...x, series }));
@@ -496,8 +491,8 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
       finishing.push({ k, buildKey, kernel });
     }
   } finally {
-    // Nothing is left running when this returns or throws: not the configs of later kernels either (the boots come next).
-    await Promise.allSettled([...finishing.map((f) => f.kernel), ...ctx.ahead.values()]);
+    // Nothing is left running when this returns or throws.
+    await Promise.allSettled(finishing.map((f) => f.kernel));
   }
   for (const f of finishing) {
     const kernel = await f.kernel; // the first failure in plan order throws
@@ -522,54 +517,6 @@ async function buildSelected(ctx: BuildContext, which: (k: KernelPlan) => boolea
   return { kernels, qemu };
 }
 
-function treeOf(ctx: Pick<BuildContext, 'plan' | 'trees'>, k: KernelPlan): Promise<VariantTree> {
-  const job = ctx.trees[ctx.plan.trees.findIndex((t) => t.variant === k.variant && t.base === k.base)];
-  if (!job) throw new QkError('infra-error', `internal: no tree prepared for ${kernelName(k)}`);
-  return job;
-}
-
-/**
- * The configs of the run's later kernels, made one at a time beside the
- * first kernel `which` selects while it builds (ahead.ts): every planned
- * kernel not built yet but that one, whose profile needs no Debian config
- * (that is a download first). The first call starts them all, so the
- * QEMU kernels' configs are made beside the UML build, and buildSelected
- * waits for them before it returns: nothing runs beside the boots. A
- * config that fails here is left to the kernel's own config stage, which
- * runs in place as always and says what went wrong.
- */
-function startAheadConfigs(ctx: BuildContext, which: (k: KernelPlan) => boolean): void {
-  const first = ctx.plan.kernels.find((k) => which(k) && !ctx.kernels.some((x) => x.plan === k));
-  let chain: Promise<unknown> = Promise.resolve();
-  for (const k of ctx.plan.kernels) {
-    if (k === first || ctx.ahead.has(k) || ctx.kernels.some((x) => x.plan === k)) continue;
-    const build = k.profile ? { ...ctx.build, profile: k.profile } : ctx.build;
-    if (configBase(k.target, build.profile).debian) continue;
-    const job = chain.then(() => configureAhead(k, build, ctx));
-    ctx.ahead.set(k, job);
-    chain = job;
-  }
-}
-
-async function configureAhead(k: KernelPlan, build: BuildSettings, ctx: BuildContext): Promise<string | undefined> {
-  const { rec, log, signal } = ctx;
-  if (signal.aborted) return undefined;
-  try {
-    const tree = await treeOf(ctx, k);
-    const final = buildDir(tree, k.target, build.profile);
-    // A build directory that exists is configured in place, as on any re-run.
-    if (await exists(final)) return undefined;
-    const dir = aheadDir(final);
-    await rm(dir, { recursive: true, force: true });
-    const own = seriesOf(k.variant, ctx.seriesByBase.get(k.base)!);
-    const tags = { variant: kernelId(k), arch: targetName(k.target) };
-    await rec.stage('config-ahead', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile: buildLogOf(k, rec), outDir: dir }), () => false, signal);
-    return dir;
-  } catch {
-    return undefined;
-  }
-}
-
 function buildLogOf(k: KernelPlan, rec: Pick<Recorder, 'logs'>): string {
   return join(rec.logs, `build-${treeId(k).replace(/[^\w.-]/g, '_')}-${targetName(k.target)}${k.profile ? `-${k.profile}` : ''}.log`);
 }
@@ -585,7 +532,7 @@ async function configureFor(k: KernelPlan, tree: VariantTree, own: Series | unde
   return rec.stage('config', tags, () => configure(tree, k.target, { profile: build.profile, seriesFragments: own?.configFragments ?? [], extraFragments: build.extraFragments, log, logFile, ...(debianConfig ? { debianConfig } : {}) }), (r) => r.cached, signal);
 }
 
-type KernelSettings = { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Pick<Kernel, 'plan' | 'tree' | 'kb'>; ahead?: Promise<string | undefined> };
+type KernelSettings = { build: BuildSettings; rec: Recorder; log: Logger; signal: AbortSignal; toolchainKey: string; seedFrom?: Pick<Kernel, 'plan' | 'tree' | 'kb'> };
 
 /** Seed, config and build of one kernel; `own` is the series its tree carries. */
 async function compileKernelFor(k: KernelPlan, tree: VariantTree, own: Series | undefined, c: KernelSettings): Promise<Pick<Kernel, 'cfg' | 'kb'>> {
@@ -593,9 +540,6 @@ async function compileKernelFor(k: KernelPlan, tree: VariantTree, own: Series | 
   const buildLog = buildLogOf(k, rec);
   const tags = { variant: kernelId(k), arch: targetName(k.target) };
   if (c.seedFrom) await seedBuild(k, tree, c.seedFrom, { rec, log, signal, logFile: buildLog, tags, profile: build.profile });
-  // A config made ahead moves in after the seed: the config stage then finds it current.
-  const ahead = await c.ahead;
-  if (ahead) await adoptAheadConfig(ahead, buildDir(tree, k.target, build.profile));
   const cfg = await configureFor(k, tree, own, { build, rec, log, signal, logFile: buildLog });
   const kb = await rec.stage('build', tags, () => buildKernel(tree, cfg, { jobs: build.jobs, toolchain: c.toolchainKey, log, logFile: buildLog, compilerEnv: build.compilerEnv }), (r) => r.cached, signal, (r) =>
     r.seed ? { seed: { ...r.seed, check: 'passed' } } : {});

@@ -77,6 +77,16 @@ describe('compilerHugepages', () => {
     expect(alone.env).toEqual({ LD_PRELOAD: r.preload, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' });
   });
 
+  it('leaves the preload out, with a warning, where the loader cannot take its path', async () => {
+    // LD_PRELOAD splits on spaces and colons: a work directory with one would preload nothing, silently.
+    const log = captureLogger();
+    const r = await compilerHugepages({ choice: 'auto', workDir: join(tmp(), 'my work'), log, logFile: join(tmp(), 'thp.log'), thpFile: await modeFile('always [madvise] never'), env: {} });
+    expect(r).toMatchObject({ thp: 'madvise', env: {} });
+    expect(r.preload).toBeUndefined();
+    expect(r.note).toMatch(/^no preload: qk-thp did not build or load \(the dynamic loader refused /);
+    expect(log.lines.join('\n')).toMatch(/^warning: the compiler's huge-page preload .* did not build or load .*compiling without it, slower/m);
+  });
+
   it("the preload advises a process's large anonymous mappings, and only those", async () => {
     const r = await ask(await modeFile('always [madvise] never'));
     const src = join(tmp(), 'probe.c');

@@ -107,6 +107,6 @@ async function buildQkThpOnce(workDir: string, logFile: string): Promise<string>
   }
   // The dynamic loader only warns about a library it cannot preload, so make sure this one loads.
   const r = await spawn('true', [], { what: 'loading qk-thp into true(1)', logFile, env: { LD_PRELOAD: out }, allowFailure: true });
-  if (r.exitCode !== 0 || /LD_PRELOAD|cannot be preloaded/.test(r.output)) throw new Error(`the dynamic loader refused ${out}: ${r.output.trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0 || /LD_PRELOAD|cannot be preloaded/.test(r.output)) throw new Error(`the dynamic loader refused ${out}: ${r.output.trim().split('\n')[0] || `exit ${r.exitCode}`}`);
   return out;
 }

@@ -15,12 +15,11 @@
  * "always" the compiler needs no help, with "never" none can be given,
  * and --build-hugepages off leaves it out.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exists, sha256, sha256File, shortHash } from '../plumbing/fsutil.ts';
 import { spawn } from '../plumbing/proc.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
-import { oncePerKey } from '../plumbing/once.ts';
+import { compiledTool } from './tools.ts';
 import type { Logger } from '../plumbing/log.ts';
 
 export const BUILD_HUGEPAGES = ['auto', 'off'] as const;
@@ -94,17 +93,8 @@ export async function compilerHugepages(o: {
   };
 }
 
-/** One build per work directory at a time. */
-const buildQkThp = oncePerKey(buildQkThpOnce);
-
-async function buildQkThpOnce(workDir: string, logFile: string): Promise<string> {
-  const dir = join(workDir, 'tools');
-  const out = join(dir, `qk-thp-${shortHash(sha256('qk-thp-v1', await sha256File(QK_THP_SOURCE)))}.so`);
-  if (!(await exists(out))) {
-    await mkdir(dir, { recursive: true });
-    await spawn('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', `${out}.tmp`, QK_THP_SOURCE, '-ldl'], { what: 'building the compiler huge-page preload qk-thp (gcc -shared)', logFile });
-    await spawn('mv', ['-f', `${out}.tmp`, out], { what: 'moving qk-thp in place', logFile });
-  }
+async function buildQkThp(workDir: string, logFile: string): Promise<string> {
+  const out = await compiledTool(workDir, { name: 'qk-thp', source: QK_THP_SOURCE, suffix: '.so', gccArgs: ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC'], after: ['-ldl'], what: 'building the compiler huge-page preload qk-thp (gcc -shared)' }, logFile);
   // The dynamic loader only warns about a library it cannot preload, so make sure this one loads.
   const r = await spawn('true', [], { what: 'loading qk-thp into true(1)', logFile, env: { LD_PRELOAD: out }, allowFailure: true });
   if (r.exitCode !== 0 || /LD_PRELOAD|cannot be preloaded/.test(r.output)) throw new Error(`the dynamic loader refused ${out}: ${r.output.trim().split('\n')[0] || `exit ${r.exitCode}`}`);

@@ -5,14 +5,12 @@
  * parameters on the kernel command line).
  */
 import { createSocket } from 'node:dgram';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { QkError } from '../plumbing/errors.ts';
-import { exists, sha256, sha256File, shortHash } from '../plumbing/fsutil.ts';
-import { spawn } from '../plumbing/proc.ts';
 import { REPO_ROOT } from '../plumbing/paths.ts';
-import { oncePerKey } from '../plumbing/once.ts';
+import { compiledTool } from './tools.ts';
 
 export const NET_DIR = join(REPO_ROOT, 'qemu', 'net');
 export const NET_SCRIPT = join(NET_DIR, 'net.sh');
@@ -61,18 +59,12 @@ export function netCmdline(n: NetSpec): string[] {
 
 /**
  * The guest's helper (UDP sink, TCP stream, clock), linked statically so
- * that it runs in the initramfs and in UML alike; built once per source,
- * one build per work directory at a time (kernels of a run finish side by side).
+ * that it runs in the initramfs and in UML alike; built once per source
+ * (tools.ts; kernels of a run finish side by side and share the build).
  */
-export const buildQkNet = oncePerKey(buildQkNetOnce);
-
-async function buildQkNetOnce(workDir: string, logFile: string): Promise<string> {
-  const dir = join(workDir, 'tools');
-  const out = join(dir, `qk-net-${shortHash(sha256('qk-net-v1', await sha256File(QK_NET_SOURCE)))}`);
-  if (await exists(out)) return out;
-  await mkdir(dir, { recursive: true });
+export async function buildQkNet(workDir: string, logFile: string): Promise<string> {
   try {
-    await spawn('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-o', `${out}.tmp`, QK_NET_SOURCE], { what: 'building the guest helper qk-net (gcc -static)', logFile });
+    return await compiledTool(workDir, { name: 'qk-net', source: QK_NET_SOURCE, gccArgs: ['-O2', '-Wall', '-Wextra', '-Werror', '-static'], what: 'building the guest helper qk-net (gcc -static)' }, logFile);
   } catch (e) {
     throw new QkError('missing-dependency', `cannot build the guest helper ${QK_NET_SOURCE} statically`, {
       hint: 'it needs gcc and the static C library: apt-get install gcc libc6-dev',
@@ -80,8 +72,6 @@ async function buildQkNetOnce(workDir: string, logFile: string): Promise<string>
       cause: e,
     });
   }
-  await spawn('mv', ['-f', `${out}.tmp`, out], { what: 'moving qk-net in place', logFile });
-  return out;
 }
 
 /* ---- virtio-net floods from the host ------------------------------------ */
